@@ -1,0 +1,409 @@
+//! The `commonplace` command line: `serve` (the default), `migrate`, `credentials`, `stores`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::{parse_tag, NewSecret, Scope};
+use crate::configuration::{Limits, Settings};
+use crate::startup::{bootstrap_credential, Application};
+use crate::store::{credentials, Database, PoolOptions, Source};
+use crate::telemetry::{self, LogFormat};
+use crate::xapi::version::Version;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "commonplace",
+    version,
+    about = "An xAPI Learning Record Store on PostgreSQL"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the LRS (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage the credentials clients authenticate with.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Manage stores (tenants).
+    #[command(subcommand)]
+    Stores(StoresCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+struct DatabaseArgs {
+    /// PostgreSQL to use (URL or key=value string). Without it, a private cluster
+    /// is run in DATA_DIR/pg.
+    #[arg(long, env = "COMMONPLACE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the embedded PostgreSQL cluster and its log live.
+    #[arg(
+        long,
+        env = "COMMONPLACE_DATA_DIR",
+        default_value = "./commonplace-data"
+    )]
+    data_dir: PathBuf,
+    /// Maximum number of database connections.
+    #[arg(long, env = "COMMONPLACE_POOL_SIZE", default_value_t = 16)]
+    pool_size: usize,
+    /// Seconds a request waits for a database connection before it gets 503.
+    #[arg(long, env = "COMMONPLACE_DATABASE_TIMEOUT", default_value_t = 5)]
+    database_timeout: u64,
+    /// Seconds start-up keeps retrying a database that is not up yet.
+    #[arg(long, env = "COMMONPLACE_DATABASE_WAIT", default_value_t = 60)]
+    database_wait: u64,
+    /// Log format.
+    #[arg(
+        long,
+        env = "COMMONPLACE_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    log_format: LogFormat,
+}
+
+impl DatabaseArgs {
+    fn source(&self) -> Source {
+        match &self.database_url {
+            Some(url) => Source::External(url.clone()),
+            None => Source::Embedded(self.data_dir.clone()),
+        }
+    }
+
+    fn pool(&self) -> PoolOptions {
+        PoolOptions {
+            size: self.pool_size.max(1),
+            acquire_timeout: Duration::from_secs(self.database_timeout.max(1)),
+            startup_wait: Duration::from_secs(self.database_wait),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COMMONPLACE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// xAPI version of responses to requests that name no usable version.
+    #[arg(long, env = "COMMONPLACE_DEFAULT_XAPI_VERSION", default_value = "2.0.0", value_parser = parse_version)]
+    default_xapi_version: Version,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "COMMONPLACE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Origins allowed to call the LRS from a browser (comma-separated); any when unset.
+    #[arg(long, env = "COMMONPLACE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Option<Vec<String>>,
+    /// The URL clients use to reach this LRS, when it differs from the listen address.
+    #[arg(long, env = "COMMONPLACE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "COMMONPLACE_WORKERS")]
+    workers: Option<usize>,
+    /// Seconds in-flight requests may take to finish after SIGTERM.
+    #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
+}
+
+fn parse_version(raw: &str) -> Result<Version, String> {
+    raw.parse()
+        .map_err(|e: crate::xapi::version::UnsupportedVersion| e.to_string())
+}
+
+impl ServeArgs {
+    fn settings(&self) -> Settings {
+        let mut settings = Settings::new(self.listen, self.database.source());
+        settings.pool = self.database.pool();
+        settings.default_version = self.default_xapi_version;
+        settings.limits = Limits {
+            max_body_bytes: self.max_body_bytes,
+        };
+        settings.cors_origins = self.cors_origins.clone();
+        settings.public_url = self.public_url.clone();
+        settings.workers = self.workers;
+        settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        settings
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Create a credential and print its key and secret (shown only this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "default")]
+        store: String,
+        /// xAPI scopes (repeatable); default `all`.
+        #[arg(long = "scope", value_parser = |s: &str| s.parse::<Scope>())]
+        scopes: Vec<Scope>,
+        /// Free-form `key=value` tags (repeatable), e.g. source=lms.
+        #[arg(long = "tag", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+        /// Print `{"key":...,"secret":...}`.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List credentials (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a credential by key.
+    Revoke {
+        key: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoresCommand {
+    /// Create a store.
+    Create {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List stores.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let log_format = match &command {
+        Command::Serve(args) => args.database.log_format,
+        Command::Migrate(db) => db.log_format,
+        Command::Credentials(
+            CredentialsCommand::Create { database, .. }
+            | CredentialsCommand::List { database, .. }
+            | CredentialsCommand::Revoke { database, .. },
+        )
+        | Command::Stores(
+            StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
+        ) => database.log_format,
+    };
+    telemetry::init(log_format);
+    let outcome = actix_web::rt::System::new().block_on(execute(command));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("commonplace: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => with_database(&db, |_| async { Ok(()) }).await,
+        Command::Credentials(command) => credentials_command(command).await,
+        Command::Stores(command) => stores_command(command).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let app = Application::build(args.settings())
+        .await
+        .map_err(|e| e.to_string())?;
+    let bootstrap = bootstrap_from_env()?;
+    let first = bootstrap_credential(app.pool(), bootstrap)
+        .await
+        .map_err(|e| e.to_string())?;
+    let endpoint = args
+        .public_url
+        .as_ref()
+        .map(|url| format!("{}/xapi/", url.trim_end_matches('/')))
+        .unwrap_or_else(|| app.endpoint());
+    tracing::info!(%endpoint, "xAPI endpoint ready");
+    println!("Commonplace LRS listening: xAPI endpoint {endpoint}");
+    if let Some(secret) = first {
+        println!(
+            "First credential (all scopes, store 'default'), shown once:\n  key:    {}\n  secret: {}\n  e.g. curl -u '{}:{}' -H 'X-Experience-API-Version: 2.0.0' {endpoint}statements",
+            secret.key, secret.secret, secret.key, secret.secret
+        );
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+fn bootstrap_from_env() -> Result<Option<NewSecret>, String> {
+    let key = std::env::var("COMMONPLACE_BOOTSTRAP_KEY").ok();
+    let secret = std::env::var("COMMONPLACE_BOOTSTRAP_SECRET").ok();
+    match (key, secret) {
+        (Some(key), Some(secret))
+            if !key.is_empty() && !secret.is_empty() && !key.contains(':') =>
+        {
+            Ok(Some(NewSecret { key, secret }))
+        }
+        (None, None) => Ok(None),
+        _ => Err(
+            "COMMONPLACE_BOOTSTRAP_KEY and COMMONPLACE_BOOTSTRAP_SECRET must be set together, \
+             non-empty, and the key must not contain ':'"
+                .into(),
+        ),
+    }
+}
+
+/// Opens the database (attaching to or briefly starting the embedded cluster),
+/// runs `work`, and closes it again.
+async fn with_database<F, Fut>(db: &DatabaseArgs, work: F) -> Result<(), String>
+where
+    F: FnOnce(deadpool_postgres::Pool) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let database = Database::open(&db.source(), &db.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = work(database.pool.clone()).await;
+    database.close().await;
+    outcome
+}
+
+async fn credentials_command(command: CredentialsCommand) -> Result<(), String> {
+    match command {
+        CredentialsCommand::Create {
+            name,
+            store,
+            scopes,
+            tags,
+            json,
+            database,
+        } => {
+            let scopes = if scopes.is_empty() {
+                vec![Scope::All]
+            } else {
+                scopes
+            };
+            let tags: BTreeMap<String, String> = tags.into_iter().collect();
+            with_database(&database, |pool| async move {
+                let secret = credentials::create(
+                    &pool,
+                    credentials::NewCredential {
+                        name: &name,
+                        store: &store,
+                        scopes: &scopes,
+                        tags: &tags,
+                        fixed: None,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"key": secret.key, "secret": secret.secret})
+                    );
+                } else {
+                    println!("key:    {}\nsecret: {}", secret.key, secret.secret);
+                }
+                Ok(())
+            })
+            .await
+        }
+        CredentialsCommand::List { json, database } => {
+            with_database(&database, |pool| async move {
+                let all = credentials::list(&pool).await.map_err(|e| e.to_string())?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?
+                    );
+                } else {
+                    for c in all {
+                        let tags: Vec<String> =
+                            c.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        println!(
+                            "{}\t{}\tstore={}\tscopes={}\ttags={}\t{}",
+                            c.key,
+                            c.name,
+                            c.store,
+                            c.scopes.join(","),
+                            tags.join(","),
+                            if c.revoked.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                        );
+                    }
+                }
+                Ok(())
+            })
+            .await
+        }
+        CredentialsCommand::Revoke { key, database } => {
+            with_database(&database, |pool| async move {
+                if credentials::revoke(&pool, &key)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    println!("revoked {key}");
+                    Ok(())
+                } else {
+                    Err(format!("no active credential with key '{key}'"))
+                }
+            })
+            .await
+        }
+    }
+}
+
+async fn stores_command(command: StoresCommand) -> Result<(), String> {
+    match command {
+        StoresCommand::Create { name, database } => {
+            with_database(&database, |pool| async move {
+                let id = credentials::create_store(&pool, &name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("created store '{name}' (id {id})");
+                Ok(())
+            })
+            .await
+        }
+        StoresCommand::List { json, database } => {
+            with_database(&database, |pool| async move {
+                let stores = credentials::list_stores(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&stores).map_err(|e| e.to_string())?
+                    );
+                } else {
+                    for s in stores {
+                        println!("{}\t{}\tcredentials={}", s.id, s.name, s.credentials);
+                    }
+                }
+                Ok(())
+            })
+            .await
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Runtime settings of the LRS, independent of how they were given (flags, env, tests).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::store::{PoolOptions, Source};
+use crate::xapi::version::Version;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: Source,
+    pub pool: PoolOptions,
+    /// The version a response carries when the request named no usable one.
+    pub default_version: Version,
+    pub limits: Limits,
+    /// `None` allows every origin.
+    pub cors_origins: Option<Vec<String>>,
+    /// The URL clients reach this LRS at; used in authorities and printed at start.
+    pub public_url: Option<String>,
+    pub workers: Option<usize>,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// How long a verified credential is trusted before it is looked up again.
+    pub credential_cache_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Settings {
+    pub fn new(listen: SocketAddr, database: Source) -> Self {
+        Settings {
+            listen,
+            database,
+            pool: PoolOptions::default(),
+            default_version: Version::V2_0_0,
+            limits: Limits::default(),
+            cors_origins: None,
+            public_url: None,
+            workers: None,
+            shutdown_grace: Duration::from_secs(30),
+            credential_cache_ttl: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Alternate request syntax (xAPI 1.0.3 Communication §1.3): a `POST ?method=X` whose
+//! form body carries headers, parameters and `content`. The request is rewritten into
+//! the ordinary form before routing, so every handler sees one shape. xAPI 2.0 removed
+//! the syntax, so a 2.0 request using it is refused.
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::{Method, Uri};
+use actix_web::web::Bytes;
+use actix_web::HttpMessage;
+use futures_util::StreamExt;
+
+use super::error::ApiError;
+use super::middleware::VERSION_HEADER;
+use crate::xapi::version::Version;
+
+/// Form fields that stand for headers (Content-Transfer-Encoding deliberately excluded).
+const HEADER_FIELDS: [&str; 6] = [
+    "authorization",
+    "x-experience-api-version",
+    "content-type",
+    "content-length",
+    "if-match",
+    "if-none-match",
+];
+
+pub fn is_alternate(req: &ServiceRequest) -> bool {
+    req.method() == Method::POST
+        && serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .map(|pairs| pairs.iter().any(|(k, _)| k == "method"))
+            .unwrap_or(false)
+}
+
+pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), ApiError> {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::InvalidParameter(format!("malformed query string: {e}")))?;
+    if let Some((name, _)) = query.iter().find(|(k, _)| k != "method") {
+        return Err(ApiError::InvalidParameter(format!(
+            "alternate request syntax allows only 'method' in the query string, found '{name}'"
+        )));
+    }
+    let method = match query[0].1.as_str() {
+        "GET" => Method::GET,
+        "PUT" => Method::PUT,
+        "POST" => Method::POST,
+        "DELETE" => Method::DELETE,
+        "HEAD" => Method::HEAD,
+        other => {
+            return Err(ApiError::InvalidParameter(format!(
+                "method '{other}' is not an xAPI method"
+            )))
+        }
+    };
+    if header_says_2_0(req.headers().get(&VERSION_HEADER)) {
+        return Err(removed_in_2_0());
+    }
+    let form_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !form_type
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded")
+    {
+        return Err(ApiError::InvalidBody(
+            "alternate request syntax requires an application/x-www-form-urlencoded body".into(),
+        ));
+    }
+    let body = read_payload(req, max_body).await?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| ApiError::InvalidBody(format!("malformed form body: {e}")))?;
+
+    let mut content = Bytes::new();
+    let mut params = Vec::new();
+    req.headers_mut().remove(CONTENT_TYPE);
+    for (name, value) in fields {
+        let lower = name.to_ascii_lowercase();
+        if name == "content" {
+            content = Bytes::from(value);
+        } else if HEADER_FIELDS.contains(&lower.as_str()) {
+            if lower == "x-experience-api-version"
+                && header_says_2_0(Some(&header_value(&name, &value)?))
+            {
+                return Err(removed_in_2_0());
+            }
+            let header = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
+                ApiError::InvalidParameter(format!("'{name}' is not a header name"))
+            })?;
+            req.headers_mut()
+                .insert(header, header_value(&name, &value)?);
+        } else {
+            params.push((name, value));
+        }
+    }
+    req.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(content.len()));
+    let query = serde_urlencoded::to_string(&params).map_err(|_| ApiError::Internal)?;
+    let path_and_query = if query.is_empty() {
+        req.path().to_string()
+    } else {
+        format!("{}?{}", req.path(), query)
+    };
+    let uri: Uri = path_and_query.parse().map_err(|_| {
+        ApiError::InvalidParameter("form parameters do not make a valid query".into())
+    })?;
+    let head = req.head_mut();
+    head.method = method;
+    head.uri = uri;
+    req.set_payload(bytes_payload(content));
+    Ok(())
+}
+
+fn header_says_2_0(value: Option<&HeaderValue>) -> bool {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Version>().ok())
+        .is_some_and(Version::is_2_0)
+}
+
+fn removed_in_2_0() -> ApiError {
+    ApiError::InvalidParameter(
+        "alternate request syntax (?method=) was removed in xAPI 2.0.0; send an ordinary request"
+            .into(),
+    )
+}
+
+fn header_value(name: &str, value: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(value).map_err(|_| {
+        ApiError::InvalidParameter(format!("form field '{name}' is not a valid header value"))
+    })
+}
+
+/// Reads a request body up to `limit` bytes.
+pub async fn read_payload(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
+    let mut payload = req.take_payload();
+    let mut body = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::InvalidBody(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn bytes_payload(bytes: Bytes) -> actix_web::dev::Payload {
+    let (_, mut payload) = actix_http::h1::Payload::create(true);
+    payload.unread_data(bytes);
+    actix_web::dev::Payload::from(payload)
+}

@@ -1,0 +1,110 @@
+//! The door of the xAPI scope: alternate request syntax, version negotiation and
+//! authentication. A handler behind it always has a `Version` and a `Principal`.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use std::future::{ready, Ready};
+
+use super::error::ApiError;
+use super::middleware::VERSION_HEADER;
+use super::{alternate, AppState};
+use crate::auth::{Access, Principal, ReadReach, Scope};
+use crate::xapi::version::Version;
+
+pub async fn xapi_gate(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match admit(&mut req).await {
+        Ok(()) => next.call(req).await.map(|res| res.map_into_left_body()),
+        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    }
+}
+
+async fn admit(req: &mut ServiceRequest) -> Result<(), ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or(ApiError::Internal)?;
+    if alternate::is_alternate(req) {
+        alternate::rewrite(req, state.settings.limits.max_body_bytes).await?;
+    }
+    if is_about(req.path()) {
+        return Ok(());
+    }
+    let version = request_version(req)?;
+    req.extensions_mut().insert(version);
+    let principal = state
+        .credentials
+        .authenticate(&state.pool, req.headers())
+        .await?;
+    req.extensions_mut().insert(principal);
+    Ok(())
+}
+
+/// The About resource is public and answers whatever version the client speaks.
+fn is_about(path: &str) -> bool {
+    path.trim_end_matches('/').ends_with("/xapi/about")
+}
+
+fn request_version(req: &ServiceRequest) -> Result<Version, ApiError> {
+    let raw = req
+        .headers()
+        .get(&VERSION_HEADER)
+        .ok_or(ApiError::MissingVersion)?
+        .to_str()
+        .map_err(|_| {
+            ApiError::InvalidParameter("X-Experience-API-Version is not valid text".into())
+        })?;
+    Ok(raw.parse()?)
+}
+
+/// What every xAPI handler knows about its request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub version: Version,
+    pub principal: Principal,
+}
+
+impl Caller {
+    /// 403 unless the credential's scopes allow `access`.
+    pub fn require(&self, access: Access) -> Result<ReadReach, ApiError> {
+        self.principal.allows(access).ok_or_else(|| {
+            let needed: Vec<&str> = Scope::EVERY
+                .iter()
+                .filter(|scope| {
+                    let only = Principal {
+                        scopes: vec![**scope],
+                        ..self.principal.clone()
+                    };
+                    only.allows(access).is_some()
+                })
+                .map(|scope| scope.as_str())
+                .collect();
+            ApiError::Forbidden(format!(
+                "this credential's scopes do not allow this request; it needs one of: {}",
+                needed.join(", ")
+            ))
+        })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let extensions = req.extensions();
+        let caller = match (extensions.get::<Version>(), extensions.get::<Principal>()) {
+            (Some(version), Some(principal)) => Ok(Caller {
+                version: *version,
+                principal: principal.clone(),
+            }),
+            // Only reachable if a route were mounted outside the gate.
+            _ => Err(ApiError::Unauthorized("authentication required".into())),
+        };
+        ready(caller)
+    }
+}

@@ -1,0 +1,84 @@
+//! App-wide middleware: the request span and the version header every response carries.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+use tracing::Instrument;
+
+use super::AppState;
+use crate::auth::Principal;
+use crate::xapi::version::Version;
+
+pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-experience-api-version");
+
+/// One span per request; one line when it completes (never the secret, only the key).
+pub async fn request_span(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.path(),
+        status = tracing::field::Empty,
+        credential = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    // The request must not be cloned before routing, so it is read back from the response.
+    let outcome = next.call(req).instrument(span.clone()).await;
+    let status = match &outcome {
+        Ok(res) => {
+            if let Some(principal) = res.request().extensions().get::<Principal>() {
+                span.record("credential", principal.key.as_str());
+            }
+            res.status()
+        }
+        Err(e) => e.as_response_error().status_code(),
+    };
+    span.record("status", status.as_u16());
+    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!("request failed");
+        } else {
+            tracing::info!("request completed");
+        }
+    });
+    outcome
+}
+
+/// Every response, errors included, says which rule set answered it: the one the
+/// request chose (read after the gate, which may rewrite alternate-syntax requests),
+/// else the server's default. Mounted inside CORS, whose preflight answers are not
+/// xAPI responses.
+pub async fn version_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let default = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.default_version)
+        .unwrap_or(Version::V2_0_0);
+    let mut res = next.call(req).await?;
+    let request = res.request();
+    let chosen = request.extensions().get::<Version>().copied();
+    let version = chosen
+        .or_else(|| {
+            request
+                .headers()
+                .get(&VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(default);
+    res.headers_mut().insert(
+        VERSION_HEADER,
+        HeaderValue::from_static(version.header_value()),
+    );
+    Ok(res)
+}

@@ -1,0 +1,101 @@
+//! The HTTP surface: routes per resource, the xAPI gate, CORS and errors.
+
+mod about;
+mod alternate;
+mod auth;
+pub mod error;
+mod gate;
+mod health;
+mod middleware;
+mod statements;
+
+use actix_cors::Cors;
+use actix_web::http::header;
+use actix_web::{guard, web, HttpRequest, HttpResponse, Route};
+use deadpool_postgres::Pool;
+
+pub use auth::CredentialCache;
+use error::ApiError;
+pub use gate::Caller;
+
+use crate::configuration::Settings;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Settings,
+    pub credentials: CredentialCache,
+}
+
+/// Mounts every route; used by the server and nothing else, so tests see the real app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/health")
+            .route(get_or_head(health::health))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::scope("/xapi")
+            .wrap(actix_web::middleware::from_fn(gate::xapi_gate))
+            .service(resource("/about").route(get_or_head(about::about)))
+            .service(statements::routes()),
+    );
+}
+
+/// The app-wide middleware, outermost last.
+pub fn cors(settings: &Settings) -> Cors {
+    let cors = match &settings.cors_origins {
+        None => Cors::default().allow_any_origin(),
+        Some(origins) => origins
+            .iter()
+            .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin)),
+    };
+    cors.allowed_methods(["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            middleware::VERSION_HEADER,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("x-experience-api-consistent-through"),
+            middleware::VERSION_HEADER,
+        ])
+        .max_age(86_400)
+}
+
+pub use middleware::{request_span, version_header};
+
+/// A resource whose unmatched methods answer 405 rather than 404.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource([path, &format!("{path}/")]).default_service(web::to(method_not_allowed))
+}
+
+/// Every GET route answers HEAD with the same headers and no body.
+fn get_or_head<F, Args>(handler: F) -> Route
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::route()
+        .guard(guard::Any(guard::Get()).or(guard::Head()))
+        .to(handler)
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+    })
+}
+
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no resource at {}", req.path())))
+}

@@ -1,0 +1,12 @@
+//! Commonplace: an xAPI Learning Record Store on PostgreSQL.
+
+pub mod auth;
+pub mod cli;
+pub mod configuration;
+pub mod http;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod xapi {
+    pub mod version;
+}

@@ -1,0 +1,75 @@
+//! Schema migrations: `migrations/*.sql`, embedded in the binary, applied in order
+//! under an advisory lock so that instances starting together never race.
+
+use deadpool_postgres::Client;
+
+use super::Error;
+
+/// Every migration, in the order it must be applied. A migration is never edited
+/// once released: add a new file instead.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_stores_and_credentials",
+    include_str!("../../migrations/0001_stores_and_credentials.sql"),
+)];
+
+/// An arbitrary constant shared by every instance: the advisory lock's identity.
+const MIGRATION_LOCK: i64 = 0x636f_6d6d_6f6e_706c;
+
+/// Applies every migration the database lacks; returns the names applied now.
+pub async fn apply(client: &mut Client) -> Result<Vec<&'static str>, Error> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version text PRIMARY KEY,
+                 applied timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .or_else(ignore_concurrent_create)?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let outcome = apply_locked(client).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    let applied = outcome?;
+    unlock?;
+    Ok(applied)
+}
+
+async fn apply_locked(client: &mut Client) -> Result<Vec<&'static str>, Error> {
+    let done: Vec<String> = client
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut applied = Vec::new();
+    for (version, sql) in MIGRATIONS {
+        if done.iter().any(|d| d == version) {
+            continue;
+        }
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(%version, "applied migration");
+        applied.push(*version);
+    }
+    Ok(applied)
+}
+
+/// Two instances may both run `CREATE TABLE IF NOT EXISTS` before either commits,
+/// and the loser sees a unique violation on the catalog: the table exists, all is well.
+fn ignore_concurrent_create(e: tokio_postgres::Error) -> Result<(), Error> {
+    match e.code() {
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+        | Some(&tokio_postgres::error::SqlState::DUPLICATE_TABLE) => Ok(()),
+        _ => Err(e.into()),
+    }
+}

@@ -1,0 +1,209 @@
+//! PostgreSQL: where the database comes from, the pool, migrations, and every SQL
+//! statement the LRS runs. Nothing outside this module writes SQL.
+
+pub mod credentials;
+pub mod embedded;
+pub mod migrations;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use embedded::Cluster;
+
+/// The one error type of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database cannot be reached right now; the caller may retry.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(tokio_postgres::Error),
+    #[error(transparent)]
+    Cluster(#[from] embedded::ClusterError),
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // A closed connection or a server shutting down is an outage, not a bug.
+        let outage = e.is_closed()
+            || e.code()
+                .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if outage {
+            Error::Unavailable(e.to_string())
+        } else {
+            Error::Database(e)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => Error::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An operator's PostgreSQL: a URL or `key=value` connection string.
+    External(String),
+    /// The private cluster in `DATA_DIR/pg`.
+    Embedded(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub size: usize,
+    /// How long a request may wait for a connection before it is answered 503.
+    pub acquire_timeout: Duration,
+    /// How long start-up keeps retrying an external database that is not up yet.
+    pub startup_wait: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            size: 16,
+            acquire_timeout: Duration::from_secs(5),
+            startup_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// An open database: the pool and, in embedded mode, the cluster behind it.
+pub struct Database {
+    pub pool: Pool,
+    cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster when needed), waits for the server,
+    /// and applies pending migrations.
+    pub async fn open(source: &Source, options: &PoolOptions) -> Result<Database, Error> {
+        let (config, cluster) = match source {
+            Source::External(url) => {
+                let config: tokio_postgres::Config = url
+                    .parse()
+                    .map_err(|e| Error::Unavailable(format!("invalid database URL: {e}")))?;
+                (config, None)
+            }
+            Source::Embedded(data_dir) => {
+                let data_dir = data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || Cluster::start(&data_dir))
+                    .await
+                    .map_err(|e| Error::Unavailable(e.to_string()))??;
+                ensure_database(&cluster).await?;
+                (cluster.config(embedded::DATABASE), Some(cluster))
+            }
+        };
+        let pool = build_pool(config, options)?;
+        let database = Database { pool, cluster };
+        let mut client = match database.wait_for_server(options.startup_wait).await {
+            Ok(client) => client,
+            Err(e) => {
+                database.close().await;
+                return Err(e);
+            }
+        };
+        migrations::apply(&mut client).await?;
+        Ok(database)
+    }
+
+    async fn wait_for_server(
+        &self,
+        patience: Duration,
+    ) -> Result<deadpool_postgres::Client, Error> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.pool.get().await {
+                Ok(client) => return Ok(client),
+                Err(e) if tokio::time::Instant::now() + backoff < deadline => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "database not reachable yet");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn is_healthy(pool: &Pool) -> bool {
+        match pool.get().await {
+            Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Closes the pool and stops the embedded cluster if this process started it.
+    pub async fn close(self) {
+        self.pool.close();
+        if let Some(cluster) = self.cluster {
+            let owned = cluster.is_owned();
+            match tokio::task::spawn_blocking(move || cluster.stop()).await {
+                Ok(Ok(())) if owned => tracing::info!("embedded PostgreSQL stopped"),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "stopping embedded PostgreSQL"),
+                Err(e) => tracing::error!(error = %e, "stopping embedded PostgreSQL"),
+            }
+        }
+    }
+}
+
+fn build_pool(config: tokio_postgres::Config, options: &PoolOptions) -> Result<Pool, Error> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(options.size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(options.acquire_timeout))
+        .create_timeout(Some(options.acquire_timeout))
+        .recycle_timeout(Some(options.acquire_timeout))
+        .build()
+        .map_err(|e| Error::Unavailable(e.to_string()))
+}
+
+/// The embedded cluster is created with only the maintenance databases.
+async fn ensure_database(cluster: &Cluster) -> Result<(), Error> {
+    let (client, connection) = cluster.config("postgres").connect(NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&embedded::DATABASE],
+        )
+        .await?
+        .is_some();
+    if !exists {
+        let created = client
+            .batch_execute(&format!("CREATE DATABASE {}", embedded::DATABASE))
+            .await;
+        match created {
+            Ok(()) => {}
+            // Another process created it between our check and our CREATE.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Shared by several test binaries, each of which uses a different part.
+#![allow(dead_code)]
+//! The real app on a random port, against a fresh database in a private PostgreSQL
+//! cluster that this test binary starts once and that stops when the binary exits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use commonplace::auth::{NewSecret, Scope};
+use commonplace::configuration::Settings;
+use commonplace::startup::Application;
+use commonplace::store::credentials::{self, NewCredential};
+use commonplace::store::embedded::Cluster;
+use commonplace::store::Source;
+use deadpool_postgres::Pool;
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio_postgres::NoTls;
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+/// The cluster shared by every test of this binary.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        let base = std::env::temp_dir().join("commonplace-tests");
+        std::fs::create_dir_all(&base).expect("create test dir");
+        remove_dirs_of_finished_runs(&base);
+        let dir = base.join(std::process::id().to_string());
+        Cluster::start(&dir).expect("start the test PostgreSQL cluster")
+    })
+}
+
+/// Each run leaves its cluster directory behind (its server outlives the statics);
+/// the next run removes those whose process is gone.
+fn remove_dirs_of_finished_runs(base: &std::path::Path) {
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let alive = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+            .is_some_and(|pid| PathBuf::from(format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A connection string for a brand-new empty database on the test cluster.
+pub async fn fresh_database() -> String {
+    let cluster = cluster();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let (client, connection) = cluster
+        .config("postgres")
+        .connect(NoTls)
+        .await
+        .expect("connect to the test cluster");
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    drop(client);
+    let _ = driver.await;
+    format!(
+        "host={} user=commonplace dbname={name}",
+        cluster.socket_dir().display()
+    )
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub pool: Pool,
+    pub database_url: String,
+    pub http: reqwest::Client,
+    /// An `all`-scoped credential of the default store.
+    pub key: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Creates a credential with these scopes in `store` and returns it.
+    pub async fn credential(&self, store: &str, scopes: &[Scope]) -> NewSecret {
+        credentials::create(
+            &self.pool,
+            NewCredential {
+                name: "test",
+                store,
+                scopes,
+                tags: &Default::default(),
+                fixed: None,
+            },
+        )
+        .await
+        .expect("create credential")
+    }
+
+    /// A request with the `all` credential and an xAPI 2.0.0 header.
+    pub fn xapi(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(&self.key, Some(&self.secret))
+            .header("X-Experience-API-Version", "2.0.0")
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let database_url = fresh_database().await;
+    let mut settings = Settings::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Source::External(database_url.clone()),
+    );
+    settings.pool.size = 4;
+    settings.workers = Some(1);
+    adjust(&mut settings);
+    let app = Application::build(settings).await.expect("build app");
+    let pool = app.pool().clone();
+    let address: SocketAddr = format!("127.0.0.1:{}", app.port()).parse().unwrap();
+    tokio::spawn(app.run_until_stopped());
+    let secret = credentials::create(
+        &pool,
+        NewCredential {
+            name: "all",
+            store: "default",
+            scopes: &[Scope::All],
+            tags: &Default::default(),
+            fixed: None,
+        },
+    )
+    .await
+    .expect("create credential");
+    let mut headers = HeaderMap::new();
+    headers.insert("accept", HeaderValue::from_static("application/json"));
+    TestApp {
+        address,
+        pool,
+        database_url,
+        http: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+        key: secret.key,
+        secret: secret.secret,
+    }
+}
+
+/// The `error` object of a JSON error body, asserting its shape.
+pub async fn error_of(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("error body is JSON");
+    let code = body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_string();
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("error.message")
+        .to_string();
+    (status, code, message)
+}

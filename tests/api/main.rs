@@ -1,0 +1,6 @@
+mod alternate_syntax;
+mod auth;
+mod errors;
+mod helpers;
+mod http_rules;
+mod versions;
