@@ -105,6 +105,12 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "COMMONPLACE_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Statements per page when a query gives no `limit`.
+    #[arg(long, env = "COMMONPLACE_DEFAULT_LIMIT", default_value_t = 100)]
+    default_limit: usize,
+    /// The most Statements a page may hold (`limit=0` means this many).
+    #[arg(long, env = "COMMONPLACE_MAX_LIMIT", default_value_t = 1000)]
+    max_limit: usize,
     /// Origins allowed to call the LRS from a browser (comma-separated); any when unset.
     #[arg(long, env = "COMMONPLACE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Option<Vec<String>>,
@@ -131,6 +137,8 @@ impl ServeArgs {
         settings.default_version = self.default_xapi_version;
         settings.limits = Limits {
             max_body_bytes: self.max_body_bytes,
+            default_statement_limit: self.default_limit.max(1),
+            max_statement_limit: self.max_limit.max(1),
         };
         settings.cors_origins = self.cors_origins.clone();
         settings.public_url = self.public_url.clone();

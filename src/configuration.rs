@@ -28,12 +28,18 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Statements per page when the query gives no `limit`.
+    pub default_statement_limit: usize,
+    /// The most Statements one page holds (`limit=0` asks for this many).
+    pub max_statement_limit: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 16 * 1024 * 1024,
+            default_statement_limit: 100,
+            max_statement_limit: 1000,
         }
     }
 }

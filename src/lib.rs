@@ -7,6 +7,4 @@ pub mod http;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod xapi {
-    pub mod version;
-}
+pub mod xapi;

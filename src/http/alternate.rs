@@ -8,8 +8,8 @@ use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_T
 use actix_web::http::{Method, Uri};
 use actix_web::web::Bytes;
 use actix_web::HttpMessage;
-use futures_util::StreamExt;
 
+use super::body::collect;
 use super::error::ApiError;
 use super::middleware::VERSION_HEADER;
 use crate::xapi::version::Version;
@@ -67,7 +67,7 @@ pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), Ap
             "alternate request syntax requires an application/x-www-form-urlencoded body".into(),
         ));
     }
-    let body = read_payload(req, max_body).await?;
+    let body = collect(req.take_payload(), max_body).await?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::InvalidBody(format!("malformed form body: {e}")))?;
 
@@ -129,21 +129,6 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue, ApiError> {
     HeaderValue::from_str(value).map_err(|_| {
         ApiError::InvalidParameter(format!("form field '{name}' is not a valid header value"))
     })
-}
-
-/// Reads a request body up to `limit` bytes.
-pub async fn read_payload(req: &mut ServiceRequest, limit: usize) -> Result<Bytes, ApiError> {
-    let mut payload = req.take_payload();
-    let mut body = actix_web::web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::InvalidBody(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 fn bytes_payload(bytes: Bytes) -> actix_web::dev::Payload {

@@ -3,6 +3,7 @@
 mod about;
 mod alternate;
 mod auth;
+mod body;
 pub mod error;
 mod gate;
 mod health;
@@ -25,6 +26,16 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub credentials: CredentialCache,
+}
+
+impl AppState {
+    /// The `homePage` of the accounts that name credentials as authorities.
+    pub fn authority_home_page(&self) -> String {
+        match &self.settings.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.settings.listen),
+        }
+    }
 }
 
 /// Mounts every route; used by the server and nothing else, so tests see the real app.

@@ -4,6 +4,8 @@
 pub mod credentials;
 pub mod embedded;
 pub mod migrations;
+pub mod statement_reads;
+pub mod statements;
 
 use std::path::PathBuf;
 use std::time::Duration;

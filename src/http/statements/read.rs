@@ -1,0 +1,252 @@
+//! GET (and HEAD) of Statements (Communication §2.1.3).
+
+use std::collections::{BTreeSet, HashMap};
+
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use super::params::{parse_get, query_pairs, Cursor, Format, Query, StatementGet};
+use crate::auth::{Access, ReadReach};
+use crate::http::error::ApiError;
+use crate::http::{AppState, Caller};
+use crate::store::statement_reads::{self, PagePosition, StoredStatement};
+use crate::xapi::format;
+use crate::xapi::multipart::{build_mixed, new_boundary, Headers};
+
+const CONSISTENT_THROUGH: HeaderName =
+    HeaderName::from_static("x-experience-api-consistent-through");
+
+pub async fn get(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let reach = caller.require(Access::ReadStatements)?;
+    let store_id = caller.principal.store_id;
+    let own_only = (reach == ReadReach::OwnStatements).then(|| caller.principal.key.clone());
+    let pairs = query_pairs(req.query_string())?;
+    let (pin, consistent_through) = statement_reads::snapshot(&state.pool, store_id).await?;
+    match parse_get(pairs, caller.version, store_id)? {
+        StatementGet::Single {
+            id,
+            voided,
+            format,
+            attachments,
+        } => {
+            let found =
+                statement_reads::by_id(&state.pool, store_id, id, voided, own_only.as_deref())
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
+            let last_modified = found.stored;
+            let statement = render(&state, store_id, &req, format, vec![found]).await?;
+            let body = statement.into_iter().next().unwrap_or_default();
+            respond(
+                &state,
+                store_id,
+                body,
+                attachments,
+                Some(last_modified),
+                consistent_through,
+            )
+            .await
+        }
+        StatementGet::Query(mut query) => {
+            if let Some(credential) = own_only {
+                query.filter.credential = Some(credential);
+            }
+            query_page(&state, store_id, &req, query, pin, consistent_through).await
+        }
+    }
+}
+
+async fn query_page(
+    state: &AppState,
+    store_id: i64,
+    req: &HttpRequest,
+    query: Query,
+    pin: i64,
+    consistent_through: DateTime<Utc>,
+) -> Result<HttpResponse, ApiError> {
+    let limits = &state.settings.limits;
+    let limit = match query.limit {
+        None => limits.default_statement_limit,
+        Some(0) => limits.max_statement_limit,
+        Some(n) => n.min(limits.max_statement_limit),
+    };
+    let position = match &query.resume {
+        Some(cursor) => PagePosition {
+            after: Some(cursor.after),
+            pin: cursor.pin,
+        },
+        None => PagePosition { after: None, pin },
+    };
+    let page = statement_reads::page(&state.pool, store_id, &query.filter, position, limit).await?;
+    let more = match page.statements.last() {
+        Some(last) if page.more => Cursor {
+            query: query
+                .resume
+                .as_ref()
+                .map_or_else(|| query.raw.clone(), |c| c.query.clone()),
+            store: store_id,
+            after: last.seq,
+            pin: position.pin,
+        }
+        .encode(),
+        _ => String::new(),
+    };
+    let last_modified = page.statements.iter().map(|s| s.stored).max();
+    let rendered = render(state, store_id, req, query.format, page.statements).await?;
+    let mut body = String::with_capacity(rendered.iter().map(String::len).sum::<usize>() + 64);
+    body.push_str("{\"statements\":[");
+    body.push_str(&rendered.join(","));
+    body.push_str("],\"more\":");
+    body.push_str(
+        &Value::String(if more.is_empty() {
+            String::new()
+        } else {
+            format!("/xapi/statements?more={more}")
+        })
+        .to_string(),
+    );
+    body.push('}');
+    respond(
+        state,
+        store_id,
+        body,
+        query.attachments,
+        last_modified,
+        consistent_through,
+    )
+    .await
+}
+
+/// Each Statement's JSON text in the requested format; `exact` passes the stored text through.
+async fn render(
+    state: &AppState,
+    store_id: i64,
+    req: &HttpRequest,
+    format: Format,
+    statements: Vec<StoredStatement>,
+) -> Result<Vec<String>, ApiError> {
+    match format {
+        Format::Exact => Ok(statements.into_iter().map(|s| s.body).collect()),
+        Format::Ids => Ok(statements
+            .iter()
+            .map(|s| format::ids(&parse_stored(&s.body)).to_string())
+            .collect()),
+        Format::Canonical => {
+            let parsed: Vec<Value> = statements.iter().map(|s| parse_stored(&s.body)).collect();
+            let mut iris = BTreeSet::new();
+            for statement in &parsed {
+                collect_activity_ids(statement, &mut iris);
+            }
+            let iris: Vec<String> = iris.into_iter().collect();
+            let definitions = statement_reads::definitions(&state.pool, store_id, &iris).await?;
+            let languages = req
+                .headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(format::parse_accept_language)
+                .unwrap_or_default();
+            let lookup = |iri: &str| definitions.get(iri).cloned();
+            Ok(parsed
+                .iter()
+                .map(|s| format::canonical(s, &languages, &lookup).to_string())
+                .collect())
+        }
+    }
+}
+
+fn parse_stored(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+/// Ids of the Activities in a Statement: its object (or its SubStatement's) and
+/// every context activity.
+fn collect_activity_ids(statement: &Value, into: &mut BTreeSet<String>) {
+    let object = &statement["object"];
+    match object["objectType"].as_str() {
+        None | Some("Activity") => {
+            if let Some(id) = object["id"].as_str() {
+                into.insert(id.to_string());
+            }
+        }
+        Some("SubStatement") => collect_activity_ids(object, into),
+        _ => {}
+    }
+    if let Some(lists) = statement["context"]["contextActivities"].as_object() {
+        for activity in lists.values().filter_map(Value::as_array).flatten() {
+            if let Some(id) = activity["id"].as_str() {
+                into.insert(id.to_string());
+            }
+        }
+    }
+}
+
+async fn respond(
+    state: &AppState,
+    store_id: i64,
+    json: String,
+    with_attachments: bool,
+    last_modified: Option<DateTime<Utc>>,
+    consistent_through: DateTime<Utc>,
+) -> Result<HttpResponse, ApiError> {
+    let mut response = HttpResponse::Ok();
+    response.insert_header((
+        CONSISTENT_THROUGH,
+        consistent_through.to_rfc3339_opts(SecondsFormat::Millis, true),
+    ));
+    if let Some(at) = last_modified {
+        let http_date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        if let Ok(value) = HeaderValue::from_str(&http_date) {
+            response.insert_header((header::LAST_MODIFIED, value));
+        }
+    }
+    if !with_attachments {
+        return Ok(response.content_type("application/json").body(json));
+    }
+    let hashes = attachment_hashes(&json);
+    let contents = statement_reads::attachments(&state.pool, store_id, &hashes).await?;
+    let boundary = new_boundary();
+    let mut parts: Vec<(Headers, &[u8])> = vec![(
+        vec![("Content-Type".into(), "application/json".into())],
+        json.as_bytes(),
+    )];
+    let found: HashMap<&String, &(String, Vec<u8>)> = contents.iter().collect();
+    for hash in &hashes {
+        if let Some((content_type, content)) = found.get(hash) {
+            parts.push((
+                vec![
+                    ("Content-Type".into(), content_type.clone()),
+                    ("Content-Transfer-Encoding".into(), "binary".into()),
+                    ("X-Experience-API-Hash".into(), hash.clone()),
+                ],
+                content.as_slice(),
+            ));
+        }
+    }
+    let body = build_mixed(&boundary, &parts);
+    Ok(response
+        .content_type(format!("multipart/mixed; boundary={boundary}"))
+        .body(body))
+}
+
+/// The distinct `sha2` of every attachment in a response's Statements.
+fn attachment_hashes(json: &str) -> Vec<String> {
+    let value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+    let statements: Vec<&Value> = match value.get("statements").and_then(Value::as_array) {
+        Some(list) => list.iter().collect(),
+        None => vec![&value],
+    };
+    let mut hashes = BTreeSet::new();
+    for statement in statements {
+        for attachment in statement["attachments"].as_array().into_iter().flatten() {
+            if let Some(hash) = attachment["sha2"].as_str() {
+                hashes.insert(hash.to_ascii_lowercase());
+            }
+        }
+    }
+    hashes.into_iter().collect()
+}

@@ -1,0 +1,171 @@
+//! PUT and POST of Statements (Communication §2.1.1, §2.1.2).
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpRequest, HttpResponse};
+use uuid::Uuid;
+
+use super::params::query_pairs;
+use crate::auth::Access;
+use crate::http::body::collect;
+use crate::http::error::ApiError;
+use crate::http::{AppState, Caller};
+use crate::store::statements::{self, LrsProperties, NewAttachment, NewStatement};
+use crate::xapi::compare::equivalent;
+use crate::xapi::ingest::{self, credential_authority};
+use crate::xapi::multipart::{split_statement_request, AttachmentPart};
+use crate::xapi::statement::{parse_statement, parse_statements, ParsedStatement};
+use crate::xapi::uuid_text::parse_uuid;
+use crate::xapi::{json::parse_json, Version};
+
+/// Deepest JSON nesting a Statement may have; far beyond any real Statement.
+const MAX_JSON_DEPTH: usize = 64;
+
+pub async fn put(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::WriteStatements)?;
+    let pairs = query_pairs(req.query_string())?;
+    let mut statement_id = None;
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "statementId" => {
+                statement_id = Some(parse_uuid(value).ok_or_else(|| {
+                    ApiError::InvalidParameter(format!("statementId: not a UUID: '{value}'"))
+                })?)
+            }
+            other => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "{other}: not a parameter of PUT /statements"
+                )))
+            }
+        }
+    }
+    let id = statement_id.ok_or_else(|| {
+        ApiError::InvalidParameter("statementId: required for PUT /statements".into())
+    })?;
+    let (json, parts) = read_statement_body(&req, payload, &state).await?;
+    let mut parsed = parse_statement(json, caller.version, "statement").map_err(invalid)?;
+    match parsed.id {
+        Some(body_id) if body_id != id => {
+            return Err(ApiError::InvalidBody(format!(
+                "statement.id: {body_id} differs from the statementId parameter {id}"
+            )))
+        }
+        _ => parsed.id = Some(id),
+    }
+    store(&caller, &state, vec![parsed], parts).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn post(
+    caller: Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Access::WriteStatements)?;
+    if let Some((name, _)) = query_pairs(req.query_string())?.first() {
+        return Err(ApiError::InvalidParameter(format!(
+            "{name}: POST /statements takes no parameters"
+        )));
+    }
+    let (json, parts) = read_statement_body(&req, payload, &state).await?;
+    let parsed = parse_statements(json, caller.version).map_err(invalid)?;
+    let ids = store(&caller, &state, parsed, parts).await?;
+    Ok(HttpResponse::Ok().json(ids))
+}
+
+fn invalid(e: crate::xapi::Invalid) -> ApiError {
+    ApiError::InvalidBody(e.to_string())
+}
+
+/// The Statement JSON and, for `multipart/mixed`, the attachment parts.
+async fn read_statement_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(serde_json::Value, Vec<AttachmentPart>), ApiError> {
+    let body = collect(payload, state.settings.limits.max_body_bytes).await?;
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let (json_bytes, parts) = if media_type.starts_with("multipart/") {
+        split_statement_request(content_type, &body)
+            .map_err(|e| ApiError::InvalidBody(format!("multipart body: {e}")))?
+    } else if media_type == "application/json" || media_type.is_empty() {
+        (body.to_vec(), Vec::new())
+    } else {
+        return Err(ApiError::InvalidBody(format!(
+            "Content-Type {media_type} is not accepted; send application/json or multipart/mixed"
+        )));
+    };
+    let json = parse_json(&json_bytes, MAX_JSON_DEPTH).map_err(invalid)?;
+    Ok((json, parts))
+}
+
+/// Checks attachments and signatures, then stores the batch; returns the ids in order.
+async fn store(
+    caller: &Caller,
+    state: &AppState,
+    parsed: Vec<ParsedStatement>,
+    parts: Vec<AttachmentPart>,
+) -> Result<Vec<Uuid>, ApiError> {
+    let version: Version = caller.version;
+    let parts = ingest::check_attachments(&parsed, parts, version).map_err(invalid)?;
+    let principal = &caller.principal;
+    let (authority, authority_ifi) = credential_authority(
+        &state.authority_home_page(),
+        &principal.key,
+        &principal.name,
+    );
+    let batch: Vec<NewStatement> = parsed
+        .into_iter()
+        .map(|statement| NewStatement {
+            id: statement.id.unwrap_or_else(Uuid::new_v4),
+            terms: ingest::index_terms(&statement, &authority_ifi),
+            agent_names: ingest::agent_names(&statement),
+            registration: statement.registration,
+            voids: statement.voids,
+            statement_ref: statement.statement_ref,
+            definitions: statement.activity_definitions,
+            body: statement.body,
+        })
+        .collect();
+    let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
+    let attachments = parts
+        .into_iter()
+        .map(|part| NewAttachment {
+            sha2: part.sha2.to_ascii_lowercase(),
+            content_type: part.content_type,
+            content: part.body,
+        })
+        .collect();
+    let same = move |stored: &serde_json::Value, incoming: &serde_json::Value| {
+        equivalent(stored, incoming, version)
+    };
+    statements::insert_batch(
+        &state.pool,
+        principal.store_id,
+        batch,
+        attachments,
+        LrsProperties {
+            authority: &authority,
+            default_version: version.statement_version(),
+            credential: &principal.key,
+        },
+        &same,
+    )
+    .await?;
+    Ok(ids)
+}

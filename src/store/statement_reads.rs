@@ -1,0 +1,196 @@
+//! Statement reads: one by id, filtered pages in `stored` order, and what a page needs
+//! beside the statements (attachments, canonical definitions, consistency time).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::Error;
+
+use super::statements::WRITER_LOCK_CLASS;
+
+/// One stored Statement as the client will see it.
+#[derive(Debug, Clone)]
+pub struct StoredStatement {
+    pub seq: i64,
+    /// The JSON text exactly as stored.
+    pub body: String,
+    pub stored: DateTime<Utc>,
+}
+
+/// The filters of GET /statements, already resolved to index terms.
+#[derive(Debug, Clone, Default)]
+pub struct StatementFilter {
+    /// Every entry must match: a term and the index kinds it may appear under.
+    pub terms: Vec<(String, Vec<i16>)>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// `statements/read/mine`: only what this credential wrote.
+    pub credential: Option<String>,
+    pub ascending: bool,
+}
+
+/// Where a page starts: the last seq already returned, and the highest seq the whole
+/// result set may contain (pinned by the first page so later pages see the same set).
+#[derive(Debug, Clone, Copy)]
+pub struct PagePosition {
+    pub after: Option<i64>,
+    pub pin: i64,
+}
+
+pub struct Page {
+    pub statements: Vec<StoredStatement>,
+    /// Whether more statements follow this page.
+    pub more: bool,
+}
+
+/// The store's current high-water mark and consistency time: every Statement with a
+/// seq at or below `pin` is committed, and no Statement stored at or before
+/// `consistent_through` is still to appear.
+pub async fn snapshot(pool: &Pool, store_id: i64) -> Result<(i64, DateTime<Utc>), Error> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT coalesce((SELECT max(seq) FROM statements WHERE store_id = $1), 0),
+                    CASE WHEN pg_try_advisory_xact_lock_shared($2, ($1::bigint)::int4) THEN now()
+                         ELSE coalesce((SELECT max(stored) FROM statements WHERE store_id = $1), now())
+                    END",
+            &[&store_id, &WRITER_LOCK_CLASS],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// A Statement by id. `voided` selects which kind is wanted: a voided Statement is
+/// only returned for `voidedStatementId`, any other only for `statementId`.
+pub async fn by_id(
+    pool: &Pool,
+    store_id: i64,
+    id: Uuid,
+    voided: bool,
+    credential: Option<&str>,
+) -> Result<Option<StoredStatement>, Error> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT seq, body::text, stored FROM statements
+              WHERE store_id = $1 AND id = $2 AND voided = $3
+                AND ($4::text IS NULL OR credential = $4)",
+            &[&store_id, &id, &voided, &credential],
+        )
+        .await?;
+    Ok(row.map(|r| StoredStatement {
+        seq: r.get(0),
+        body: r.get(1),
+        stored: r.get(2),
+    }))
+}
+
+pub async fn page(
+    pool: &Pool,
+    store_id: i64,
+    filter: &StatementFilter,
+    position: PagePosition,
+    limit: usize,
+) -> Result<Page, Error> {
+    let fetch = limit as i64 + 1;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&store_id, &position.pin, &fetch];
+    let mut sql = String::from(
+        "SELECT s.seq, s.body::text, s.stored FROM statements s
+          WHERE s.store_id = $1 AND NOT s.voided AND s.seq <= $2",
+    );
+    if let Some(after) = &position.after {
+        let clause = if filter.ascending {
+            " AND s.seq > ?"
+        } else {
+            " AND s.seq < ?"
+        };
+        next(&mut sql, clause, &mut params, after);
+    }
+    if let Some(since) = &filter.since {
+        next(&mut sql, " AND s.stored > ?", &mut params, since);
+    }
+    if let Some(until) = &filter.until {
+        next(&mut sql, " AND s.stored <= ?", &mut params, until);
+    }
+    if let Some(credential) = &filter.credential {
+        next(&mut sql, " AND s.credential = ?", &mut params, credential);
+    }
+    for (term, kinds) in &filter.terms {
+        next(
+            &mut sql,
+            " AND s.seq IN (SELECT i.seq FROM statement_index i WHERE i.store_id = $1 AND i.term = ?",
+            &mut params,
+            term,
+        );
+        next(&mut sql, " AND i.kind = ANY(?))", &mut params, kinds);
+    }
+    sql.push_str(if filter.ascending {
+        " ORDER BY s.seq ASC LIMIT $3"
+    } else {
+        " ORDER BY s.seq DESC LIMIT $3"
+    });
+    let client = pool.get().await?;
+    let rows = client.query(&sql, &params).await?;
+    let mut statements: Vec<StoredStatement> = rows
+        .iter()
+        .map(|r| StoredStatement {
+            seq: r.get(0),
+            body: r.get(1),
+            stored: r.get(2),
+        })
+        .collect();
+    let more = statements.len() > limit;
+    statements.truncate(limit);
+    Ok(Page { statements, more })
+}
+
+/// Appends `clause` with its `?` replaced by the number of the parameter `value` gets.
+fn next<'a>(
+    sql: &mut String,
+    clause: &str,
+    params: &mut Vec<&'a (dyn ToSql + Sync)>,
+    value: &'a (dyn ToSql + Sync),
+) {
+    params.push(value);
+    sql.push_str(&clause.replace('?', &format!("${}", params.len())));
+}
+
+/// Attachment contents by hash: (content type, bytes).
+pub async fn attachments(
+    pool: &Pool,
+    store_id: i64,
+    hashes: &[String],
+) -> Result<HashMap<String, (String, Vec<u8>)>, Error> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT sha2, content_type, content FROM attachments WHERE store_id = $1 AND sha2 = ANY($2)",
+            &[&store_id, &hashes],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect())
+}
+
+/// Canonical Activity definitions by IRI.
+pub async fn definitions(
+    pool: &Pool,
+    store_id: i64,
+    iris: &[String],
+) -> Result<HashMap<String, Value>, Error> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT iri, definition FROM activities WHERE store_id = $1 AND iri = ANY($2)",
+            &[&store_id, &iris],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
