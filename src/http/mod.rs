@@ -1,6 +1,8 @@
 //! The HTTP surface: routes per resource, the xAPI gate, CORS and errors.
 
 mod about;
+mod activities;
+mod agents;
 mod alternate;
 mod auth;
 mod body;
@@ -8,6 +10,7 @@ pub mod error;
 mod gate;
 mod health;
 mod middleware;
+mod params;
 mod statements;
 
 use actix_cors::Cors;
@@ -49,7 +52,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/xapi")
             .wrap(actix_web::middleware::from_fn(gate::xapi_gate))
             .service(resource("/about").route(get_or_head(about::about)))
-            .service(statements::routes()),
+            .service(statements::routes())
+            .service(activities::routes())
+            .service(agents::routes()),
     );
 }
 

@@ -1,6 +1,8 @@
 //! PostgreSQL: where the database comes from, the pool, migrations, and every SQL
 //! statement the LRS runs. Nothing outside this module writes SQL.
 
+pub mod activities;
+pub mod agents;
 pub mod credentials;
 pub mod embedded;
 pub mod migrations;

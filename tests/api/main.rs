@@ -1,3 +1,4 @@
+mod activities_agents;
 mod alternate_syntax;
 mod auth;
 mod errors;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::http::error::ApiError;
+pub use crate::http::params::query_pairs;
 use crate::xapi::ingest::{activity_kinds, agent_kinds, REGISTRATION_KIND, VERB_KIND};
 use crate::xapi::iri::is_iri;
 use crate::xapi::time::parse_timestamp;
@@ -89,19 +90,6 @@ const QUERY_PARAMETERS: [&str; 12] = [
     "attachments",
     "ascending",
 ];
-
-pub fn query_pairs(query_string: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
-        .map_err(|e| ApiError::InvalidParameter(format!("malformed query string: {e}")))?;
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
-            return Err(ApiError::InvalidParameter(format!(
-                "{name}: given more than once"
-            )));
-        }
-    }
-    Ok(pairs)
-}
 
 pub fn parse_get(
     pairs: Vec<(String, String)>,
