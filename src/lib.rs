@@ -8,5 +8,6 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod xapi {
+    pub mod agent_param;
     pub mod version;
 }

@@ -3,6 +3,7 @@
 mod about;
 mod alternate;
 mod auth;
+mod documents;
 pub mod error;
 mod gate;
 mod health;
@@ -38,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/xapi")
             .wrap(actix_web::middleware::from_fn(gate::xapi_gate))
             .service(resource("/about").route(get_or_head(about::about)))
-            .service(statements::routes()),
+            .service(statements::routes())
+            .configure(documents::routes),
     );
 }
 

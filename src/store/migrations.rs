@@ -7,10 +7,16 @@ use super::Error;
 
 /// Every migration, in the order it must be applied. A migration is never edited
 /// once released: add a new file instead.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_stores_and_credentials",
-    include_str!("../../migrations/0001_stores_and_credentials.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_stores_and_credentials",
+        include_str!("../../migrations/0001_stores_and_credentials.sql"),
+    ),
+    (
+        "0003_documents",
+        include_str!("../../migrations/0003_documents.sql"),
+    ),
+];
 
 /// An arbitrary constant shared by every instance: the advisory lock's identity.
 const MIGRATION_LOCK: i64 = 0x636f_6d6d_6f6e_706c;

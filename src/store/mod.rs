@@ -2,6 +2,7 @@
 //! statement the LRS runs. Nothing outside this module writes SQL.
 
 pub mod credentials;
+pub mod documents;
 pub mod embedded;
 pub mod migrations;
 
