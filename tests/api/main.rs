@@ -1,5 +1,6 @@
 mod alternate_syntax;
 mod auth;
+mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
