@@ -6,6 +6,7 @@ mod agents;
 mod alternate;
 mod auth;
 mod body;
+mod documents;
 pub mod error;
 mod gate;
 mod health;
@@ -54,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/about").route(get_or_head(about::about)))
             .service(statements::routes())
             .service(activities::routes())
-            .service(agents::routes()),
+            .service(agents::routes())
+            .configure(documents::routes),
     );
 }
 

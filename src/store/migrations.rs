@@ -16,6 +16,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_statements",
         include_str!("../../migrations/0002_statements.sql"),
     ),
+    (
+        "0003_documents",
+        include_str!("../../migrations/0003_documents.sql"),
+    ),
 ];
 
 /// An arbitrary constant shared by every instance: the advisory lock's identity.

@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod agents;
 pub mod credentials;
+pub mod documents;
 pub mod embedded;
 pub mod migrations;
 pub mod statement_reads;
