@@ -7,4 +7,5 @@ pub mod http;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod workload;
 pub mod xapi;

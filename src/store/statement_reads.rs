@@ -90,15 +90,19 @@ pub async fn by_id(
     }))
 }
 
-pub async fn page(
-    pool: &Pool,
-    store_id: i64,
-    filter: &StatementFilter,
-    position: PagePosition,
-    limit: usize,
-) -> Result<Page, Error> {
-    let fetch = limit as i64 + 1;
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&store_id, &position.pin, &fetch];
+/// The SQL of one page and its parameters (the filter, the position, `fetch` rows).
+struct PageQuery<'a> {
+    sql: String,
+    params: Vec<&'a (dyn ToSql + Sync)>,
+}
+
+fn page_query<'a>(
+    store_id: &'a i64,
+    filter: &'a StatementFilter,
+    position: &'a PagePosition,
+    fetch: &'a i64,
+) -> PageQuery<'a> {
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![store_id, &position.pin, fetch];
     let mut sql = String::from(
         "SELECT s.seq, s.body::text, s.stored FROM statements s
           WHERE s.store_id = $1 AND NOT s.voided AND s.seq <= $2",
@@ -134,8 +138,20 @@ pub async fn page(
     } else {
         " ORDER BY s.seq DESC LIMIT $3"
     });
+    PageQuery { sql, params }
+}
+
+pub async fn page(
+    pool: &Pool,
+    store_id: i64,
+    filter: &StatementFilter,
+    position: PagePosition,
+    limit: usize,
+) -> Result<Page, Error> {
+    let fetch = limit as i64 + 1;
+    let query = page_query(&store_id, filter, &position, &fetch);
     let client = pool.get().await?;
-    let rows = client.query(&sql, &params).await?;
+    let rows = client.query(&query.sql, &query.params).await?;
     let mut statements: Vec<StoredStatement> = rows
         .iter()
         .map(|r| StoredStatement {
@@ -147,6 +163,31 @@ pub async fn page(
     let more = statements.len() > limit;
     statements.truncate(limit);
     Ok(Page { statements, more })
+}
+
+/// The executed plan of the query `page` runs, for benchmarks and operators: proof
+/// that each filter is served by an index.
+pub async fn explain_page(
+    pool: &Pool,
+    store_id: i64,
+    filter: &StatementFilter,
+    position: PagePosition,
+    limit: usize,
+) -> Result<String, Error> {
+    let fetch = limit as i64 + 1;
+    let query = page_query(&store_id, filter, &position, &fetch);
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            &format!("EXPLAIN (ANALYZE, BUFFERS) {}", query.sql),
+            &query.params,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Appends `clause` with its `?` replaced by the number of the parameter `value` gets.
