@@ -116,7 +116,7 @@ impl From<store::Error> for ApiError {
             store::Error::NotFound(why) => ApiError::NotFound(why),
             store::Error::Conflict(why) => ApiError::Conflict(why),
             other => {
-                tracing::error!(error = %other, "storage failure");
+                tracing::error!(error = ?other, "storage failure");
                 ApiError::Internal
             }
         }
