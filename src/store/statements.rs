@@ -60,7 +60,9 @@ pub async fn insert_batch(
     let tx = client.transaction().await?;
     let stored: DateTime<Utc> = tx
         .query_one(
-            "SELECT greatest(clock_timestamp(),
+            // `stored` is returned with millisecond precision, so it is kept at that
+            // precision: `since`/`until` given a returned `stored` must compare equal.
+            "SELECT greatest(date_trunc('milliseconds', clock_timestamp()),
                              (SELECT max(stored) FROM statements WHERE store_id = $2))
                FROM (SELECT pg_advisory_xact_lock($1, ($2::bigint)::int4)) AS writer_lock",
             &[&WRITER_LOCK_CLASS, &store_id],
@@ -215,7 +217,7 @@ async fn inherit_referenced_terms(
     fresh: &[NewStatement],
     seq_of: &HashMap<Uuid, i64>,
 ) -> Result<(), Error> {
-    for statement in fresh.iter().filter(|s| s.statement_ref.is_some()) {
+    for statement in targets_first(fresh) {
         tx.execute(
             "INSERT INTO statement_index (store_id, seq, kind, term)
              SELECT $1, $2, i.kind, i.term
@@ -243,6 +245,25 @@ async fn inherit_referenced_terms(
     )
     .await?;
     Ok(())
+}
+
+/// The referring Statements of a batch, each after any Statement of the batch it
+/// refers to, so a chain sent in any order inherits its terms all the way down. A
+/// cycle (only possible inside one batch) is broken arbitrarily.
+fn targets_first(fresh: &[NewStatement]) -> Vec<&NewStatement> {
+    let mut pending: Vec<&NewStatement> =
+        fresh.iter().filter(|s| s.statement_ref.is_some()).collect();
+    let mut ordered = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let waits = |s: &NewStatement| {
+            pending
+                .iter()
+                .any(|p| Some(p.id) == s.statement_ref && p.id != s.id)
+        };
+        let ready = pending.iter().position(|s| !waits(s)).unwrap_or(0);
+        ordered.push(pending.remove(ready));
+    }
+    ordered
 }
 
 async fn upsert_definitions(

@@ -25,9 +25,36 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let reach = caller.require(Access::ReadStatements)?;
     let store_id = caller.principal.store_id;
+    let (pin, consistent_through) = statement_reads::snapshot(&state.pool, store_id).await?;
+    // Every response of the Statement resource carries the consistency time
+    // (Communication §2.1.3), errors such as 404 and 400 included.
+    match answer(&caller, &req, &state, reach, pin, consistent_through).await {
+        Ok(response) => Ok(response),
+        Err(error) => {
+            let mut response = actix_web::ResponseError::error_response(&error);
+            response.headers_mut().insert(
+                CONSISTENT_THROUGH,
+                HeaderValue::from_str(
+                    &consistent_through.to_rfc3339_opts(SecondsFormat::Millis, true),
+                )
+                .expect("a timestamp is a valid header value"),
+            );
+            Ok(response)
+        }
+    }
+}
+
+async fn answer(
+    caller: &Caller,
+    req: &HttpRequest,
+    state: &AppState,
+    reach: ReadReach,
+    pin: i64,
+    consistent_through: DateTime<Utc>,
+) -> Result<HttpResponse, ApiError> {
+    let store_id = caller.principal.store_id;
     let own_only = (reach == ReadReach::OwnStatements).then(|| caller.principal.key.clone());
     let pairs = query_pairs(req.query_string())?;
-    let (pin, consistent_through) = statement_reads::snapshot(&state.pool, store_id).await?;
     match parse_get(pairs, caller.version, store_id)? {
         StatementGet::Single {
             id,
@@ -40,10 +67,10 @@ pub async fn get(
                     .await?
                     .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
             let last_modified = found.stored;
-            let statement = render(&state, store_id, &req, format, vec![found]).await?;
+            let statement = render(state, store_id, req, format, vec![found]).await?;
             let body = statement.into_iter().next().unwrap_or_default();
             respond(
-                &state,
+                state,
                 store_id,
                 body,
                 attachments,
@@ -56,7 +83,7 @@ pub async fn get(
             if let Some(credential) = own_only {
                 query.filter.credential = Some(credential);
             }
-            query_page(&state, store_id, &req, query, pin, consistent_through).await
+            query_page(state, store_id, req, query, pin, consistent_through).await
         }
     }
 }
