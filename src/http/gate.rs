@@ -3,6 +3,7 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::{ready, Ready};
@@ -31,7 +32,9 @@ async fn admit(req: &mut ServiceRequest) -> Result<(), ApiError> {
     if alternate::is_alternate(req) {
         alternate::rewrite(req, state.settings.limits.max_body_bytes).await?;
     }
-    if is_about(req.path()) {
+    if is_about(req.path()) || method_not_allowed(req.path(), req.method()) {
+        // The About resource is public; a method no resource has is answered 405 by
+        // routing, whoever asks (Communication §3.2: 405 for methods not in the spec).
         return Ok(());
     }
     let version = request_version(req)?;
@@ -47,6 +50,28 @@ async fn admit(req: &mut ServiceRequest) -> Result<(), ApiError> {
 /// The About resource is public and answers whatever version the client speaks.
 fn is_about(path: &str) -> bool {
     path.trim_end_matches('/').ends_with("/xapi/about")
+}
+
+/// Whether `path` is an xAPI resource that does not accept `method`. Mirrors the
+/// routes mounted in `super::configure`; unknown paths are left to routing (404).
+fn method_not_allowed(path: &str, method: &Method) -> bool {
+    let resource = path.trim_end_matches('/');
+    let Some(resource) = resource.rsplit_once("/xapi").map(|(_, rest)| rest) else {
+        return false;
+    };
+    let allowed: &[Method] = match resource {
+        "/statements" => &[Method::GET, Method::HEAD, Method::PUT, Method::POST],
+        "/activities" | "/agents" => &[Method::GET, Method::HEAD],
+        "/activities/state" | "/activities/profile" | "/agents/profile" => &[
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+        ],
+        _ => return false,
+    };
+    !allowed.contains(method)
 }
 
 fn request_version(req: &ServiceRequest) -> Result<Version, ApiError> {
