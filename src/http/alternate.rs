@@ -24,6 +24,9 @@ const HEADER_FIELDS: [&str; 6] = [
     "if-none-match",
 ];
 
+/// Header fields whose form value describes `content`, so it replaces the real header.
+const DESCRIBE_CONTENT: [&str; 2] = ["content-type", "content-length"];
+
 pub fn is_alternate(req: &ServiceRequest) -> bool {
     req.method() == Method::POST
         && serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
@@ -79,14 +82,20 @@ pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), Ap
         if name == "content" {
             content = Bytes::from(value);
         } else if HEADER_FIELDS.contains(&lower.as_str()) {
+            let header = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
+                ApiError::InvalidParameter(format!("'{name}' is not a header name"))
+            })?;
+            // A real header wins over its form twin: the form stands in for headers a
+            // client cannot set, so one it did set is the one it meant. Content-Type and
+            // Content-Length are the exception: the real ones describe the form itself.
+            if !DESCRIBE_CONTENT.contains(&lower.as_str()) && req.headers().contains_key(&header) {
+                continue;
+            }
             if lower == "x-experience-api-version"
                 && header_says_2_0(Some(&header_value(&name, &value)?))
             {
                 return Err(removed_in_2_0());
             }
-            let header = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
-                ApiError::InvalidParameter(format!("'{name}' is not a header name"))
-            })?;
             req.headers_mut()
                 .insert(header, header_value(&name, &value)?);
         } else {

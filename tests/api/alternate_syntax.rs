@@ -82,3 +82,45 @@ async fn other_query_parameters_and_unknown_methods_are_rejected() {
         );
     }
 }
+
+/// ADL suite, Communication 1.3 (XAPI-00336): a form `X-Experience-API-Version` of
+/// `0.8` next to a real `1.0.3` header still stores the Statement (204). The real
+/// header wins over its form twin; a form field only stands in for a missing header.
+#[tokio::test]
+async fn xapi_00336_a_real_header_wins_over_its_form_field() {
+    let app = spawn_app().await;
+    let statement = serde_json::json!({
+        "actor": {"mbox": "mailto:alt@example.org"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+        "object": {"id": "http://example.org/activity/alt"}
+    });
+    let id = uuid::Uuid::new_v4().to_string();
+    let response = app
+        .http
+        .post(app.url("/xapi/statements?method=PUT"))
+        .basic_auth(&app.key, Some(&app.secret))
+        .header("X-Experience-API-Version", "1.0.3")
+        .form(&[
+            ("statementId", id.clone()),
+            ("X-Experience-API-Version", "0.8".to_string()),
+            ("Authorization", "Basic bm9ib2R5Om5vdGhpbmc=".to_string()),
+            ("content", statement.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["x-experience-api-version"], "1.0.3");
+
+    // Under a real 2.0 header, a 1.0.3 form field does not revive the syntax.
+    let response = app
+        .http
+        .post(app.url("/xapi/statements?method=GET"))
+        .basic_auth(&app.key, Some(&app.secret))
+        .header("X-Experience-API-Version", "2.0.0")
+        .form(&[("X-Experience-API-Version", "1.0.3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
