@@ -320,6 +320,38 @@ async fn comm_2_2_any_content_type_is_stored_and_returned_unchanged() {
     });
 }
 
+/// XAPI-00314 (ADL suite, Activity Profile): a POST with no body and no Content-Type
+/// carries no document, so it is 400 and stores nothing; PUT likewise. An empty body
+/// that declares its type is an empty document and is stored.
+#[tokio::test]
+async fn xapi_00314_put_or_post_without_a_body_or_content_type_is_400() {
+    let app = spawn_app().await;
+    each_resource_and_version!(resource, version, {
+        let url = resource.doc(&tag("nobody", resource, version), "d");
+        for method in [Method::POST, Method::PUT] {
+            let response = call(&app, version, method.clone(), &url, None, &[]).await;
+            assert_eq!(response.status(), 400, "{method} {resource:?} {version}");
+        }
+        assert_eq!(get(&app, version, &url).await.status(), 404);
+        let empty = call(
+            &app,
+            version,
+            Method::PUT,
+            &url,
+            Some(("text/plain", b"")),
+            &[],
+        )
+        .await;
+        assert_eq!(empty.status(), 204, "{resource:?} {version}");
+        assert!(get(&app, version, &url)
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .is_empty());
+    });
+}
+
 #[tokio::test]
 async fn comm_2_2_single_document_get_and_head_send_last_modified_as_an_http_date() {
     let app = spawn_app().await;

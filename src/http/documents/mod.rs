@@ -211,7 +211,8 @@ async fn change(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The body and its Content-Type, refused with 413 beyond `limit` bytes.
+/// The body and its Content-Type, refused with 413 beyond `limit` bytes and with 400
+/// when there is neither (an empty body that declares a type is an empty document).
 async fn content(
     req: &HttpRequest,
     mut body: web::Payload,
@@ -235,6 +236,13 @@ async fn content(
         bytes.extend_from_slice(&chunk);
     }
     let content_type = match req.headers().get(header::CONTENT_TYPE) {
+        // No body and no type: there is no document to store or merge (XAPI-00314).
+        None if bytes.is_empty() => {
+            return Err(ApiError::InvalidBody(
+                "the request carries no document: send it as the body, with its Content-Type"
+                    .into(),
+            ))
+        }
         None => DEFAULT_CONTENT_TYPE.to_string(),
         Some(value) => value
             .to_str()
