@@ -1,9 +1,10 @@
 -- Statements, stored as the JSON they are returned as, plus one narrow index table
 -- that answers every filter of GET /statements.
 
--- `seq` is the order of `stored`: writers of one store are serialised by an advisory
--- lock from taking `seq`/`stored` until commit, so sequence order is commit order and a
--- reader paging by `seq` can never skip a row that commits late.
+-- `seq` is the order of `stored`. Writers take their seqs through
+-- commonplace_reserve_statements, which also marks them as in flight until commit, so
+-- a reader can page by `seq` up to a watermark below every uncommitted writer and
+-- never skip a Statement that commits late.
 CREATE TABLE statements (
     store_id      bigint      NOT NULL REFERENCES stores (id),
     seq           bigserial   NOT NULL,
@@ -67,3 +68,41 @@ CREATE TABLE attachments (
     content      bytea  NOT NULL,
     PRIMARY KEY (store_id, sha2)
 );
+
+-- Reserves `n` consecutive seqs for one writer, and the `stored` time they share.
+-- A short session lock makes "take the seqs, mark them in flight, read the clock" one
+-- step, so seq order is stored order, and the shared transaction-level advisory lock
+-- keyed by the first seq (released at commit or rollback) tells readers the oldest
+-- seq still in flight.
+CREATE FUNCTION commonplace_reserve_statements(n integer, OUT first_seq bigint, OUT stored timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_lock(1398033748, 1);
+    BEGIN
+        first_seq := nextval('statements_seq_seq');
+        IF n > 1 THEN
+            PERFORM setval('statements_seq_seq', first_seq + n - 1);
+        END IF;
+        PERFORM pg_advisory_xact_lock_shared(first_seq);
+        -- `stored` is returned with millisecond precision, so it is kept at that
+        -- precision: `since`/`until` given a returned `stored` must compare equal.
+        stored := date_trunc('milliseconds', clock_timestamp());
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM pg_advisory_unlock(1398033748, 1);
+        RAISE;
+    END;
+    PERFORM pg_advisory_unlock(1398033748, 1);
+END;
+$$;
+
+-- How a stored canonical Activity definition absorbs an incoming one: the rule of
+-- xapi::definition::merge, applied here so concurrent writers merge atomically under
+-- the row lock of their upsert.
+CREATE FUNCTION commonplace_merge_definition(existing jsonb, incoming jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT existing || incoming || coalesce((
+        SELECT jsonb_object_agg(k, (existing -> k) || (incoming -> k))
+          FROM unnest(ARRAY['name', 'description', 'extensions']) AS k
+         WHERE jsonb_typeof(existing -> k) = 'object' AND jsonb_typeof(incoming -> k) = 'object'
+    ), '{}'::jsonb)
+$$;

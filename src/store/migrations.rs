@@ -22,8 +22,9 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// An arbitrary constant shared by every instance: the advisory lock's identity.
-const MIGRATION_LOCK: i64 = 0x636f_6d6d_6f6e_706c;
+/// The advisory lock's identity, shared by every instance. Two int4 keys, because
+/// single bigint advisory keys are reserved for in-flight statement writers.
+const MIGRATION_LOCK: (i32, i32) = (0x636f_6d6d, 0x6d69_6772);
 
 /// Applies every migration the database lacks; returns the names applied now.
 pub async fn apply(client: &mut Client) -> Result<Vec<&'static str>, Error> {
@@ -37,11 +38,17 @@ pub async fn apply(client: &mut Client) -> Result<Vec<&'static str>, Error> {
         .await
         .or_else(ignore_concurrent_create)?;
     client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
+        )
         .await?;
     let outcome = apply_locked(client).await;
     let unlock = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .execute(
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
+        )
         .await;
     let applied = outcome?;
     unlock?;

@@ -11,8 +11,6 @@ use uuid::Uuid;
 
 use super::Error;
 
-use super::statements::WRITER_LOCK_CLASS;
-
 /// One stored Statement as the client will see it.
 #[derive(Debug, Clone)]
 pub struct StoredStatement {
@@ -48,20 +46,36 @@ pub struct Page {
     pub more: bool,
 }
 
-/// The store's current high-water mark and consistency time: every Statement with a
-/// seq at or below `pin` is committed, and no Statement stored at or before
-/// `consistent_through` is still to appear.
+/// The store's watermark and consistency time: every Statement with a seq at or below
+/// `pin` is committed (no writer below it is still in flight), and no Statement stored
+/// at or before `consistent_through` is still to appear.
+///
+/// Writers mark their first seq with a shared advisory lock (bigint key) from
+/// reservation to commit. The newest visible seq is read from the statement's snapshot
+/// first, the clock next, the in-flight marks last: a writer not yet marked then
+/// reserves after the clock was read, so its seqs and `stored` lie beyond both.
 pub async fn snapshot(pool: &Pool, store_id: i64) -> Result<(i64, DateTime<Utc>), Error> {
     let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT coalesce((SELECT max(seq) FROM statements WHERE store_id = $1), 0),
-                    CASE WHEN pg_try_advisory_xact_lock_shared($2, ($1::bigint)::int4) THEN now()
-                         ELSE coalesce((SELECT max(stored) FROM statements WHERE store_id = $1), now())
-                    END",
-            &[&store_id, &WRITER_LOCK_CLASS],
+    let statement = client
+        .prepare_cached(
+            "WITH mark AS (
+                 SELECT coalesce((SELECT max(seq) FROM statements WHERE store_id = $1), 0) AS visible,
+                        date_trunc('milliseconds', clock_timestamp()) - interval '1 millisecond' AS checked,
+                        (SELECT min((l.classid::int8 << 32) | l.objid::int8) FROM pg_locks l
+                          WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        ) AS in_flight
+             )
+             SELECT least(visible, in_flight - 1),
+                    CASE WHEN in_flight IS NULL THEN checked
+                         ELSE coalesce((SELECT stored - interval '1 millisecond' FROM statements
+                                         WHERE store_id = $1 AND seq < in_flight
+                                         ORDER BY seq DESC LIMIT 1), 'epoch')
+                    END
+               FROM mark",
         )
         .await?;
+    let row = client.query_one(&statement, &[&store_id]).await?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -103,17 +117,53 @@ fn page_query<'a>(
     fetch: &'a i64,
 ) -> PageQuery<'a> {
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![store_id, &position.pin, fetch];
-    let mut sql = String::from(
-        "SELECT s.seq, s.body::text, s.stored FROM statements s
-          WHERE s.store_id = $1 AND NOT s.voided AND s.seq <= $2",
-    );
-    if let Some(after) = &position.after {
-        let clause = if filter.ascending {
-            " AND s.seq > ?"
-        } else {
-            " AND s.seq < ?"
-        };
-        next(&mut sql, clause, &mut params, after);
+    let (order, after) = if filter.ascending {
+        ("ASC", " > ?")
+    } else {
+        ("DESC", " < ?")
+    };
+    let mut terms: Vec<&(String, Vec<i16>)> = filter.terms.iter().collect();
+    terms.sort_by_key(|(_, kinds)| selectivity_rank(kinds));
+    let mut sql = String::from("SELECT s.seq, s.body::text, s.stored FROM ");
+    if let Some(((term, kinds), others)) = terms.split_first() {
+        // Walk the rarest term's index entries in seq order, keep those every other
+        // term also indexes (index-only probes), and only then read the Statements:
+        // a page costs its own rows, not every row of its terms.
+        sql.push_str(
+            "(SELECT DISTINCT i.seq FROM statement_index i WHERE i.store_id = $1 AND i.seq <= $2",
+        );
+        next(&mut sql, " AND i.term = ?", &mut params, term);
+        next(&mut sql, " AND i.kind = ANY(?)", &mut params, kinds);
+        if let Some(position) = &position.after {
+            next(
+                &mut sql,
+                &format!(" AND i.seq{after}"),
+                &mut params,
+                position,
+            );
+        }
+        for (term, kinds) in others {
+            next(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM statement_index j WHERE j.store_id = $1 AND j.seq = i.seq AND j.term = ?",
+                &mut params,
+                term,
+            );
+            next(&mut sql, " AND j.kind = ANY(?))", &mut params, kinds);
+        }
+        sql.push_str(&format!(
+            " ORDER BY i.seq {order}) AS m JOIN statements s ON s.store_id = $1 AND s.seq = m.seq WHERE NOT s.voided"
+        ));
+    } else {
+        sql.push_str("statements s WHERE s.store_id = $1 AND s.seq <= $2 AND NOT s.voided");
+        if let Some(position) = &position.after {
+            next(
+                &mut sql,
+                &format!(" AND s.seq{after}"),
+                &mut params,
+                position,
+            );
+        }
     }
     if let Some(since) = &filter.since {
         next(&mut sql, " AND s.stored > ?", &mut params, since);
@@ -124,21 +174,19 @@ fn page_query<'a>(
     if let Some(credential) = &filter.credential {
         next(&mut sql, " AND s.credential = ?", &mut params, credential);
     }
-    for (term, kinds) in &filter.terms {
-        next(
-            &mut sql,
-            " AND s.seq IN (SELECT i.seq FROM statement_index i WHERE i.store_id = $1 AND i.term = ?",
-            &mut params,
-            term,
-        );
-        next(&mut sql, " AND i.kind = ANY(?))", &mut params, kinds);
-    }
-    sql.push_str(if filter.ascending {
-        " ORDER BY s.seq ASC LIMIT $3"
-    } else {
-        " ORDER BY s.seq DESC LIMIT $3"
-    });
+    sql.push_str(&format!(" ORDER BY s.seq {order} LIMIT $3"));
     PageQuery { sql, params }
+}
+
+/// Which term to walk first: registrations are rarest, then agents, activities, verbs.
+fn selectivity_rank(kinds: &[i16]) -> u8 {
+    use crate::xapi::ingest::{REGISTRATION_KIND, VERB_KIND};
+    match kinds.first() {
+        Some(&REGISTRATION_KIND) => 0,
+        Some(&VERB_KIND) => 3,
+        Some(kind) if *kind > 100 => 2,
+        _ => 1,
+    }
 }
 
 pub async fn page(
@@ -151,7 +199,8 @@ pub async fn page(
     let fetch = limit as i64 + 1;
     let query = page_query(&store_id, filter, &position, &fetch);
     let client = pool.get().await?;
-    let rows = client.query(&query.sql, &query.params).await?;
+    let statement = client.prepare_cached(&query.sql).await?;
+    let rows = client.query(&statement, &query.params).await?;
     let mut statements: Vec<StoredStatement> = rows
         .iter()
         .map(|r| StoredStatement {
