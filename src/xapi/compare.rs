@@ -11,6 +11,7 @@
 
 use serde_json::{Map, Value};
 
+use super::format::map_context_agents;
 use super::time::{duration_for_comparison, parse_timestamp};
 use super::version::Version;
 
@@ -146,7 +147,7 @@ fn comparable_context(context: &Value) -> Value {
         let normalised = match key.as_str() {
             "instructor" | "team" => comparable_agent(value),
             "contextActivities" => comparable_context_activities(value),
-            "contextAgents" | "contextGroups" => comparable_context_agents(value),
+            "contextAgents" | "contextGroups" => map_context_agents(value, comparable_agent),
             _ => value.clone(),
         };
         out.insert(key.clone(), normalised);
@@ -169,25 +170,6 @@ fn comparable_context_activities(value: &Value) -> Value {
         })
         .collect();
     Value::Object(out)
-}
-
-fn comparable_context_agents(value: &Value) -> Value {
-    let Some(entries) = value.as_array() else {
-        return value.clone();
-    };
-    let out = entries
-        .iter()
-        .map(|entry| {
-            let mut entry = entry.clone();
-            for key in ["agent", "group"] {
-                if let Some(agent) = entry.get_mut(key) {
-                    *agent = comparable_agent(agent);
-                }
-            }
-            entry
-        })
-        .collect();
-    Value::Array(out)
 }
 
 /// Deep equality that treats numbers by value and objects as unordered maps.

@@ -100,7 +100,8 @@ fn map_context_activities(value: &Value, each: impl Fn(&Value) -> Value) -> Valu
     Value::Object(out)
 }
 
-fn map_context_agents(value: &Value, each: impl Fn(&Value) -> Value) -> Value {
+/// Applies `each` to the agent or group of every contextAgents/contextGroups entry.
+pub(super) fn map_context_agents(value: &Value, each: impl Fn(&Value) -> Value) -> Value {
     let Some(entries) = value.as_array() else {
         return value.clone();
     };
