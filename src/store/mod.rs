@@ -112,7 +112,7 @@ impl Database {
                 (cluster.config(embedded::DATABASE), Some(cluster))
             }
         };
-        let pool = build_pool(config, options)?;
+        let pool = build_pool(with_session_settings(config), options)?;
         let database = Database { pool, cluster };
         let mut client = match database.wait_for_server(options.startup_wait).await {
             Ok(client) => client,
@@ -165,6 +165,18 @@ impl Database {
             }
         }
     }
+}
+
+/// Term frequencies are very skewed (a verb in every tenth Statement, a registration in
+/// a handful), so a plan cached for one value is wrong for another: plan each query
+/// for its actual parameters.
+fn with_session_settings(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    let options = match config.get_options() {
+        Some(existing) => format!("{existing} -c plan_cache_mode=force_custom_plan"),
+        None => "-c plan_cache_mode=force_custom_plan".to_string(),
+    };
+    config.options(&options);
+    config
 }
 
 fn build_pool(config: tokio_postgres::Config, options: &PoolOptions) -> Result<Pool, Error> {
