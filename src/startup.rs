@@ -42,6 +42,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: database.pool.clone(),
             credentials: CredentialCache::new(settings.credential_cache_ttl),
+            metrics: http::metrics::Metrics::new(),
             settings: settings.clone(),
         });
         let cors_settings = settings.clone();
@@ -53,6 +54,7 @@ impl Application {
                 .wrap(from_fn(http::version_header))
                 .wrap(http::cors(&cors_settings))
                 .wrap(from_fn(http::request_span))
+                .wrap(from_fn(http::track_requests))
         })
         .shutdown_timeout(settings.shutdown_grace.as_secs())
         .listen(listener)

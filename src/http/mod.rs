@@ -10,6 +10,7 @@ mod documents;
 pub mod error;
 mod gate;
 mod health;
+pub mod metrics;
 mod middleware;
 mod params;
 mod statements;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub credentials: CredentialCache,
+    pub metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -47,6 +49,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/health")
             .route(get_or_head(health::health))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(get_or_head(metrics::metrics))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -88,6 +95,7 @@ pub fn cors(settings: &Settings) -> Cors {
         .max_age(86_400)
 }
 
+pub use metrics::track_requests;
 pub use middleware::{request_span, version_header};
 
 /// A resource whose unmatched methods answer 405 rather than 404.

@@ -5,5 +5,6 @@ mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
+mod metrics;
 mod statement_consistency;
 mod versions;

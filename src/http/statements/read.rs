@@ -62,10 +62,12 @@ async fn answer(
             format,
             attachments,
         } => {
+            let timer = state.metrics.database_timer("statement_by_id");
             let found =
                 statement_reads::by_id(&state.pool, store_id, id, voided, own_only.as_deref())
                     .await?
                     .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
+            timer.observe_duration();
             let last_modified = found.stored;
             let statement = render(state, store_id, req, format, vec![found]).await?;
             let body = statement.into_iter().next().unwrap_or_default();
@@ -109,7 +111,9 @@ async fn query_page(
         },
         None => PagePosition { after: None, pin },
     };
+    let timer = state.metrics.database_timer("statement_page");
     let page = statement_reads::page(&state.pool, store_id, &query.filter, position, limit).await?;
+    timer.observe_duration();
     let more = match page.statements.last() {
         Some(last) if page.more => Cursor {
             query: query

@@ -154,6 +154,7 @@ async fn store(
     let same = move |stored: &serde_json::Value, incoming: &serde_json::Value| {
         equivalent(stored, incoming, version)
     };
+    let timer = state.metrics.database_timer("insert_statements");
     statements::insert_batch(
         &state.pool,
         principal.store_id,
@@ -167,5 +168,7 @@ async fn store(
         &same,
     )
     .await?;
+    timer.observe_duration();
+    state.metrics.statements_ingested(ids.len());
     Ok(ids)
 }

@@ -1,0 +1,219 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//!
+//! Each app has its own registry (so tests of one app see only its own counts):
+//! - `commonplace_http_requests_total{method,route,status}` and
+//!   `commonplace_http_request_duration_seconds{method,route,status}` (histogram), where
+//!   `route` is the matched route pattern (`/xapi/statements`), never the raw path, and
+//!   `unmatched` for requests no route answers;
+//! - `commonplace_statements_ingested_total`: Statements accepted by `PUT`/`POST
+//!   /xapi/statements` (a Statement already stored unchanged counts again);
+//! - `commonplace_database_pool_{max_size,size,in_use,available,waiting}`: the connection
+//!   pool, read when scraped;
+//! - `commonplace_database_operation_duration_seconds{operation}` (histogram): the
+//!   database calls of the Statement resource (`insert_statements`, `statement_by_id`,
+//!   `statement_page`), connection wait included.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use deadpool_postgres::Pool;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
+};
+
+use super::AppState;
+
+/// Request latency buckets, in seconds: 0.5 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    statements_ingested: IntCounter,
+    database_seconds: HistogramVec,
+    pool_max_size: IntGauge,
+    pool_size: IntGauge,
+    pool_in_use: IntGauge,
+    pool_available: IntGauge,
+    pool_waiting: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let labels = ["method", "route", "status"];
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "commonplace_http_requests_total",
+                "HTTP requests answered, by method, route pattern and status",
+            ),
+            &labels,
+        )
+        .expect("valid metric");
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "commonplace_http_request_duration_seconds",
+                "Time from receiving a request to its response head, by method, route pattern and status",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &labels,
+        )
+        .expect("valid metric");
+        let statements_ingested = IntCounter::new(
+            "commonplace_statements_ingested_total",
+            "Statements accepted by PUT and POST /xapi/statements",
+        )
+        .expect("valid metric");
+        let database_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "commonplace_database_operation_duration_seconds",
+                "Duration of the Statement resource's database calls, connection wait included",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let metrics = Metrics {
+            requests,
+            request_seconds,
+            statements_ingested,
+            database_seconds,
+            pool_max_size: gauge(
+                "commonplace_database_pool_max_size",
+                "Most connections the pool may open",
+            ),
+            pool_size: gauge(
+                "commonplace_database_pool_size",
+                "Connections the pool holds now",
+            ),
+            pool_in_use: gauge(
+                "commonplace_database_pool_in_use",
+                "Connections lent to requests now",
+            ),
+            pool_available: gauge(
+                "commonplace_database_pool_available",
+                "Idle connections ready to be lent",
+            ),
+            pool_waiting: gauge(
+                "commonplace_database_pool_waiting",
+                "Requests waiting for a connection",
+            ),
+            registry,
+        };
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+            Box::new(metrics.requests.clone()),
+            Box::new(metrics.request_seconds.clone()),
+            Box::new(metrics.statements_ingested.clone()),
+            Box::new(metrics.database_seconds.clone()),
+            Box::new(metrics.pool_max_size.clone()),
+            Box::new(metrics.pool_size.clone()),
+            Box::new(metrics.pool_in_use.clone()),
+            Box::new(metrics.pool_available.clone()),
+            Box::new(metrics.pool_waiting.clone()),
+        ];
+        for collector in collectors {
+            metrics
+                .registry
+                .register(collector)
+                .expect("metric registered once");
+        }
+        metrics
+    }
+
+    /// Counts Statements just stored (or accepted as already stored).
+    pub fn statements_ingested(&self, count: usize) {
+        self.statements_ingested.inc_by(count as u64);
+    }
+
+    /// Times a database call until the returned timer is dropped.
+    pub fn database_timer(&self, operation: &str) -> HistogramTimer {
+        self.database_seconds
+            .with_label_values(&[operation])
+            .start_timer()
+    }
+
+    fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.request_seconds
+            .with_label_values(&labels)
+            .observe(seconds);
+    }
+
+    /// The text exposition of every metric, the pool's read now.
+    pub fn render(&self, pool: &Pool) -> String {
+        let status = pool.status();
+        let in_use = status.size.saturating_sub(status.available);
+        self.pool_max_size.set(status.max_size as i64);
+        self.pool_size.set(status.size as i64);
+        self.pool_in_use.set(in_use as i64);
+        self.pool_available.set(status.available as i64);
+        self.pool_waiting.set(status.waiting as i64);
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// `GET /metrics`: no authentication, like `/health` (aggregate counts only).
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(TextEncoder::new().format_type())
+        .body(state.metrics.render(&state.pool))
+}
+
+/// Counts and times every request by method, matched route pattern and status.
+pub async fn track_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = method_label(req.method());
+    let outcome = next.call(req).await;
+    if let Some(state) = state {
+        let (route, status) = match &outcome {
+            Ok(res) => (res.request().match_pattern(), res.status()),
+            Err(e) => (None, e.as_response_error().status_code()),
+        };
+        state.metrics.observe_request(
+            method,
+            route.as_deref().unwrap_or("unmatched"),
+            status.as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    outcome
+}
+
+/// Standard methods by name; anything else as `other`, so labels stay few.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
