@@ -461,6 +461,7 @@ impl Server {
     }
 
     async fn stop(mut self) {
+        // SIGTERM lets it drain and close its pool; Drop kills it if it takes too long.
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         for _ in 0..300 {
@@ -469,8 +470,16 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    }
+}
+
+/// A panicking run must not leave its server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
