@@ -4,6 +4,8 @@ pub mod auth;
 pub mod cli;
 pub mod configuration;
 pub mod http;
+pub mod modes;
+pub mod reclassify;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod documents;
 pub mod embedded;
 pub mod migrations;
+pub mod modes;
 pub mod statement_reads;
 pub mod statements;
 

@@ -25,6 +25,9 @@ pub struct NewStatement {
     pub terms: Vec<(i16, String)>,
     pub definitions: Vec<(String, Value)>,
     pub agent_names: Vec<(String, Option<String>)>,
+    /// The learning mode and the rule that chose it (`None`: no rule matched).
+    pub mode: &'static str,
+    pub mode_rule: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,13 +155,18 @@ async fn write_statements(
     let voids: Vec<Option<Uuid>> = fresh.iter().map(|s| s.voids).collect();
     let refs: Vec<Option<Uuid>> = fresh.iter().map(|s| s.statement_ref).collect();
     let bodies: Vec<&Value> = fresh.iter().map(|s| &s.body).collect();
+    let modes: Vec<&str> = fresh.iter().map(|s| s.mode).collect();
+    let mode_rules: Vec<Option<&str>> = fresh.iter().map(|s| s.mode_rule.as_deref()).collect();
     let rows = tx
         .query(
             "INSERT INTO statements
-                 (store_id, id, stored, registration, voided, voids, statement_ref, credential, body)
-             SELECT $1, u.id, $2, u.registration, u.voided, u.voids, u.ref, $3, u.body
-               FROM UNNEST($4::uuid[], $5::uuid[], $6::bool[], $7::uuid[], $8::uuid[], $9::jsonb[])
-                    WITH ORDINALITY AS u(id, registration, voided, voids, ref, body, position)
+                 (store_id, id, stored, registration, voided, voids, statement_ref, credential, body,
+                  mode, mode_rule)
+             SELECT $1, u.id, $2, u.registration, u.voided, u.voids, u.ref, $3, u.body,
+                    u.mode, u.mode_rule
+               FROM UNNEST($4::uuid[], $5::uuid[], $6::bool[], $7::uuid[], $8::uuid[], $9::jsonb[],
+                           $10::text[], $11::text[])
+                    WITH ORDINALITY AS u(id, registration, voided, voids, ref, body, mode, mode_rule, position)
               ORDER BY u.position
              RETURNING id, seq",
             &[
@@ -171,6 +179,8 @@ async fn write_statements(
                 &voids,
                 &refs,
                 &bodies,
+                &modes,
+                &mode_rules,
             ],
         )
         .await?;

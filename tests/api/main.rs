@@ -5,4 +5,5 @@ mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
+mod modes;
 mod versions;
