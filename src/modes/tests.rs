@@ -266,3 +266,76 @@ fn hosts_are_read_from_iris() {
     assert!(host_is("docs.example.org", "example.org"));
     assert!(!host_is("badexample.org", "example.org"));
 }
+
+const EXAMPLES: [(&str, &str, Mode); 5] = [
+    (
+        "set-goal",
+        include_str!("../../profile/examples/set-goal.json"),
+        Mode::SelfPlanned,
+    ),
+    (
+        "link-activity-to-goal",
+        include_str!("../../profile/examples/link-activity-to-goal.json"),
+        Mode::SelfPlanned,
+    ),
+    (
+        "visit-pathway-item",
+        include_str!("../../profile/examples/visit-pathway-item.json"),
+        Mode::Guided,
+    ),
+    (
+        "read-web-page",
+        include_str!("../../profile/examples/read-web-page.json"),
+        Mode::SelfDirected,
+    ),
+    (
+        "share-a-find",
+        include_str!("../../profile/examples/share-a-find.json"),
+        Mode::SelfDirected,
+    ),
+];
+
+#[test]
+fn the_readme_examples_are_valid_and_land_in_their_modes() {
+    let rules = Ruleset::default_rules();
+    let none = tags(&[]);
+    for (name, text, mode) in EXAMPLES {
+        let statement: Value = serde_json::from_str(text).unwrap();
+        for version in [crate::xapi::Version::V1_0_3, crate::xapi::Version::V2_0_0] {
+            crate::xapi::parse_statement(statement.clone(), version, "statement")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert_eq!(
+            rules.classify(&statement, &writer(&none)).mode,
+            mode,
+            "{name}"
+        );
+    }
+}
+
+/// Every Commonplace IRI the defaults and the examples use is defined in the profile.
+#[test]
+fn every_new_iri_is_defined_in_the_profile() {
+    let profile: Value =
+        serde_json::from_str(include_str!("../../profile/commonplace.jsonld")).unwrap();
+    let defined: Vec<&str> = profile["concepts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let mut texts: Vec<&str> = EXAMPLES.iter().map(|(_, text, _)| *text).collect();
+    texts.push(ruleset::DEFAULT_RULESET);
+    for text in texts {
+        for (at, _) in text.match_indices("https://commonplace.dev/xapi/") {
+            let iri: String = text[at..]
+                .chars()
+                .take_while(|c| !matches!(c, '"' | '\'' | ' ' | ',' | ']'))
+                .collect();
+            assert!(
+                defined.contains(&iri.as_str()),
+                "{iri} is not in the profile"
+            );
+        }
+    }
+}
