@@ -46,6 +46,22 @@ enum Command {
     /// Learning modes: re-apply the rules to stored Statements.
     #[command(subcommand)]
     Modes(ModesCommand),
+    /// Teams for the reports.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RosterCommand {
+    /// Replace a store's roster with a CSV file (columns learner, name, team, manager
+    /// and optionally opt_out).
+    Import {
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +182,9 @@ struct ServeArgs {
     shutdown_grace: u64,
     #[command(flatten)]
     rules: ModesArgs,
+    /// Team figures of fewer active learners than this are hidden in reports.
+    #[arg(long, env = "COMMONPLACE_MIN_TEAM_SIZE", default_value_t = 5)]
+    min_team_size: i64,
 }
 
 fn parse_version(raw: &str) -> Result<Version, String> {
@@ -188,6 +207,7 @@ impl ServeArgs {
         settings.workers = self.workers;
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
         settings.modes = Arc::new(self.rules.load()?);
+        settings.min_team_size = self.min_team_size.max(1);
         Ok(settings)
     }
 }
@@ -259,7 +279,8 @@ pub fn run() -> ExitCode {
         | Command::Stores(
             StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
         )
-        | Command::Modes(ModesCommand::Reclassify { database, .. }) => database.log_format,
+        | Command::Modes(ModesCommand::Reclassify { database, .. })
+        | Command::Roster(RosterCommand::Import { database, .. }) => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -279,6 +300,28 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
         Command::Modes(command) => modes_command(command).await,
+        Command::Roster(RosterCommand::Import {
+            file,
+            store,
+            database,
+        }) => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let entries =
+                crate::roster::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            with_database(&database, |pool| async move {
+                let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("no store named '{store}'"))?;
+                let count = crate::store::reports::replace_roster(&pool, store_id, &entries)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("store '{store}': roster replaced, {count} learners");
+                Ok(())
+            })
+            .await
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Settings {
     pub credential_cache_ttl: Duration,
     /// The learning-mode rules applied to every Statement as it is stored.
     pub modes: Arc<Ruleset>,
+    /// Team figures of fewer learners than this are not reported.
+    pub min_team_size: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,7 @@ impl Settings {
             shutdown_grace: Duration::from_secs(30),
             credential_cache_ttl: Duration::from_secs(10),
             modes: Arc::new(Ruleset::default_rules()),
+            min_team_size: 5,
         }
     }
 }

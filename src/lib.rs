@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod http;
 pub mod modes;
 pub mod reclassify;
+pub mod roster;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -8,6 +8,7 @@ pub mod documents;
 pub mod embedded;
 pub mod migrations;
 pub mod modes;
+pub mod reports;
 pub mod statement_reads;
 pub mod statements;
 

@@ -6,4 +6,5 @@ mod errors;
 mod helpers;
 mod http_rules;
 mod modes;
+mod reports;
 mod versions;

@@ -2,6 +2,7 @@
 //! behind the same Basic credentials, for the `all`, `all/read` and `reports` scopes.
 
 mod explain;
+mod modes;
 
 use std::future::{ready, Ready};
 
@@ -18,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/reports")
             .wrap(actix_web::middleware::from_fn(reports_gate))
-            .service(resource("/explain").route(get_or_head(explain::explain))),
+            .service(resource("/explain").route(get_or_head(explain::explain)))
+            .service(resource("/modes").route(get_or_head(modes::modes))),
     );
 }
 
