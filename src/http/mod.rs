@@ -12,6 +12,7 @@ mod gate;
 mod health;
 mod middleware;
 mod params;
+mod reports;
 mod statements;
 
 use actix_cors::Cors;
@@ -57,7 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(activities::routes())
             .service(agents::routes())
             .configure(documents::routes),
-    );
+    )
+    .configure(reports::routes);
 }
 
 /// The app-wide middleware, outermost last.

@@ -5,5 +5,7 @@ mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
+mod modes;
+mod reports;
 mod statement_consistency;
 mod versions;
