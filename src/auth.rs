@@ -20,10 +20,12 @@ pub enum Scope {
     State,
     Profile,
     Define,
+    /// Commonplace's own: the learning reports and dashboard, nothing of xAPI.
+    Reports,
 }
 
 impl Scope {
-    pub const EVERY: [Scope; 8] = [
+    pub const EVERY: [Scope; 9] = [
         Scope::StatementsWrite,
         Scope::StatementsRead,
         Scope::StatementsReadMine,
@@ -32,6 +34,7 @@ impl Scope {
         Scope::State,
         Scope::Profile,
         Scope::Define,
+        Scope::Reports,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Scope {
             Scope::State => "state",
             Scope::Profile => "profile",
             Scope::Define => "define",
+            Scope::Reports => "reports",
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct Principal {
     pub key: String,
     pub name: String,
     pub store_id: i64,
+    /// The name of the store, which learning-mode rules may match.
+    pub store: String,
     pub scopes: Vec<Scope>,
     pub tags: BTreeMap<String, String>,
 }
@@ -120,7 +126,7 @@ impl Principal {
             Access::ReadProfiles if any(&[All, AllRead, Profile]) => everything,
             Access::WriteProfiles if any(&[All, Profile]) => everything,
             Access::ReadDefinitions if any(&[All, AllRead, StatementsRead, Define]) => everything,
-            Access::Reports if any(&[All, AllRead]) => everything,
+            Access::Reports if any(&[All, AllRead, Reports]) => everything,
             _ => None,
         }
     }
@@ -177,6 +183,7 @@ mod tests {
             key: "k".into(),
             name: "n".into(),
             store_id: 1,
+            store: "default".into(),
             scopes: scopes.to_vec(),
             tags: BTreeMap::new(),
         }

@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::{parse_tag, NewSecret, Scope};
 use crate::configuration::{Limits, Settings};
+use crate::modes::Ruleset;
 use crate::startup::{bootstrap_credential, Application};
 use crate::store::{credentials, Database, PoolOptions, Source};
 use crate::telemetry::{self, LogFormat};
@@ -41,6 +43,61 @@ enum Command {
     /// Manage stores (tenants).
     #[command(subcommand)]
     Stores(StoresCommand),
+    /// Learning modes: re-apply the rules to stored Statements.
+    #[command(subcommand)]
+    Modes(ModesCommand),
+    /// Teams for the reports.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RosterCommand {
+    /// Replace a store's roster with a CSV file (columns learner, name, team, manager
+    /// and optionally opt_out).
+    Import {
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModesCommand {
+    /// Re-label every stored Statement with the current rules, in batches, with a
+    /// progress bar. Resumes where an interrupted run of the same rules stopped; safe
+    /// while the server runs (restart the server with the same --modes-config so new
+    /// Statements get the same rules).
+    Reclassify {
+        /// Only this store (default: every store).
+        #[arg(long)]
+        store: Option<String>,
+        /// Statements per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: i64,
+        /// Start over even if a run of these rules already finished.
+        #[arg(long)]
+        restart: bool,
+        #[command(flatten)]
+        rules: ModesArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct ModesArgs {
+    /// Learning-mode ruleset (TOML); the built-in default ruleset when unset.
+    #[arg(long, env = "COMMONPLACE_MODES_CONFIG")]
+    modes_config: Option<PathBuf>,
+}
+
+impl ModesArgs {
+    fn load(&self) -> Result<Ruleset, String> {
+        Ruleset::load(self.modes_config.as_deref()).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -123,6 +180,11 @@ struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
+    #[command(flatten)]
+    rules: ModesArgs,
+    /// Team figures of fewer active learners than this are hidden in reports.
+    #[arg(long, env = "COMMONPLACE_MIN_TEAM_SIZE", default_value_t = 5)]
+    min_team_size: i64,
 }
 
 fn parse_version(raw: &str) -> Result<Version, String> {
@@ -131,7 +193,7 @@ fn parse_version(raw: &str) -> Result<Version, String> {
 }
 
 impl ServeArgs {
-    fn settings(&self) -> Settings {
+    fn settings(&self) -> Result<Settings, String> {
         let mut settings = Settings::new(self.listen, self.database.source());
         settings.pool = self.database.pool();
         settings.default_version = self.default_xapi_version;
@@ -144,7 +206,9 @@ impl ServeArgs {
         settings.public_url = self.public_url.clone();
         settings.workers = self.workers;
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
-        settings
+        settings.modes = Arc::new(self.rules.load()?);
+        settings.min_team_size = self.min_team_size.max(1);
+        Ok(settings)
     }
 }
 
@@ -214,7 +278,9 @@ pub fn run() -> ExitCode {
         )
         | Command::Stores(
             StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
-        ) => database.log_format,
+        )
+        | Command::Modes(ModesCommand::Reclassify { database, .. })
+        | Command::Roster(RosterCommand::Import { database, .. }) => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -233,11 +299,34 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Migrate(db) => with_database(&db, |_| async { Ok(()) }).await,
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
+        Command::Modes(command) => modes_command(command).await,
+        Command::Roster(RosterCommand::Import {
+            file,
+            store,
+            database,
+        }) => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let entries =
+                crate::roster::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            with_database(&database, |pool| async move {
+                let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("no store named '{store}'"))?;
+                let count = crate::store::reports::replace_roster(&pool, store_id, &entries)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("store '{store}': roster replaced, {count} learners");
+                Ok(())
+            })
+            .await
+        }
     }
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let app = Application::build(args.settings())
+    let app = Application::build(args.settings()?)
         .await
         .map_err(|e| e.to_string())?;
     let bootstrap = bootstrap_from_env()?;
@@ -410,6 +499,25 @@ async fn stores_command(command: StoresCommand) -> Result<(), String> {
                     }
                 }
                 Ok(())
+            })
+            .await
+        }
+    }
+}
+
+async fn modes_command(command: ModesCommand) -> Result<(), String> {
+    match command {
+        ModesCommand::Reclassify {
+            store,
+            batch_size,
+            restart,
+            rules,
+            database,
+        } => {
+            let rules = rules.load()?;
+            with_database(&database, |pool| async move {
+                crate::reclassify::run(&pool, &rules, store.as_deref(), batch_size.max(1), restart)
+                    .await
             })
             .await
         }

@@ -1,7 +1,10 @@
 //! Runtime settings of the LRS, independent of how they were given (flags, env, tests).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::modes::Ruleset;
 
 use crate::store::{PoolOptions, Source};
 use crate::xapi::version::Version;
@@ -23,6 +26,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// How long a verified credential is trusted before it is looked up again.
     pub credential_cache_ttl: Duration,
+    /// The learning-mode rules applied to every Statement as it is stored.
+    pub modes: Arc<Ruleset>,
+    /// Team figures of fewer learners than this are not reported.
+    pub min_team_size: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +64,8 @@ impl Settings {
             workers: None,
             shutdown_grace: Duration::from_secs(30),
             credential_cache_ttl: Duration::from_secs(10),
+            modes: Arc::new(Ruleset::default_rules()),
+            min_team_size: 5,
         }
     }
 }

@@ -67,6 +67,7 @@ impl CredentialCache {
             key: record.key,
             name: record.name,
             store_id: record.store_id,
+            store: record.store,
             scopes: record.scopes,
             tags: record.tags,
         })

@@ -13,6 +13,7 @@ mod health;
 pub mod metrics;
 mod middleware;
 mod params;
+mod reports;
 mod statements;
 
 use actix_cors::Cors;
@@ -64,7 +65,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(activities::routes())
             .service(agents::routes())
             .configure(documents::routes),
-    );
+    )
+    .configure(reports::routes);
 }
 
 /// The app-wide middleware, outermost last.

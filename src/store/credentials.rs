@@ -21,6 +21,7 @@ pub struct CredentialRecord {
     pub key: String,
     pub name: String,
     pub store_id: i64,
+    pub store: String,
     pub secret_hash: Vec<u8>,
     pub scopes: Vec<Scope>,
     pub tags: BTreeMap<String, String>,
@@ -153,8 +154,9 @@ pub async fn find_active(pool: &Pool, key: &str) -> Result<Option<CredentialReco
     let client = pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT key, name, store_id, secret_hash, scopes, tags
-               FROM credentials WHERE key = $1 AND revoked IS NULL",
+            "SELECT c.key, c.name, c.store_id, c.secret_hash, c.scopes, c.tags, s.name
+               FROM credentials c JOIN stores s ON s.id = c.store_id
+              WHERE c.key = $1 AND c.revoked IS NULL",
             &[&key],
         )
         .await?;
@@ -164,6 +166,7 @@ pub async fn find_active(pool: &Pool, key: &str) -> Result<Option<CredentialReco
             key: r.get(0),
             name: r.get(1),
             store_id: r.get(2),
+            store: r.get(6),
             secret_hash: r.get(3),
             scopes: scopes.iter().filter_map(|s| s.parse().ok()).collect(),
             tags: serde_json::from_value(r.get(5)).unwrap_or_default(),

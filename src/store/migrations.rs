@@ -20,6 +20,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_documents",
         include_str!("../../migrations/0003_documents.sql"),
     ),
+    (
+        "0004_learning_modes",
+        include_str!("../../migrations/0004_learning_modes.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

@@ -7,6 +7,8 @@ pub mod credentials;
 pub mod documents;
 pub mod embedded;
 pub mod migrations;
+pub mod modes;
+pub mod reports;
 pub mod statement_reads;
 pub mod statements;
 
@@ -37,9 +39,14 @@ pub enum Error {
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
         // A closed connection or a server shutting down is an outage, not a bug.
+        // A deadlock or serialization failure (class 40) is transient too: the
+        // transaction was rolled back whole and the client may simply retry.
         let outage = e.is_closed()
-            || e.code()
-                .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
+            || e.code().is_some_and(|c| {
+                ["08", "57P", "40"]
+                    .iter()
+                    .any(|class| c.code().starts_with(class))
+            })
             || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         if outage {
             Error::Unavailable(e.to_string())

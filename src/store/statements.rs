@@ -33,6 +33,9 @@ pub struct NewStatement {
     pub terms: Vec<(i16, String)>,
     pub definitions: Vec<(String, Value)>,
     pub agent_names: Vec<(String, Option<String>)>,
+    /// The learning mode and the rule that chose it (`None`: no rule matched).
+    pub mode: &'static str,
+    pub mode_rule: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +189,8 @@ async fn write_statements(
     let voids: Vec<Option<Uuid>> = fresh.iter().map(|s| s.voids).collect();
     let refs: Vec<Option<Uuid>> = fresh.iter().map(|s| s.statement_ref).collect();
     let bodies: Vec<&Value> = fresh.iter().map(|s| &s.body).collect();
+    let modes: Vec<&str> = fresh.iter().map(|s| s.mode).collect();
+    let mode_rules: Vec<Option<&str>> = fresh.iter().map(|s| s.mode_rule.as_deref()).collect();
 
     let mut term_seqs = Vec::new();
     let mut term_kinds = Vec::new();
@@ -202,10 +207,13 @@ async fn write_statements(
     let insert_statements = tx
         .prepare_cached(
             "INSERT INTO statements
-                 (store_id, seq, id, stored, registration, voided, voids, statement_ref, credential, body)
-             SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, $3, u.body
-               FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[], $10::jsonb[])
-                    AS u(seq, id, registration, voided, voids, ref, body)",
+                 (store_id, seq, id, stored, registration, voided, voids, statement_ref, credential, body,
+                  mode, mode_rule)
+             SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, $3, u.body,
+                    u.mode, u.mode_rule
+               FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[], $10::jsonb[],
+                           $11::text[], $12::text[])
+                    AS u(seq, id, registration, voided, voids, ref, body, mode, mode_rule)",
         )
         .await?;
     let insert_terms = tx
@@ -220,7 +228,7 @@ async fn write_statements(
               WHERE store_id = $1 AND id = ANY($2) AND voids IS NULL AND NOT voided",
         )
         .await?;
-    let statement_params: [&(dyn ToSql + Sync); 10] = [
+    let statement_params: [&(dyn ToSql + Sync); 12] = [
         &store_id,
         &stored,
         &lrs.credential,
@@ -231,6 +239,8 @@ async fn write_statements(
         &voids,
         &refs,
         &bodies,
+        &modes,
+        &mode_rules,
     ];
     let term_params: [&(dyn ToSql + Sync); 4] = [&store_id, &term_seqs, &term_kinds, &term_texts];
     let void_params: [&(dyn ToSql + Sync); 2] = [&store_id, &targets];

@@ -6,5 +6,7 @@ mod errors;
 mod helpers;
 mod http_rules;
 mod metrics;
+mod modes;
+mod reports;
 mod statement_consistency;
 mod versions;

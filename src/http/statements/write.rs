@@ -9,6 +9,7 @@ use crate::auth::Access;
 use crate::http::body::collect;
 use crate::http::error::ApiError;
 use crate::http::{AppState, Caller};
+use crate::modes::Writer;
 use crate::store::statements::{self, LrsProperties, NewAttachment, NewStatement};
 use crate::xapi::compare::equivalent;
 use crate::xapi::ingest::{self, credential_authority};
@@ -129,17 +130,28 @@ async fn store(
         &principal.key,
         &principal.name,
     );
+    let writer = Writer {
+        store: &principal.store,
+        credential_key: &principal.key,
+        credential_name: &principal.name,
+        tags: &principal.tags,
+    };
     let batch: Vec<NewStatement> = parsed
         .into_iter()
-        .map(|statement| NewStatement {
-            id: statement.id.unwrap_or_else(Uuid::new_v4),
-            terms: ingest::index_terms(&statement, &authority_ifi),
-            agent_names: ingest::agent_names(&statement),
-            registration: statement.registration,
-            voids: statement.voids,
-            statement_ref: statement.statement_ref,
-            definitions: statement.activity_definitions,
-            body: statement.body,
+        .map(|statement| {
+            let label = state.settings.modes.classify(&statement.body, &writer);
+            NewStatement {
+                id: statement.id.unwrap_or_else(Uuid::new_v4),
+                terms: ingest::index_terms(&statement, &authority_ifi),
+                agent_names: ingest::agent_names(&statement),
+                registration: statement.registration,
+                voids: statement.voids,
+                statement_ref: statement.statement_ref,
+                definitions: statement.activity_definitions,
+                body: statement.body,
+                mode: label.mode.as_str(),
+                mode_rule: label.rule,
+            }
         })
         .collect();
     let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();

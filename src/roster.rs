@@ -1,0 +1,132 @@
+//! `commonplace roster import roster.csv`: who is in which team. The file has a header
+//! line naming the columns `learner`, `name`, `team`, `manager` and optionally
+//! `opt_out` (`true`/`yes`/`1` leaves the learner out of learner-level reports).
+//! `learner` is an IFI: `mailto:ada@example.org`, or any IFI as the LRS writes it
+//! (`mbox:mailto:…`, `mbox_sha1sum:…`, `openid:…`, `account:HOMEPAGE|NAME`).
+
+use crate::store::reports::RosterEntry;
+
+/// Parses roster CSV (RFC 4180 quoting); errors name the line.
+pub fn parse(text: &str) -> Result<Vec<RosterEntry>, String> {
+    let mut records = records(text)?.into_iter();
+    let (_, header) = records.next().ok_or("the roster is empty")?;
+    let header: Vec<String> = header.iter().map(|h| h.trim().to_lowercase()).collect();
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let required = |name: &str| column(name).ok_or(format!("the header has no '{name}' column"));
+    let (learner, name, team, manager) = (
+        required("learner")?,
+        required("name")?,
+        required("team")?,
+        required("manager")?,
+    );
+    let opt_out = column("opt_out");
+    let mut entries = Vec::new();
+    for (line, fields) in records {
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let get = |i: usize| {
+            fields
+                .get(i)
+                .map(|f| f.trim().to_string())
+                .unwrap_or_default()
+        };
+        let ifi = canonical_ifi(&get(learner))
+            .ok_or_else(|| format!("line {line}: '{}' is not a learner IFI", get(learner)))?;
+        if get(team).is_empty() {
+            return Err(format!("line {line}: no team"));
+        }
+        entries.push(RosterEntry {
+            learner: ifi,
+            name: get(name),
+            team: get(team),
+            manager: get(manager),
+            opted_out: opt_out
+                .is_some_and(|i| matches!(get(i).to_lowercase().as_str(), "true" | "yes" | "1")),
+        });
+    }
+    Ok(entries)
+}
+
+fn canonical_ifi(raw: &str) -> Option<String> {
+    if raw.starts_with("mailto:") && raw.len() > 7 {
+        return Some(format!("mbox:{raw}"));
+    }
+    let known = ["mbox:mailto:", "mbox_sha1sum:", "openid:", "account:"];
+    known
+        .iter()
+        .any(|p| raw.starts_with(p) && raw.len() > p.len())
+        .then(|| raw.to_string())
+}
+
+/// Records with the line each starts on.
+fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
+    let mut out = Vec::new();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut line = 1;
+    let mut start = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                fields.push(std::mem::take(&mut field));
+                out.push((start, std::mem::take(&mut fields)));
+                line += 1;
+                start = line;
+            }
+            (c, _) => {
+                if c == '\n' {
+                    line += 1;
+                }
+                field.push(c);
+            }
+        }
+    }
+    if quoted {
+        return Err(format!("line {start}: a quoted field is not closed"));
+    }
+    if !field.is_empty() || !fields.is_empty() {
+        fields.push(field);
+        out.push((start, fields));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_roster_with_quotes_and_opt_outs() {
+        let text = "learner,name,team,manager,opt_out\r\n\
+                    mailto:ada@example.org,\"Lovelace, Ada\",Design,mailto:grace@example.org,\n\
+                    account:https://hr.example.org|77,Bob,\"Ops \"\"East\"\"\",Grace,yes\n\n";
+        let entries = parse(text).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].learner, "mbox:mailto:ada@example.org");
+        assert_eq!(entries[0].name, "Lovelace, Ada");
+        assert!(!entries[0].opted_out);
+        assert_eq!(entries[1].team, "Ops \"East\"");
+        assert!(entries[1].opted_out);
+    }
+
+    #[test]
+    fn names_the_line_of_a_bad_learner_and_needs_the_columns() {
+        let error = parse("learner,name,team,manager\nada,Ada,Design,Grace\n").unwrap_err();
+        assert!(error.starts_with("line 2"), "{error}");
+        assert!(parse("learner,name,team\n")
+            .unwrap_err()
+            .contains("manager"));
+        assert!(parse("learner,name,team,manager\n\"open").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Report queries over the learning rollups (`learning_days`,
+//! `learning_day_activities`), and the roster they group learners by.
+
+use chrono::NaiveDate;
+use deadpool_postgres::Pool;
+use serde::Serialize;
+
+use super::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Day,
+    Week,
+    Month,
+}
+
+impl Bucket {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Store,
+    Team,
+    Learner,
+}
+
+/// One bucket × group × mode of `GET /reports/modes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModeFigures {
+    /// First day of the bucket (weeks start on Monday).
+    pub bucket: NaiveDate,
+    pub group: String,
+    pub mode: String,
+    pub statements: i64,
+    pub active_learners: i64,
+    pub distinct_activities: i64,
+    /// Sum of `result.duration`, in seconds, over the Statements that carried one.
+    pub reported_seconds: f64,
+    /// Share of the statements that carried a `result.duration` (0..1).
+    pub duration_share: f64,
+}
+
+/// What to leave out for privacy.
+#[derive(Debug, Clone, Copy)]
+pub struct Privacy {
+    /// Team groups with fewer active learners than this in a bucket are not shown.
+    pub min_team_size: i64,
+}
+
+/// Per bucket, group and mode, for days in `[since, until)`.
+pub async fn mode_figures(
+    pool: &Pool,
+    store_id: i64,
+    since: NaiveDate,
+    until: NaiveDate,
+    bucket: Bucket,
+    grouping: Grouping,
+    privacy: Privacy,
+) -> Result<Vec<ModeFigures>, Error> {
+    // The group of a learner: the store, their roster team, or themselves (unless
+    // they opted out, in which case their rows are dropped).
+    let (group, learner_filter) = match grouping {
+        Grouping::Store => ("s.name", "true"),
+        Grouping::Team => ("coalesce(r.team, '(no team)')", "true"),
+        Grouping::Learner => ("d.learner", "NOT coalesce(r.opted_out, false)"),
+    };
+    let sql = format!(
+        "WITH days AS (
+             SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode, d.learner,
+                    d.statements, d.seconds, d.timed, d.day
+               FROM learning_days d
+               JOIN stores s ON s.id = d.store_id
+               LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND d.statements > 0
+                AND {learner_filter}
+         ),
+         figures AS (
+             SELECT bucket, grp, mode, sum(statements)::int8 AS statements,
+                    count(DISTINCT learner) AS learners, sum(seconds) AS seconds,
+                    sum(timed)::int8 AS timed
+               FROM days GROUP BY bucket, grp, mode
+         ),
+         activities AS (
+             SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode,
+                    count(DISTINCT d.activity) AS activities
+               FROM learning_day_activities d
+               JOIN stores s ON s.id = d.store_id
+               LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND d.statements > 0
+                AND {learner_filter}
+              GROUP BY 1, 2, 3
+         ),
+         group_sizes AS (
+             SELECT bucket, grp, count(DISTINCT learner) AS learners FROM days GROUP BY 1, 2
+         )
+         SELECT f.bucket, f.grp, f.mode, f.statements, f.learners, coalesce(a.activities, 0),
+                f.seconds, f.timed
+           FROM figures f
+           JOIN group_sizes g ON g.bucket = f.bucket AND g.grp = f.grp
+           LEFT JOIN activities a ON a.bucket = f.bucket AND a.grp = f.grp AND a.mode = f.mode
+          WHERE NOT $5 OR g.learners >= $6
+          ORDER BY f.bucket, f.grp, f.mode"
+    );
+    let client = pool.get().await?;
+    let is_team = grouping == Grouping::Team;
+    let rows = client
+        .query(
+            &sql,
+            &[
+                &store_id,
+                &since,
+                &until,
+                &bucket.as_str(),
+                &is_team,
+                &privacy.min_team_size,
+            ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let statements: i64 = r.get(3);
+            let timed: i64 = r.get(7);
+            ModeFigures {
+                bucket: r.get(0),
+                group: r.get(1),
+                mode: r.get(2),
+                statements,
+                active_learners: r.get(4),
+                distinct_activities: r.get(5),
+                reported_seconds: r.get(6),
+                duration_share: if statements > 0 {
+                    timed as f64 / statements as f64
+                } else {
+                    0.0
+                },
+            }
+        })
+        .collect())
+}
+
+/// One line of a roster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterEntry {
+    /// The learner's IFI as the LRS writes it (`mbox:mailto:…`).
+    pub learner: String,
+    pub name: String,
+    pub team: String,
+    pub manager: String,
+    pub opted_out: bool,
+}
+
+/// Replaces the store's roster with `entries`, in one transaction.
+pub async fn replace_roster(
+    pool: &Pool,
+    store_id: i64,
+    entries: &[RosterEntry],
+) -> Result<u64, Error> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("DELETE FROM roster WHERE store_id = $1", &[&store_id])
+        .await?;
+    let column = |f: fn(&RosterEntry) -> &str| -> Vec<&str> { entries.iter().map(f).collect() };
+    let opted: Vec<bool> = entries.iter().map(|e| e.opted_out).collect();
+    let inserted = tx
+        .execute(
+            "INSERT INTO roster (store_id, learner, name, team, manager, opted_out)
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
+             ON CONFLICT (store_id, learner) DO UPDATE
+                SET name = EXCLUDED.name, team = EXCLUDED.team, manager = EXCLUDED.manager,
+                    opted_out = EXCLUDED.opted_out",
+            &[
+                &store_id,
+                &column(|e| &e.learner),
+                &column(|e| &e.name),
+                &column(|e| &e.team),
+                &column(|e| &e.manager),
+                &opted,
+            ],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
