@@ -256,9 +256,11 @@ async fn write_statements(
                 tx.execute(&void_targets, &void_params).await
             }
         },
-        upsert_definitions(tx, store_id, fresh),
-        upsert_agents(tx, store_id, fresh),
     )?;
+    // Row locks are taken in one order by every writer — activities, then agents, each
+    // sorted — so these two run one after the other, never interleaved in a pipeline.
+    upsert_definitions(tx, store_id, fresh).await?;
+    upsert_agents(tx, store_id, fresh).await?;
     Ok(())
 }
 
