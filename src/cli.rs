@@ -111,6 +111,31 @@ struct ServeArgs {
     /// The most Statements a page may hold (`limit=0` means this many).
     #[arg(long, env = "COMMONPLACE_MAX_LIMIT", default_value_t = 1000)]
     max_limit: usize,
+    /// The most Statements one POST may carry.
+    #[arg(long, env = "COMMONPLACE_MAX_BATCH", default_value_t = 1000)]
+    max_batch: usize,
+    /// Deepest JSON nesting (arrays and objects) a Statement may have.
+    #[arg(long, env = "COMMONPLACE_MAX_JSON_DEPTH", default_value_t = 64)]
+    max_json_depth: usize,
+    /// The most attachment parts one request may carry.
+    #[arg(long, env = "COMMONPLACE_MAX_ATTACHMENTS", default_value_t = 100)]
+    max_attachments: usize,
+    /// Largest single attachment, in bytes.
+    #[arg(long, env = "COMMONPLACE_MAX_ATTACHMENT_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_attachment_bytes: usize,
+    /// Failed authentications per key and per client address within
+    /// --auth-failure-window before further attempts get 429 (0 disables).
+    #[arg(long, env = "COMMONPLACE_AUTH_FAILURES", default_value_t = 20)]
+    auth_failures: u32,
+    /// Seconds of the failed-authentication window.
+    #[arg(long, env = "COMMONPLACE_AUTH_FAILURE_WINDOW", default_value_t = 60)]
+    auth_failure_window: u64,
+    /// Requests one credential may make per --rate-window (unset: unlimited).
+    #[arg(long, env = "COMMONPLACE_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+    /// Seconds of the per-credential rate window.
+    #[arg(long, env = "COMMONPLACE_RATE_WINDOW", default_value_t = 60)]
+    rate_window: u64,
     /// Origins allowed to call the LRS from a browser (comma-separated); any when unset.
     #[arg(long, env = "COMMONPLACE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Option<Vec<String>>,
@@ -139,6 +164,14 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             default_statement_limit: self.default_limit.max(1),
             max_statement_limit: self.max_limit.max(1),
+            max_batch_statements: self.max_batch.max(1),
+            max_json_depth: self.max_json_depth.max(2),
+            max_attachments: self.max_attachments,
+            max_attachment_bytes: self.max_attachment_bytes,
+            auth_failures: self.auth_failures,
+            auth_failure_window: Duration::from_secs(self.auth_failure_window.max(1)),
+            rate_limit: self.rate_limit,
+            rate_window: Duration::from_secs(self.rate_window.max(1)),
         };
         settings.cors_origins = self.cors_origins.clone();
         settings.public_url = self.public_url.clone();

@@ -13,6 +13,7 @@ mod health;
 mod middleware;
 mod params;
 mod statements;
+mod throttle;
 
 use actix_cors::Cors;
 use actix_web::http::header;
@@ -22,6 +23,7 @@ use deadpool_postgres::Pool;
 pub use auth::CredentialCache;
 use error::ApiError;
 pub use gate::Caller;
+pub use throttle::Throttles;
 
 use crate::configuration::Settings;
 
@@ -30,6 +32,7 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub credentials: CredentialCache,
+    pub throttles: Throttles,
 }
 
 impl AppState {

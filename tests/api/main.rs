@@ -5,4 +5,6 @@ mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
+mod limits;
+mod support;
 mod versions;

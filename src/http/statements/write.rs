@@ -17,9 +17,6 @@ use crate::xapi::statement::{parse_statement, parse_statements, ParsedStatement}
 use crate::xapi::uuid_text::parse_uuid;
 use crate::xapi::{json::parse_json, Version};
 
-/// Deepest JSON nesting a Statement may have; far beyond any real Statement.
-const MAX_JSON_DEPTH: usize = 64;
-
 pub async fn put(
     caller: Caller,
     req: HttpRequest,
@@ -110,7 +107,35 @@ async fn read_statement_body(
             "Content-Type {media_type} is not accepted; send application/json or multipart/mixed"
         )));
     };
-    let json = parse_json(&json_bytes, MAX_JSON_DEPTH).map_err(invalid)?;
+    let limits = &state.settings.limits;
+    if parts.len() > limits.max_attachments {
+        return Err(ApiError::InvalidBody(format!(
+            "the request has {} attachment parts; at most {} are accepted",
+            parts.len(),
+            limits.max_attachments
+        )));
+    }
+    if let Some(part) = parts
+        .iter()
+        .find(|part| part.body.len() > limits.max_attachment_bytes)
+    {
+        return Err(ApiError::TooLarge(format!(
+            "the attachment with hash {} has {} bytes; the limit is {} bytes",
+            part.sha2,
+            part.body.len(),
+            limits.max_attachment_bytes
+        )));
+    }
+    let json = parse_json(&json_bytes, limits.max_json_depth).map_err(invalid)?;
+    if let Some(batch) = json.as_array() {
+        if batch.len() > limits.max_batch_statements {
+            return Err(ApiError::InvalidBody(format!(
+                "the batch has {} Statements; at most {} are accepted per request",
+                batch.len(),
+                limits.max_batch_statements
+            )));
+        }
+    }
     Ok((json, parts))
 }
 
