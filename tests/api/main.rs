@@ -5,6 +5,7 @@ mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
+mod isolation;
 mod limits;
 mod support;
 mod versions;
