@@ -274,6 +274,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let bootstrap = bootstrap_from_env()?;
+    let chosen = bootstrap.is_some();
     let first = bootstrap_credential(app.pool(), bootstrap)
         .await
         .map_err(|e| e.to_string())?;
@@ -284,11 +285,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .unwrap_or_else(|| app.endpoint());
     tracing::info!(%endpoint, "xAPI endpoint ready");
     println!("Commonplace LRS listening: xAPI endpoint {endpoint}");
-    if let Some(secret) = first {
-        println!(
+    match first {
+        // The operator chose it: no need to echo the secret into a log.
+        Some(secret) if chosen => println!(
+            "First credential created from COMMONPLACE_BOOTSTRAP_KEY/_SECRET (all scopes, \
+             store 'default'): key {}",
+            secret.key
+        ),
+        Some(secret) => println!(
             "First credential (all scopes, store 'default'), shown once:\n  key:    {}\n  secret: {}\n  e.g. curl -u '{}:{}' -H 'X-Experience-API-Version: 2.0.0' {endpoint}statements",
             secret.key, secret.secret, secret.key, secret.secret
-        );
+        ),
+        None => {}
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }

@@ -1,0 +1,8 @@
+//! Reliability and security with the real binary: secrets, database faults, several
+//! instances, graceful shutdown.
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+mod secrets;
+mod server;
