@@ -4,5 +4,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod faults;
+mod load;
 mod secrets;
 mod server;
