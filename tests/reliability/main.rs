@@ -5,6 +5,7 @@
 mod helpers;
 
 mod faults;
+mod instances;
 mod load;
 mod secrets;
 mod server;
