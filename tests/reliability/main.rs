@@ -9,3 +9,4 @@ mod instances;
 mod load;
 mod secrets;
 mod server;
+mod shutdown;

@@ -176,7 +176,12 @@ impl OwnCluster {
     }
 
     pub fn postmaster(&self) -> Pid {
-        let text = std::fs::read_to_string(self.dir.join("pg/postmaster.pid")).unwrap();
+        Self::postmaster_of(&self.dir)
+    }
+
+    /// The postmaster running the cluster in `dir/pg`.
+    pub fn postmaster_of(dir: &Path) -> Pid {
+        let text = std::fs::read_to_string(dir.join("pg/postmaster.pid")).unwrap();
         Pid::from_raw(text.lines().next().unwrap().trim().parse().unwrap())
     }
 
