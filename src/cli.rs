@@ -41,6 +41,25 @@ enum Command {
     /// Manage stores (tenants).
     #[command(subcommand)]
     Stores(StoresCommand),
+    /// Erase a person (data-protection request): every Statement in which the Agent
+    /// appears, their documents, and attachments no other Statement uses. The one
+    /// exception to Statement immutability; voiding stays the way to correct a Statement.
+    Erase {
+        /// The person, as the xAPI `agent` parameter: e.g. '{"mbox":"mailto:a@b.org"}'.
+        #[arg(long)]
+        agent: String,
+        /// Only this store (default: every store).
+        #[arg(long)]
+        store: Option<String>,
+        /// Who asked, for the audit record (default: $USER).
+        #[arg(long)]
+        requested_by: Option<String>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -247,7 +266,8 @@ pub fn run() -> ExitCode {
         )
         | Command::Stores(
             StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
-        ) => database.log_format,
+        )
+        | Command::Erase { database, .. } => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -266,6 +286,35 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Migrate(db) => with_database(&db, |_| async { Ok(()) }).await,
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
+        Command::Erase {
+            agent,
+            store,
+            requested_by,
+            json,
+            database,
+        } => {
+            let ifi = crate::xapi::agent::parse_agent_param(&agent, Version::V2_0_0)
+                .map_err(|e| format!("--agent: {e}"))?;
+            let requested_by = requested_by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".into());
+            with_database(&database, |pool| async move {
+                let erased =
+                    crate::store::erasure::erase(&pool, &ifi, store.as_deref(), &requested_by)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                if json {
+                    println!("{}", serde_json::json!(erased));
+                } else {
+                    println!(
+                        "erased: {} statements, {} documents, {} attachments, {} agent entries",
+                        erased.statements, erased.documents, erased.attachments, erased.agents
+                    );
+                }
+                Ok(())
+            })
+            .await
+        }
     }
 }
 

@@ -20,6 +20,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_documents",
         include_str!("../../migrations/0003_documents.sql"),
     ),
+    (
+        "0004_erasure_audit",
+        include_str!("../../migrations/0004_erasure_audit.sql"),
+    ),
 ];
 
 /// An arbitrary constant shared by every instance: the advisory lock's identity.

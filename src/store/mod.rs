@@ -6,6 +6,7 @@ pub mod agents;
 pub mod credentials;
 pub mod documents;
 pub mod embedded;
+pub mod erasure;
 pub mod migrations;
 pub mod statement_reads;
 pub mod statements;

@@ -2,6 +2,7 @@ mod activities_agents;
 mod alternate_syntax;
 mod auth;
 mod documents;
+mod erasure;
 mod errors;
 mod helpers;
 mod http_rules;
