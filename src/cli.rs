@@ -41,6 +41,26 @@ enum Command {
     /// Manage stores (tenants).
     #[command(subcommand)]
     Stores(StoresCommand),
+    /// Write a store's Statements and attachments as NDJSON.
+    Export {
+        #[arg(long, default_value = "default")]
+        store: String,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Load an export through the same validation; idempotent and resumable
+    /// (progress is kept in FILE.progress).
+    Import {
+        file: PathBuf,
+        /// Into this store (default: the store named in the file).
+        #[arg(long)]
+        store: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Erase a person (data-protection request): every Statement in which the Agent
     /// appears, their documents, and attachments no other Statement uses. The one
     /// exception to Statement immutability; voiding stays the way to correct a Statement.
@@ -267,7 +287,9 @@ pub fn run() -> ExitCode {
         | Command::Stores(
             StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
         )
-        | Command::Erase { database, .. } => database.log_format,
+        | Command::Erase { database, .. }
+        | Command::Export { database, .. }
+        | Command::Import { database, .. } => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -286,6 +308,48 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Migrate(db) => with_database(&db, |_| async { Ok(()) }).await,
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
+        Command::Export {
+            store,
+            output,
+            database,
+        } => {
+            with_database(&database, |pool| async move {
+                let mut out: Box<dyn std::io::Write> = match &output {
+                    Some(path) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .map_err(|e| format!("{}: {e}", path.display()))?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                let count = crate::transfer::export(&pool, &store, &mut out).await?;
+                eprintln!("exported {count} statements from store '{store}'");
+                Ok(())
+            })
+            .await
+        }
+        Command::Import {
+            file,
+            store,
+            database,
+        } => {
+            with_database(&database, |pool| async move {
+                let imported =
+                    crate::transfer::import(&pool, &file, store.as_deref(), &mut std::io::stderr())
+                        .await?;
+                println!(
+                    "imported {} statements and {} attachments{}",
+                    imported.statements,
+                    imported.attachments,
+                    if imported.resumed_at > 0 {
+                        format!(" (resumed at byte {})", imported.resumed_at)
+                    } else {
+                        String::new()
+                    }
+                );
+                Ok(())
+            })
+            .await
+        }
         Command::Erase {
             agent,
             store,

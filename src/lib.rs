@@ -7,5 +7,6 @@ pub mod http;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;
 pub mod workload;
 pub mod xapi;

@@ -50,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(query) = std::str::from_utf8(&data[..split]) else {
         return;
     };
-    if query.chars().any(|c| c.is_control() || c == ' ' || c == '#') {
+    if query
+        .chars()
+        .any(|c| c.is_control() || c == ' ' || c == '#')
+    {
         return;
     }
     let body = data.get(split + 1..).unwrap_or_default().to_vec();

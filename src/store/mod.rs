@@ -10,6 +10,7 @@ pub mod erasure;
 pub mod migrations;
 pub mod statement_reads;
 pub mod statements;
+pub mod transfer;
 
 use std::path::PathBuf;
 use std::time::Duration;

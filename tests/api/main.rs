@@ -9,4 +9,5 @@ mod http_rules;
 mod isolation;
 mod limits;
 mod support;
+mod transfer;
 mod versions;
