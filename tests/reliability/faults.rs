@@ -179,3 +179,52 @@ async fn a_server_killed_mid_batch_leaves_whole_batches_or_nothing() {
     let tally = load::verify(&db, &retried).await;
     assert_eq!(tally.acknowledged, tally.acknowledged_found);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_server_restarts_its_embedded_postgres_after_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut server = start(
+        &[
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--database-timeout",
+            "2",
+        ],
+        &[],
+    );
+    let http = client();
+    let first = OwnCluster::postmaster_of(&data_dir);
+    let load = load::start(&[server.port], 4, 5);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    nix::sys::signal::kill(first, Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let recovery = wait_healthy(&http, &server, Duration::from_secs(60)).await;
+    let second = OwnCluster::postmaster_of(&data_dir);
+    assert_ne!(first, second, "a new postmaster runs");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let outcomes = load.finish().await;
+    eprintln!(
+        "embedded postmaster kill -9: healthy again {:?} after the kill",
+        killed.elapsed() - Duration::from_millis(300) + recovery
+    );
+    for o in &outcomes {
+        assert!(o.status == 200 || o.status == 503, "got {}", o.status);
+    }
+    assert!(outcomes
+        .iter()
+        .any(|o| o.status == 200 && o.started > killed + recovery));
+
+    server.signal(Signal::SIGTERM);
+    let status = server.wait(Duration::from_secs(60));
+    assert!(status.success(), "{status}");
+    assert!(
+        nix::sys::signal::kill(second, None).is_err(),
+        "the restarted PostgreSQL stops with the server"
+    );
+    let cluster = OwnCluster::start(&data_dir);
+    let db = cluster.connect("commonplace").await;
+    let tally = load::verify(&db, &outcomes).await;
+    eprintln!("embedded postmaster kill -9: {tally:?}");
+}
