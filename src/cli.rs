@@ -184,6 +184,9 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "COMMONPLACE_WORKERS")]
     workers: Option<usize>,
+    /// Seconds an xAPI request may take before it is answered 503.
+    #[arg(long, env = "COMMONPLACE_REQUEST_TIMEOUT", default_value_t = 60)]
+    request_timeout: u64,
     /// Seconds in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
@@ -216,6 +219,7 @@ impl ServeArgs {
         settings.public_url = self.public_url.clone();
         settings.workers = self.workers;
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        settings.request_timeout = Duration::from_secs(self.request_timeout.max(1));
         settings
     }
 }

@@ -19,6 +19,9 @@ pub struct Settings {
     /// The URL clients reach this LRS at; used in authorities and printed at start.
     pub public_url: Option<String>,
     pub workers: Option<usize>,
+    /// The longest an xAPI request may take before it is answered 503 (a database that
+    /// hangs rather than fails must not hang its clients).
+    pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// How long a verified credential is trusted before it is looked up again.
@@ -79,6 +82,7 @@ impl Settings {
             public_url: None,
             workers: None,
             shutdown_grace: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
             credential_cache_ttl: Duration::from_secs(10),
         }
     }

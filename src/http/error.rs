@@ -47,6 +47,8 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    #[error("the request did not complete within {0} s; retry shortly")]
+    TimedOut(u64),
     #[error("internal error")]
     Internal,
 }
@@ -69,6 +71,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Unavailable => "database_unavailable",
+            ApiError::TimedOut(_) => "timeout",
             ApiError::Internal => "internal",
         }
     }
@@ -92,7 +95,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,7 +109,7 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Basic realm=\"xAPI\", charset=\"UTF-8\""),
                 ));
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::TimedOut(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
             }
             ApiError::TooManyRequests { retry_after, .. } => {

@@ -18,9 +18,24 @@ pub async fn xapi_gate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    match admit(&mut req).await {
-        Ok(()) => next.call(req).await.map(|res| res.map_into_left_body()),
-        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    let started = tokio::time::Instant::now();
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.request_timeout)
+        .unwrap_or(std::time::Duration::from_secs(60));
+    // The request cannot be kept for a response of our own (routing needs it unshared),
+    // so a timeout is returned as an error, which actix renders as the 503 response.
+    let timed_out = || {
+        tracing::warn!(limit = ?limit, "request timed out");
+        Err(ApiError::TimedOut(limit.as_secs()).into())
+    };
+    match tokio::time::timeout_at(started + limit, admit(&mut req)).await {
+        Err(_) => timed_out(),
+        Ok(Err(e)) => Ok(req.error_response(e).map_into_right_body()),
+        Ok(Ok(())) => match tokio::time::timeout_at(started + limit, next.call(req)).await {
+            Ok(outcome) => outcome.map(|res| res.map_into_left_body()),
+            Err(_) => timed_out(),
+        },
     }
 }
 

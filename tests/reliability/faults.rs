@@ -228,3 +228,95 @@ async fn the_server_restarts_its_embedded_postgres_after_kill_9() {
     let tally = load::verify(&db, &outcomes).await;
     eprintln!("embedded postmaster kill -9: {tally:?}");
 }
+
+/// The postmaster and its children (backends, background workers).
+fn cluster_processes(postmaster: nix::unistd::Pid) -> Vec<nix::unistd::Pid> {
+    let mut all = vec![postmaster];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid: i32 = rest
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
+        if ppid == postmaster.as_raw() {
+            if let Ok(pid) = entry.file_name().to_string_lossy().parse() {
+                all.push(nix::unistd::Pid::from_raw(pid));
+            }
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_frozen_postgres_gets_503_within_the_request_timeout_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = OwnCluster::start(dir.path());
+    cluster.create_database("lrs").await;
+    let url = cluster.url("lrs");
+    let server = start(
+        &[
+            "--database-url",
+            &url,
+            "--database-timeout",
+            "2",
+            "--request-timeout",
+            "3",
+        ],
+        &[],
+    );
+    let http = client();
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let (body, ids) = load::batch(3);
+        let o = load::send(&http, server.port, &body, &ids).await;
+        assert_eq!(o.status, 200);
+        outcomes.push(o);
+    }
+    let frozen = cluster_processes(cluster.postmaster());
+    for pid in &frozen {
+        let _ = nix::sys::signal::kill(*pid, Signal::SIGSTOP);
+    }
+    let requests = (0..6).map(|_| {
+        let http = http.clone();
+        let port = server.port;
+        async move {
+            let (body, ids) = load::batch(3);
+            load::send(&http, port, &body, &ids).await
+        }
+    });
+    let health_started = Instant::now();
+    let (during, health) = tokio::join!(
+        futures_util::future::join_all(requests),
+        health(&http, &server)
+    );
+    let health_took = health_started.elapsed();
+    for pid in &frozen {
+        let _ = nix::sys::signal::kill(*pid, Signal::SIGCONT);
+    }
+    assert_eq!(health, (503, true), "/health while PostgreSQL is frozen");
+    assert!(health_took < Duration::from_secs(5), "{health_took:?}");
+    for o in &during {
+        assert_eq!((o.status, o.retry_after), (503, true));
+        assert!(o.elapsed < Duration::from_secs(5), "{:?}", o.elapsed);
+    }
+    eprintln!(
+        "frozen PostgreSQL: slowest answer {:?}",
+        during.iter().map(|o| o.elapsed).max()
+    );
+    outcomes.extend(during);
+    wait_healthy(&http, &server, Duration::from_secs(30)).await;
+    let (body, ids) = load::batch(3);
+    let after = load::send(&http, server.port, &body, &ids).await;
+    assert_eq!(after.status, 200, "works again once PostgreSQL thaws");
+    outcomes.push(after);
+    let db = cluster.connect("lrs").await;
+    let tally = load::verify(&db, &outcomes).await;
+    eprintln!("frozen PostgreSQL: {tally:?}");
+}
