@@ -43,6 +43,45 @@ enum Command {
     /// Manage stores (tenants).
     #[command(subcommand)]
     Stores(StoresCommand),
+    /// Write a store's Statements and attachments as NDJSON.
+    Export {
+        #[arg(long, default_value = "default")]
+        store: String,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Load an export through the same validation; idempotent and resumable
+    /// (progress is kept in FILE.progress).
+    Import {
+        file: PathBuf,
+        /// Into this store (default: the store named in the file).
+        #[arg(long)]
+        store: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Erase a person (data-protection request): every Statement in which the Agent
+    /// appears, their documents, and attachments no other Statement uses. The one
+    /// exception to Statement immutability; voiding stays the way to correct a Statement.
+    Erase {
+        /// The person, as the xAPI `agent` parameter: e.g. '{"mbox":"mailto:a@b.org"}'.
+        #[arg(long)]
+        agent: String,
+        /// Only this store (default: every store).
+        #[arg(long)]
+        store: Option<String>,
+        /// Who asked, for the audit record (default: $USER).
+        #[arg(long)]
+        requested_by: Option<String>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Learning modes: re-apply the rules to stored Statements.
     #[command(subcommand)]
     Modes(ModesCommand),
@@ -168,6 +207,31 @@ struct ServeArgs {
     /// The most Statements a page may hold (`limit=0` means this many).
     #[arg(long, env = "COMMONPLACE_MAX_LIMIT", default_value_t = 1000)]
     max_limit: usize,
+    /// The most Statements one POST may carry.
+    #[arg(long, env = "COMMONPLACE_MAX_BATCH", default_value_t = 1000)]
+    max_batch: usize,
+    /// Deepest JSON nesting (arrays and objects) a Statement may have.
+    #[arg(long, env = "COMMONPLACE_MAX_JSON_DEPTH", default_value_t = 64)]
+    max_json_depth: usize,
+    /// The most attachment parts one request may carry.
+    #[arg(long, env = "COMMONPLACE_MAX_ATTACHMENTS", default_value_t = 100)]
+    max_attachments: usize,
+    /// Largest single attachment, in bytes.
+    #[arg(long, env = "COMMONPLACE_MAX_ATTACHMENT_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_attachment_bytes: usize,
+    /// Failed authentications per key and per client address within
+    /// --auth-failure-window before further attempts get 429 (0 disables).
+    #[arg(long, env = "COMMONPLACE_AUTH_FAILURES", default_value_t = 20)]
+    auth_failures: u32,
+    /// Seconds of the failed-authentication window.
+    #[arg(long, env = "COMMONPLACE_AUTH_FAILURE_WINDOW", default_value_t = 60)]
+    auth_failure_window: u64,
+    /// Requests one credential may make per --rate-window (unset: unlimited).
+    #[arg(long, env = "COMMONPLACE_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+    /// Seconds of the per-credential rate window.
+    #[arg(long, env = "COMMONPLACE_RATE_WINDOW", default_value_t = 60)]
+    rate_window: u64,
     /// Origins allowed to call the LRS from a browser (comma-separated); any when unset.
     #[arg(long, env = "COMMONPLACE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Option<Vec<String>>,
@@ -177,6 +241,9 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "COMMONPLACE_WORKERS")]
     workers: Option<usize>,
+    /// Seconds an xAPI request may take before it is answered 503.
+    #[arg(long, env = "COMMONPLACE_REQUEST_TIMEOUT", default_value_t = 60)]
+    request_timeout: u64,
     /// Seconds in-flight requests may take to finish after SIGTERM.
     #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
@@ -201,6 +268,14 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             default_statement_limit: self.default_limit.max(1),
             max_statement_limit: self.max_limit.max(1),
+            max_batch_statements: self.max_batch.max(1),
+            max_json_depth: self.max_json_depth.max(2),
+            max_attachments: self.max_attachments,
+            max_attachment_bytes: self.max_attachment_bytes,
+            auth_failures: self.auth_failures,
+            auth_failure_window: Duration::from_secs(self.auth_failure_window.max(1)),
+            rate_limit: self.rate_limit,
+            rate_window: Duration::from_secs(self.rate_window.max(1)),
         };
         settings.cors_origins = self.cors_origins.clone();
         settings.public_url = self.public_url.clone();
@@ -208,6 +283,7 @@ impl ServeArgs {
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
         settings.modes = Arc::new(self.rules.load()?);
         settings.min_team_size = self.min_team_size.max(1);
+        settings.request_timeout = Duration::from_secs(self.request_timeout.max(1));
         Ok(settings)
     }
 }
@@ -280,7 +356,10 @@ pub fn run() -> ExitCode {
             StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
         )
         | Command::Modes(ModesCommand::Reclassify { database, .. })
-        | Command::Roster(RosterCommand::Import { database, .. }) => database.log_format,
+        | Command::Roster(RosterCommand::Import { database, .. })
+        | Command::Erase { database, .. }
+        | Command::Export { database, .. }
+        | Command::Import { database, .. } => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -322,6 +401,77 @@ async fn execute(command: Command) -> Result<(), String> {
             })
             .await
         }
+        Command::Export {
+            store,
+            output,
+            database,
+        } => {
+            with_database(&database, |pool| async move {
+                let mut out: Box<dyn std::io::Write> = match &output {
+                    Some(path) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .map_err(|e| format!("{}: {e}", path.display()))?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                let count = crate::transfer::export(&pool, &store, &mut out).await?;
+                eprintln!("exported {count} statements from store '{store}'");
+                Ok(())
+            })
+            .await
+        }
+        Command::Import {
+            file,
+            store,
+            database,
+        } => {
+            with_database(&database, |pool| async move {
+                let imported =
+                    crate::transfer::import(&pool, &file, store.as_deref(), &mut std::io::stderr())
+                        .await?;
+                println!(
+                    "imported {} statements and {} attachments{}",
+                    imported.statements,
+                    imported.attachments,
+                    if imported.resumed_at > 0 {
+                        format!(" (resumed at byte {})", imported.resumed_at)
+                    } else {
+                        String::new()
+                    }
+                );
+                Ok(())
+            })
+            .await
+        }
+        Command::Erase {
+            agent,
+            store,
+            requested_by,
+            json,
+            database,
+        } => {
+            let ifi = crate::xapi::agent::parse_agent_param(&agent, Version::V2_0_0)
+                .map_err(|e| format!("--agent: {e}"))?;
+            let requested_by = requested_by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".into());
+            with_database(&database, |pool| async move {
+                let erased =
+                    crate::store::erasure::erase(&pool, &ifi, store.as_deref(), &requested_by)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                if json {
+                    println!("{}", serde_json::json!(erased));
+                } else {
+                    println!(
+                        "erased: {} statements, {} documents, {} attachments, {} agent entries",
+                        erased.statements, erased.documents, erased.attachments, erased.agents
+                    );
+                }
+                Ok(())
+            })
+            .await
+        }
     }
 }
 
@@ -330,6 +480,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let bootstrap = bootstrap_from_env()?;
+    let chosen = bootstrap.is_some();
     let first = bootstrap_credential(app.pool(), bootstrap)
         .await
         .map_err(|e| e.to_string())?;
@@ -340,11 +491,18 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .unwrap_or_else(|| app.endpoint());
     tracing::info!(%endpoint, "xAPI endpoint ready");
     println!("Commonplace LRS listening: xAPI endpoint {endpoint}");
-    if let Some(secret) = first {
-        println!(
+    match first {
+        // The operator chose it: no need to echo the secret into a log.
+        Some(secret) if chosen => println!(
+            "First credential created from COMMONPLACE_BOOTSTRAP_KEY/_SECRET (all scopes, \
+             store 'default'): key {}",
+            secret.key
+        ),
+        Some(secret) => println!(
             "First credential (all scopes, store 'default'), shown once:\n  key:    {}\n  secret: {}\n  e.g. curl -u '{}:{}' -H 'X-Experience-API-Version: 2.0.0' {endpoint}statements",
             secret.key, secret.secret, secret.key, secret.secret
-        );
+        ),
+        None => {}
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }

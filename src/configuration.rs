@@ -22,6 +22,9 @@ pub struct Settings {
     /// The URL clients reach this LRS at; used in authorities and printed at start.
     pub public_url: Option<String>,
     pub workers: Option<usize>,
+    /// The longest an xAPI request may take before it is answered 503 (a database that
+    /// hangs rather than fails must not hang its clients).
+    pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace: Duration,
     /// How long a verified credential is trusted before it is looked up again.
@@ -39,6 +42,21 @@ pub struct Limits {
     pub default_statement_limit: usize,
     /// The most Statements one page holds (`limit=0` asks for this many).
     pub max_statement_limit: usize,
+    /// The most Statements one POST may carry (400 beyond).
+    pub max_batch_statements: usize,
+    /// Deepest nesting of arrays/objects a Statement body may have (400 beyond).
+    pub max_json_depth: usize,
+    /// The most attachment parts one request may carry (400 beyond).
+    pub max_attachments: usize,
+    /// The largest one attachment part may be, in bytes (413 beyond).
+    pub max_attachment_bytes: usize,
+    /// Failed authentications a key or a client address may make within
+    /// `auth_failure_window` before it is answered 429 until the window ends.
+    pub auth_failures: u32,
+    pub auth_failure_window: Duration,
+    /// Requests one credential may make within `rate_window` (`None`: unlimited).
+    pub rate_limit: Option<u32>,
+    pub rate_window: Duration,
 }
 
 impl Default for Limits {
@@ -47,6 +65,14 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             default_statement_limit: 100,
             max_statement_limit: 1000,
+            max_batch_statements: 1000,
+            max_json_depth: 64,
+            max_attachments: 100,
+            max_attachment_bytes: 16 * 1024 * 1024,
+            auth_failures: 20,
+            auth_failure_window: Duration::from_secs(60),
+            rate_limit: None,
+            rate_window: Duration::from_secs(60),
         }
     }
 }
@@ -63,6 +89,7 @@ impl Settings {
             public_url: None,
             workers: None,
             shutdown_grace: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
             credential_cache_ttl: Duration::from_secs(10),
             modes: Arc::new(Ruleset::default_rules()),
             min_team_size: 5,

@@ -10,5 +10,6 @@ pub mod roster;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;
 pub mod workload;
 pub mod xapi;

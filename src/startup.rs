@@ -8,7 +8,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::auth::{NewSecret, Scope};
 use crate::configuration::Settings;
-use crate::http::{self, AppState, CredentialCache};
+use crate::http::{self, AppState, CredentialCache, Throttles};
 use crate::store::{self, credentials, Database};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,7 @@ impl Application {
             pool: database.pool.clone(),
             credentials: CredentialCache::new(settings.credential_cache_ttl),
             metrics: http::metrics::Metrics::new(),
+            throttles: Throttles::new(&settings.limits),
             settings: settings.clone(),
         });
         let cors_settings = settings.clone();

@@ -74,6 +74,11 @@ impl CredentialCache {
     }
 }
 
+/// The key a request presents, if its `Authorization` header is Basic credentials.
+pub fn presented_key(headers: &HeaderMap) -> Option<String> {
+    basic_credentials(headers).ok().map(|(key, _)| key)
+}
+
 fn rejected() -> ApiError {
     ApiError::Unauthorized("the credentials are not valid".into())
 }

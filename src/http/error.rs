@@ -34,6 +34,11 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String },
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A part of the body beyond its own limit (an attachment, say).
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{message}")]
+    TooManyRequests { retry_after: u64, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -42,6 +47,8 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
+    #[error("the request did not complete within {0} s; retry shortly")]
+    TimedOut(u64),
     #[error("internal error")]
     Internal,
 }
@@ -58,11 +65,13 @@ impl ApiError {
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Unavailable => "database_unavailable",
+            ApiError::TimedOut(_) => "timeout",
             ApiError::Internal => "internal",
         }
     }
@@ -79,11 +88,14 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,8 +109,11 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Basic realm=\"xAPI\", charset=\"UTF-8\""),
                 ));
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::TimedOut(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after));
             }
             _ => {}
         }

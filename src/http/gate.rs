@@ -10,17 +10,33 @@ use std::future::{ready, Ready};
 
 use super::error::ApiError;
 use super::middleware::VERSION_HEADER;
-use super::{alternate, AppState};
+use super::{alternate, auth, AppState};
 use crate::auth::{Access, Principal, ReadReach, Scope};
 use crate::xapi::version::Version;
+use actix_web::http::header::AUTHORIZATION;
 
 pub async fn xapi_gate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    match admit(&mut req).await {
-        Ok(()) => next.call(req).await.map(|res| res.map_into_left_body()),
-        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    let started = tokio::time::Instant::now();
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.request_timeout)
+        .unwrap_or(std::time::Duration::from_secs(60));
+    // The request cannot be kept for a response of our own (routing needs it unshared),
+    // so a timeout is returned as an error, which actix renders as the 503 response.
+    let timed_out = || {
+        tracing::warn!(limit = ?limit, "request timed out");
+        Err(ApiError::TimedOut(limit.as_secs()).into())
+    };
+    match tokio::time::timeout_at(started + limit, admit(&mut req)).await {
+        Err(_) => timed_out(),
+        Ok(Err(e)) => Ok(req.error_response(e).map_into_right_body()),
+        Ok(Ok(())) => match tokio::time::timeout_at(started + limit, next.call(req)).await {
+            Ok(outcome) => outcome.map(|res| res.map_into_left_body()),
+            Err(_) => timed_out(),
+        },
     }
 }
 
@@ -39,10 +55,28 @@ async fn admit(req: &mut ServiceRequest) -> Result<(), ApiError> {
     }
     let version = request_version(req)?;
     req.extensions_mut().insert(version);
-    let principal = state
+    let address = req.peer_addr().map(|a| a.ip());
+    let key = auth::presented_key(req.headers());
+    state
+        .throttles
+        .admit_authentication(address, key.as_deref())?;
+    let principal = match state
         .credentials
         .authenticate(&state.pool, req.headers())
-        .await?;
+        .await
+    {
+        Ok(principal) => principal,
+        Err(e @ ApiError::Unauthorized(_)) => {
+            if req.headers().contains_key(AUTHORIZATION) {
+                state
+                    .throttles
+                    .authentication_failed(address, key.as_deref());
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    state.throttles.admit_request(&principal.key)?;
     req.extensions_mut().insert(principal);
     Ok(())
 }

@@ -7,7 +7,9 @@ use super::AppState;
 use crate::store::Database;
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    if Database::is_healthy(&state.pool).await {
+    let limit = state.settings.pool.acquire_timeout;
+    let healthy = tokio::time::timeout(limit, Database::is_healthy(&state.pool)).await;
+    if healthy == Ok(true) {
         HttpResponse::Ok().json(json!({"status": "ok", "database": "up"}))
     } else {
         HttpResponse::ServiceUnavailable()

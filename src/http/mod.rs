@@ -15,6 +15,7 @@ mod middleware;
 mod params;
 mod reports;
 mod statements;
+mod throttle;
 
 use actix_cors::Cors;
 use actix_web::http::header;
@@ -24,6 +25,7 @@ use deadpool_postgres::Pool;
 pub use auth::CredentialCache;
 use error::ApiError;
 pub use gate::Caller;
+pub use throttle::Throttles;
 
 use crate::configuration::Settings;
 
@@ -33,6 +35,7 @@ pub struct AppState {
     pub settings: Settings,
     pub credentials: CredentialCache,
     pub metrics: metrics::Metrics,
+    pub throttles: Throttles,
 }
 
 impl AppState {

@@ -217,6 +217,16 @@ impl Cluster {
         self.owned.is_some()
     }
 
+    /// Whether the postmaster this process started has exited (killed, crashed).
+    pub fn postmaster_exited(&self) -> bool {
+        self.owned.as_ref().is_some_and(|postmaster| {
+            !matches!(
+                postmaster.exit_report().try_recv(),
+                Err(mpsc::TryRecvError::Empty)
+            )
+        })
+    }
+
     /// Connection settings for `database` on this cluster.
     pub fn config(&self, database: &str) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();

@@ -6,13 +6,16 @@ pub mod agents;
 pub mod credentials;
 pub mod documents;
 pub mod embedded;
+pub mod erasure;
 pub mod migrations;
 pub mod modes;
 pub mod reports;
 pub mod statement_reads;
 pub mod statements;
+pub mod transfer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -93,10 +96,12 @@ impl Default for PoolOptions {
     }
 }
 
-/// An open database: the pool and, in embedded mode, the cluster behind it.
+/// An open database: the pool and, in embedded mode, the cluster behind it and the
+/// watchdog that restarts its postmaster if it dies.
 pub struct Database {
     pub pool: Pool,
-    cluster: Option<Cluster>,
+    cluster: Arc<Mutex<Option<Cluster>>>,
+    watchdog: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Database {
@@ -120,7 +125,19 @@ impl Database {
             }
         };
         let pool = build_pool(with_session_settings(config), options)?;
-        let database = Database { pool, cluster };
+        let owned = cluster.as_ref().is_some_and(Cluster::is_owned);
+        let cluster = Arc::new(Mutex::new(cluster));
+        let watchdog = match source {
+            Source::Embedded(data_dir) if owned => {
+                Some(tokio::spawn(watch(cluster.clone(), data_dir.clone())))
+            }
+            _ => None,
+        };
+        let database = Database {
+            pool,
+            cluster,
+            watchdog,
+        };
         let mut client = match database.wait_for_server(options.startup_wait).await {
             Ok(client) => client,
             Err(e) => {
@@ -162,7 +179,16 @@ impl Database {
     /// Closes the pool and stops the embedded cluster if this process started it.
     pub async fn close(self) {
         self.pool.close();
-        if let Some(cluster) = self.cluster {
+        if let Some(watchdog) = self.watchdog {
+            watchdog.abort();
+            let _ = watchdog.await;
+        }
+        let cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(cluster) = cluster {
             let owned = cluster.is_owned();
             match tokio::task::spawn_blocking(move || cluster.stop()).await {
                 Ok(Ok(())) if owned => tracing::info!("embedded PostgreSQL stopped"),
@@ -184,6 +210,39 @@ fn with_session_settings(mut config: tokio_postgres::Config) -> tokio_postgres::
     };
     config.options(&options);
     config
+}
+
+/// Restarts the embedded postmaster whenever it exits underneath the server (killed,
+/// crashed); requests get 503 meanwhile and the pool reconnects on its own.
+async fn watch(cluster: Arc<Mutex<Option<Cluster>>>, data_dir: PathBuf) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let exited = cluster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(Cluster::postmaster_exited);
+        if !exited {
+            continue;
+        }
+        tracing::error!("the embedded PostgreSQL exited; restarting it");
+        match restart(&data_dir).await {
+            Ok(fresh) => {
+                *cluster.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+                tracing::info!("embedded PostgreSQL restarted");
+            }
+            Err(e) => tracing::error!(error = %e, "restarting embedded PostgreSQL; will retry"),
+        }
+    }
+}
+
+async fn restart(data_dir: &Path) -> Result<Cluster, Error> {
+    let data_dir = data_dir.to_path_buf();
+    let cluster = tokio::task::spawn_blocking(move || Cluster::start(&data_dir))
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))??;
+    Ok(cluster)
 }
 
 fn build_pool(config: tokio_postgres::Config, options: &PoolOptions) -> Result<Pool, Error> {

@@ -15,7 +15,9 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::Error;
-use crate::xapi::definition;
+use crate::modes::Label;
+use crate::xapi::statement::ParsedStatement;
+use crate::xapi::{definition, ingest, Ifi};
 
 /// The advisory-lock class (first int4 key) of per-Statement-id write locks.
 const STATEMENT_LOCK_CLASS: i32 = 0x5354_4d54;
@@ -36,6 +38,25 @@ pub struct NewStatement {
     /// The learning mode and the rule that chose it (`None`: no rule matched).
     pub mode: &'static str,
     pub mode_rule: Option<String>,
+}
+
+impl NewStatement {
+    /// What a validated Statement is stored as, with the authority it is filed under
+    /// and its learning-mode label; the id is minted here when the client sent none.
+    pub fn from_parsed(statement: ParsedStatement, authority: &Ifi, label: Label) -> Self {
+        NewStatement {
+            id: statement.id.unwrap_or_else(Uuid::new_v4),
+            terms: ingest::index_terms(&statement, authority),
+            agent_names: ingest::agent_names(&statement),
+            registration: statement.registration,
+            voids: statement.voids,
+            statement_ref: statement.statement_ref,
+            definitions: statement.activity_definitions,
+            body: statement.body,
+            mode: label.mode.as_str(),
+            mode_rule: label.rule,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

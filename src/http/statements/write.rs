@@ -18,9 +18,6 @@ use crate::xapi::statement::{parse_statement, parse_statements, ParsedStatement}
 use crate::xapi::uuid_text::parse_uuid;
 use crate::xapi::{json::parse_json, Version};
 
-/// Deepest JSON nesting a Statement may have; far beyond any real Statement.
-const MAX_JSON_DEPTH: usize = 64;
-
 pub async fn put(
     caller: Caller,
     req: HttpRequest,
@@ -111,7 +108,35 @@ async fn read_statement_body(
             "Content-Type {media_type} is not accepted; send application/json or multipart/mixed"
         )));
     };
-    let json = parse_json(&json_bytes, MAX_JSON_DEPTH).map_err(invalid)?;
+    let limits = &state.settings.limits;
+    if parts.len() > limits.max_attachments {
+        return Err(ApiError::InvalidBody(format!(
+            "the request has {} attachment parts; at most {} are accepted",
+            parts.len(),
+            limits.max_attachments
+        )));
+    }
+    if let Some(part) = parts
+        .iter()
+        .find(|part| part.body.len() > limits.max_attachment_bytes)
+    {
+        return Err(ApiError::TooLarge(format!(
+            "the attachment with hash {} has {} bytes; the limit is {} bytes",
+            part.sha2,
+            part.body.len(),
+            limits.max_attachment_bytes
+        )));
+    }
+    let json = parse_json(&json_bytes, limits.max_json_depth).map_err(invalid)?;
+    if let Some(batch) = json.as_array() {
+        if batch.len() > limits.max_batch_statements {
+            return Err(ApiError::InvalidBody(format!(
+                "the batch has {} Statements; at most {} are accepted per request",
+                batch.len(),
+                limits.max_batch_statements
+            )));
+        }
+    }
     Ok((json, parts))
 }
 
@@ -140,18 +165,7 @@ async fn store(
         .into_iter()
         .map(|statement| {
             let label = state.settings.modes.classify(&statement.body, &writer);
-            NewStatement {
-                id: statement.id.unwrap_or_else(Uuid::new_v4),
-                terms: ingest::index_terms(&statement, &authority_ifi),
-                agent_names: ingest::agent_names(&statement),
-                registration: statement.registration,
-                voids: statement.voids,
-                statement_ref: statement.statement_ref,
-                definitions: statement.activity_definitions,
-                body: statement.body,
-                mode: label.mode.as_str(),
-                mode_rule: label.rule,
-            }
+            NewStatement::from_parsed(statement, &authority_ifi, label)
         })
         .collect();
     let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();

@@ -1,0 +1,164 @@
+//! Erasure of one person (a data-protection request): the one exception to Statement
+//! immutability. Removes, in one transaction, every Statement in which the person
+//! appears (actor, object, context, authority, SubStatements, group members — any
+//! Agent object anywhere in the body), their documents, their Agents-resource entry and
+//! the attachments no remaining Statement uses, and records an audit row.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::Error;
+use crate::xapi::agent::parse_agent_object;
+use crate::xapi::{Ifi, Version};
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Erased {
+    pub statements: i64,
+    pub documents: i64,
+    pub attachments: i64,
+    pub agents: i64,
+}
+
+const IFI_KEYS: [&str; 4] = ["mbox", "mbox_sha1sum", "openid", "account"];
+
+/// Whether an Agent or Group identified by `ifi` appears anywhere in `value`.
+pub fn appears_in(value: &Value, ifi: &Ifi) -> bool {
+    match value {
+        Value::Object(map) => {
+            if IFI_KEYS.iter().any(|k| map.contains_key(*k)) {
+                let found = parse_agent_object(value, "agent", Version::V2_0_0)
+                    .ok()
+                    .and_then(|agent| agent.ifi);
+                if found.as_ref() == Some(ifi) {
+                    return true;
+                }
+            }
+            map.values().any(|v| appears_in(v, ifi))
+        }
+        Value::Array(items) => items.iter().any(|v| appears_in(v, ifi)),
+        _ => false,
+    }
+}
+
+fn attachment_hashes(body: &Value, into: &mut Vec<String>) {
+    for holder in [body, &body["object"]] {
+        if let Some(list) = holder.get("attachments").and_then(Value::as_array) {
+            into.extend(
+                list.iter()
+                    .filter_map(|a| a.get("sha2").and_then(Value::as_str))
+                    .map(str::to_ascii_lowercase),
+            );
+        }
+    }
+}
+
+/// Erases `ifi` from `store` (a store name), or from every store when `None`.
+pub async fn erase(
+    pool: &deadpool_postgres::Pool,
+    ifi: &Ifi,
+    store: Option<&str>,
+    requested_by: &str,
+) -> Result<Erased, Error> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let stores: Vec<i64> = tx
+        .query(
+            "SELECT id FROM stores WHERE $1::text IS NULL OR name = $1",
+            &[&store],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if let Some(name) = store {
+        if stores.is_empty() {
+            return Err(Error::NotFound(format!("no store named '{name}'")));
+        }
+    }
+    let term = ifi.as_str();
+    let mut erased = Erased::default();
+    for store_id in stores {
+        // Candidates: every Statement filed under the person's IFI. Some only inherited
+        // the term through a StatementRef; those are kept, minus the inherited rows.
+        let candidates = tx
+            .query(
+                "SELECT s.seq, s.body FROM statements s
+                  WHERE s.store_id = $1 AND s.seq IN
+                        (SELECT seq FROM statement_index WHERE store_id = $1 AND term = $2)",
+                &[&store_id, &term],
+            )
+            .await?;
+        let mut doomed: Vec<i64> = Vec::new();
+        let mut referrers: Vec<i64> = Vec::new();
+        let mut hashes = Vec::new();
+        for row in &candidates {
+            let (seq, body): (i64, Value) = (row.get(0), row.get(1));
+            if appears_in(&body, ifi) {
+                doomed.push(seq);
+                attachment_hashes(&body, &mut hashes);
+            } else {
+                referrers.push(seq);
+            }
+        }
+        tx.execute(
+            "DELETE FROM statement_index WHERE store_id = $1 AND seq = ANY($2)",
+            &[&store_id, &doomed],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM statement_index WHERE store_id = $1 AND seq = ANY($2) AND term = $3",
+            &[&store_id, &referrers, &term],
+        )
+        .await?;
+        erased.statements += tx
+            .execute(
+                "DELETE FROM statements WHERE store_id = $1 AND seq = ANY($2)",
+                &[&store_id, &doomed],
+            )
+            .await? as i64;
+        hashes.sort();
+        hashes.dedup();
+        erased.attachments += tx
+            .execute(
+                "DELETE FROM attachments a
+                  WHERE a.store_id = $1 AND a.sha2 = ANY($2)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM statements s
+                         WHERE s.store_id = a.store_id
+                           AND jsonb_path_exists(s.body, '$.**.sha2 ? (@ == $h)',
+                                                 jsonb_build_object('h', a.sha2)))",
+                &[&store_id, &hashes],
+            )
+            .await? as i64;
+        erased.documents += tx
+            .execute(
+                "DELETE FROM documents WHERE store_id = $1 AND agent = $2",
+                &[&store_id, &term],
+            )
+            .await? as i64;
+        erased.agents += tx
+            .execute(
+                "DELETE FROM agents WHERE store_id = $1 AND ifi = $2",
+                &[&store_id, &term],
+            )
+            .await? as i64;
+    }
+    tx.execute(
+        "INSERT INTO erasure_audit
+             (requested_by, ifi_sha256, store, statements, documents, attachments, agents)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &requested_by,
+            &hex::encode(Sha256::digest(term.as_bytes())),
+            &store,
+            &erased.statements,
+            &erased.documents,
+            &erased.attachments,
+            &erased.agents,
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(erased)
+}

@@ -1,0 +1,12 @@
+//! Reliability and security with the real binary: secrets, database faults, several
+//! instances, graceful shutdown.
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+mod faults;
+mod instances;
+mod load;
+mod secrets;
+mod server;
+mod shutdown;

@@ -1,0 +1,76 @@
+//! Every value reaches PostgreSQL as a bind parameter. SQL text is only built by
+//! `format!` from reviewed fragments: parameter numbers (`${}`), the documents
+//! module's static column names and the filter made of them, the read path's own
+//! query for EXPLAIN, its sort direction and keyset comparison (`ASC`/`DESC`,
+//! `> ?`/`< ?`), the reports' grouping expressions chosen from an enum, and the
+//! embedded database's constant name. Any other interpolation into SQL text fails this
+//! test until it is reviewed and listed.
+
+const REVIEWED: &[(&str, &str)] = &[
+    ("documents.rs", "{name}"),
+    ("documents.rs", "{filter}"),
+    ("statement_reads.rs", "EXPLAIN (ANALYZE, BUFFERS) {}"),
+    ("statement_reads.rs", "{order}"),
+    ("statement_reads.rs", "{after}"),
+    ("reports.rs", "{group}"),
+    ("reports.rs", "{learner_filter}"),
+    ("mod.rs", "CREATE DATABASE {}"),
+];
+
+const SQL_WORDS: &[&str] = &[
+    "SELECT", "INSERT", "UPDATE", "DELETE", "WHERE", " AND ", "CREATE", "EXPLAIN", "IS NULL",
+];
+
+/// The first string literal after each `format!(` in `source`.
+fn format_templates(source: &str) -> Vec<String> {
+    let mut templates = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("format!(") {
+        rest = &rest[at + "format!(".len()..];
+        let Some(open) = rest.find('"') else { break };
+        let body = &rest[open + 1..];
+        let mut end = 0;
+        let bytes = body.as_bytes();
+        while end < bytes.len() && !(bytes[end] == b'"' && (end == 0 || bytes[end - 1] != b'\\')) {
+            end += 1;
+        }
+        templates.push(body[..end].to_string());
+    }
+    templates
+}
+
+#[test]
+fn sql_text_interpolates_only_reviewed_fragments() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let source = std::fs::read_to_string(entry.path()).unwrap();
+        for template in format_templates(&source) {
+            if !SQL_WORDS.iter().any(|w| template.contains(w)) {
+                continue;
+            }
+            checked += 1;
+            let reviewed_whole = REVIEWED.iter().any(|(f, t)| *f == file && template == *t);
+            let chars: Vec<char> = template.chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                if chars[i] == '{' && chars.get(i + 1) != Some(&'{') {
+                    let close = chars[i..].iter().position(|c| *c == '}').unwrap() + i;
+                    let placeholder: String = chars[i..=close].iter().collect();
+                    let parameter_number = i > 0 && chars[i - 1] == '$';
+                    let reviewed = REVIEWED
+                        .iter()
+                        .any(|(f, p)| *f == file && *p == placeholder);
+                    assert!(
+                        parameter_number || reviewed || reviewed_whole,
+                        "{file}: {placeholder} is interpolated into SQL text: {template:?}"
+                    );
+                    i = close;
+                }
+                i += 1;
+            }
+        }
+    }
+    assert!(checked >= 8, "the scan found the SQL templates ({checked})");
+}
