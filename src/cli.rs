@@ -49,6 +49,37 @@ enum Command {
     /// Teams for the reports.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Web hosts a store refuses from browser capture (credentials tagged source=browser).
+    #[command(subcommand)]
+    Hosts(HostsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HostsCommand {
+    /// Refuse browser-captured Statements about HOST and its subdomains (403, nothing
+    /// stored).
+    Deny {
+        host: String,
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Take HOST off the deny-list.
+    Allow {
+        host: String,
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List the denied hosts.
+    List {
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,7 +311,12 @@ pub fn run() -> ExitCode {
             StoresCommand::Create { database, .. } | StoresCommand::List { database, .. },
         )
         | Command::Modes(ModesCommand::Reclassify { database, .. })
-        | Command::Roster(RosterCommand::Import { database, .. }) => database.log_format,
+        | Command::Roster(RosterCommand::Import { database, .. })
+        | Command::Hosts(
+            HostsCommand::Deny { database, .. }
+            | HostsCommand::Allow { database, .. }
+            | HostsCommand::List { database, .. },
+        ) => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -300,6 +336,7 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
         Command::Modes(command) => modes_command(command).await,
+        Command::Hosts(command) => hosts_command(command).await,
         Command::Roster(RosterCommand::Import {
             file,
             store,
@@ -522,4 +559,58 @@ async fn modes_command(command: ModesCommand) -> Result<(), String> {
             .await
         }
     }
+}
+
+async fn hosts_command(command: HostsCommand) -> Result<(), String> {
+    use crate::store::hosts;
+    let (store, database) = match &command {
+        HostsCommand::Deny {
+            store, database, ..
+        }
+        | HostsCommand::Allow {
+            store, database, ..
+        }
+        | HostsCommand::List { store, database } => (store.clone(), database.clone()),
+    };
+    let host = match &command {
+        HostsCommand::Deny { host, .. } | HostsCommand::Allow { host, .. } => Some(
+            crate::privacy::normalise_host(host)
+                .ok_or_else(|| format!("'{host}' is not a host name (e.g. news.example.org)"))?,
+        ),
+        HostsCommand::List { .. } => None,
+    };
+    with_database(&database, |pool| async move {
+        let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no store named '{store}'"))?;
+        match (command, host) {
+            (HostsCommand::Deny { .. }, Some(host)) => {
+                let added = hosts::deny(&pool, store_id, &host)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let note = if added { "denied" } else { "already denied" };
+                println!("store '{store}': {host} {note} (and its subdomains)");
+            }
+            (HostsCommand::Allow { .. }, Some(host)) => {
+                if !hosts::allow(&pool, store_id, &host)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    return Err(format!("store '{store}' does not deny {host}"));
+                }
+                println!("store '{store}': {host} allowed");
+            }
+            _ => {
+                for host in hosts::list(&pool, store_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    println!("{host}");
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
 }

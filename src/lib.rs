@@ -5,6 +5,7 @@ pub mod cli;
 pub mod configuration;
 pub mod http;
 pub mod modes;
+pub mod privacy;
 pub mod reclassify;
 pub mod roster;
 pub mod startup;

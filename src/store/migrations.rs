@@ -24,6 +24,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_learning_modes",
         include_str!("../../migrations/0004_learning_modes.sql"),
     ),
+    (
+        "0005_denied_hosts",
+        include_str!("../../migrations/0005_denied_hosts.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

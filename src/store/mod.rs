@@ -6,6 +6,7 @@ pub mod agents;
 pub mod credentials;
 pub mod documents;
 pub mod embedded;
+pub mod hosts;
 pub mod migrations;
 pub mod modes;
 pub mod reports;

@@ -6,6 +6,7 @@ mod errors;
 mod helpers;
 mod http_rules;
 mod modes;
+mod privacy;
 mod reports;
 mod statement_consistency;
 mod versions;
