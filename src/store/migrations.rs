@@ -28,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_denied_hosts",
         include_str!("../../migrations/0005_denied_hosts.sql"),
     ),
+    (
+        "0006_learning_events",
+        include_str!("../../migrations/0006_learning_events.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

@@ -5,6 +5,7 @@ mod documents;
 mod errors;
 mod helpers;
 mod http_rules;
+mod learning_reports;
 mod modes;
 mod privacy;
 mod reports;
