@@ -49,9 +49,35 @@ enum Command {
     /// Teams for the reports.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Post a realistic mixed demo data set through the xAPI API of a running LRS.
+    Demo(DemoArgs),
     /// Web hosts a store refuses from browser capture (credentials tagged source=browser).
     #[command(subcommand)]
     Hosts(HostsCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+struct DemoArgs {
+    /// The LRS's xAPI endpoint (http).
+    #[arg(
+        long,
+        env = "COMMONPLACE_DEMO_ENDPOINT",
+        default_value = "http://127.0.0.1:8080/xapi/"
+    )]
+    endpoint: String,
+    /// A credential allowed to write Statements.
+    #[arg(long, env = "COMMONPLACE_DEMO_KEY")]
+    key: String,
+    #[arg(long, env = "COMMONPLACE_DEMO_SECRET")]
+    secret: String,
+    #[arg(long, env = "COMMONPLACE_DEMO_LEARNERS", default_value_t = 200)]
+    learners: usize,
+    /// Weeks of activity, ending with the current week.
+    #[arg(long, env = "COMMONPLACE_DEMO_WEEKS", default_value_t = 12)]
+    weeks: u32,
+    /// The same seed posts the same data set (with fresh Statement ids).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +327,7 @@ pub fn run() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     let log_format = match &command {
         Command::Serve(args) => args.database.log_format,
+        Command::Demo(_) => LogFormat::Pretty,
         Command::Migrate(db) => db.log_format,
         Command::Credentials(
             CredentialsCommand::Create { database, .. }
@@ -337,6 +364,22 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Stores(command) => stores_command(command).await,
         Command::Modes(command) => modes_command(command).await,
         Command::Hosts(command) => hosts_command(command).await,
+        Command::Demo(args) => {
+            let options = crate::demo::DemoOptions {
+                endpoint: args.endpoint,
+                key: args.key,
+                secret: args.secret,
+                learners: args.learners.max(1),
+                weeks: args.weeks.max(1),
+                seed: args.seed,
+            };
+            let stored = crate::demo::run(&options).await?;
+            println!(
+                "posted {stored} Statements for {} learners over {} weeks to {}",
+                options.learners, options.weeks, options.endpoint
+            );
+            Ok(())
+        }
         Command::Roster(RosterCommand::Import {
             file,
             store,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cli;
 pub mod configuration;
+pub mod demo;
 pub mod http;
 pub mod modes;
 pub mod privacy;
