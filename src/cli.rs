@@ -88,6 +88,63 @@ enum Command {
     /// Teams for the reports.
     #[command(subcommand)]
     Roster(RosterCommand),
+    /// Post a realistic mixed demo data set through the xAPI API of a running LRS.
+    Demo(DemoArgs),
+    /// Web hosts a store refuses from browser capture (credentials tagged source=browser).
+    #[command(subcommand)]
+    Hosts(HostsCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+struct DemoArgs {
+    /// The LRS's xAPI endpoint (http).
+    #[arg(
+        long,
+        env = "COMMONPLACE_DEMO_ENDPOINT",
+        default_value = "http://127.0.0.1:8080/xapi/"
+    )]
+    endpoint: String,
+    /// A credential allowed to write Statements.
+    #[arg(long, env = "COMMONPLACE_DEMO_KEY")]
+    key: String,
+    #[arg(long, env = "COMMONPLACE_DEMO_SECRET")]
+    secret: String,
+    #[arg(long, env = "COMMONPLACE_DEMO_LEARNERS", default_value_t = 200)]
+    learners: usize,
+    /// Weeks of activity, ending with the current week.
+    #[arg(long, env = "COMMONPLACE_DEMO_WEEKS", default_value_t = 12)]
+    weeks: u32,
+    /// The same seed posts the same data set (with fresh Statement ids).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum HostsCommand {
+    /// Refuse browser-captured Statements about HOST and its subdomains (403, nothing
+    /// stored).
+    Deny {
+        host: String,
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Take HOST off the deny-list.
+    Allow {
+        host: String,
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List the denied hosts.
+    List {
+        #[arg(long, default_value = "default")]
+        store: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -346,6 +403,7 @@ pub fn run() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     let log_format = match &command {
         Command::Serve(args) => args.database.log_format,
+        Command::Demo(_) => LogFormat::Pretty,
         Command::Migrate(db) => db.log_format,
         Command::Credentials(
             CredentialsCommand::Create { database, .. }
@@ -359,7 +417,12 @@ pub fn run() -> ExitCode {
         | Command::Roster(RosterCommand::Import { database, .. })
         | Command::Erase { database, .. }
         | Command::Export { database, .. }
-        | Command::Import { database, .. } => database.log_format,
+        | Command::Import { database, .. }
+        | Command::Hosts(
+            HostsCommand::Deny { database, .. }
+            | HostsCommand::Allow { database, .. }
+            | HostsCommand::List { database, .. },
+        ) => database.log_format,
     };
     telemetry::init(log_format);
     let outcome = actix_web::rt::System::new().block_on(execute(command));
@@ -379,6 +442,23 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
         Command::Modes(command) => modes_command(command).await,
+        Command::Hosts(command) => hosts_command(command).await,
+        Command::Demo(args) => {
+            let options = crate::demo::DemoOptions {
+                endpoint: args.endpoint,
+                key: args.key,
+                secret: args.secret,
+                learners: args.learners.max(1),
+                weeks: args.weeks.max(1),
+                seed: args.seed,
+            };
+            let stored = crate::demo::run(&options).await?;
+            println!(
+                "posted {stored} Statements for {} learners over {} weeks to {}",
+                options.learners, options.weeks, options.endpoint
+            );
+            Ok(())
+        }
         Command::Roster(RosterCommand::Import {
             file,
             store,
@@ -680,4 +760,58 @@ async fn modes_command(command: ModesCommand) -> Result<(), String> {
             .await
         }
     }
+}
+
+async fn hosts_command(command: HostsCommand) -> Result<(), String> {
+    use crate::store::hosts;
+    let (store, database) = match &command {
+        HostsCommand::Deny {
+            store, database, ..
+        }
+        | HostsCommand::Allow {
+            store, database, ..
+        }
+        | HostsCommand::List { store, database } => (store.clone(), database.clone()),
+    };
+    let host = match &command {
+        HostsCommand::Deny { host, .. } | HostsCommand::Allow { host, .. } => Some(
+            crate::privacy::normalise_host(host)
+                .ok_or_else(|| format!("'{host}' is not a host name (e.g. news.example.org)"))?,
+        ),
+        HostsCommand::List { .. } => None,
+    };
+    with_database(&database, |pool| async move {
+        let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no store named '{store}'"))?;
+        match (command, host) {
+            (HostsCommand::Deny { .. }, Some(host)) => {
+                let added = hosts::deny(&pool, store_id, &host)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let note = if added { "denied" } else { "already denied" };
+                println!("store '{store}': {host} {note} (and its subdomains)");
+            }
+            (HostsCommand::Allow { .. }, Some(host)) => {
+                if !hosts::allow(&pool, store_id, &host)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    return Err(format!("store '{store}' does not deny {host}"));
+                }
+                println!("store '{store}': {host} allowed");
+            }
+            _ => {
+                for host in hosts::list(&pool, store_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    println!("{host}");
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
 }

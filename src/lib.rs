@@ -3,8 +3,10 @@
 pub mod auth;
 pub mod cli;
 pub mod configuration;
+pub mod demo;
 pub mod http;
 pub mod modes;
+pub mod privacy;
 pub mod reclassify;
 pub mod roster;
 pub mod startup;

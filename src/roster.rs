@@ -48,7 +48,7 @@ pub fn parse(text: &str) -> Result<Vec<RosterEntry>, String> {
     Ok(entries)
 }
 
-fn canonical_ifi(raw: &str) -> Option<String> {
+pub fn canonical_ifi(raw: &str) -> Option<String> {
     if raw.starts_with("mailto:") && raw.len() > 7 {
         return Some(format!("mbox:{raw}"));
     }

@@ -2,7 +2,8 @@
 //! `format!` from reviewed fragments: parameter numbers (`${}`), the documents
 //! module's static column names and the filter made of them, the read path's own
 //! query for EXPLAIN, its sort direction and keyset comparison (`ASC`/`DESC`,
-//! `> ?`/`< ?`), the reports' grouping expressions chosen from an enum, and the
+//! `> ?`/`< ?`), the reports' grouping expressions chosen from an enum and their shared
+//! constant subqueries (timed events, activity names, the self-directed modes), and the
 //! embedded database's constant name. Any other interpolation into SQL text fails this
 //! test until it is reviewed and listed.
 
@@ -14,6 +15,12 @@ const REVIEWED: &[(&str, &str)] = &[
     ("statement_reads.rs", "{after}"),
     ("reports.rs", "{group}"),
     ("reports.rs", "{learner_filter}"),
+    ("learning.rs", "{learner_filter}"),
+    ("learning.rs", "{timed}"),
+    ("learning.rs", "{name}"),
+    ("learning.rs", "{goal_name}"),
+    ("learning.rs", "{activity_name}"),
+    ("learning.rs", "{SELF_MODES}"),
     ("mod.rs", "CREATE DATABASE {}"),
 ];
 

@@ -28,6 +28,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_erasure_audit",
         include_str!("../../migrations/0005_erasure_audit.sql"),
     ),
+    (
+        "0006_denied_hosts",
+        include_str!("../../migrations/0006_denied_hosts.sql"),
+    ),
+    (
+        "0007_learning_events",
+        include_str!("../../migrations/0007_learning_events.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

@@ -7,6 +7,8 @@ pub mod credentials;
 pub mod documents;
 pub mod embedded;
 pub mod erasure;
+pub mod hosts;
+pub mod learning;
 pub mod migrations;
 pub mod modes;
 pub mod reports;

@@ -2,6 +2,7 @@
 //! behind the same Basic credentials, for the `all`, `all/read` and `reports` scopes.
 
 mod explain;
+mod learning;
 mod modes;
 
 use std::future::{ready, Ready};
@@ -20,7 +21,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/reports")
             .wrap(actix_web::middleware::from_fn(reports_gate))
             .service(resource("/explain").route(get_or_head(explain::explain)))
-            .service(resource("/modes").route(get_or_head(modes::modes))),
+            .service(resource("/modes").route(get_or_head(modes::modes)))
+            .service(resource("/teams").route(get_or_head(learning::teams)))
+            .service(resource("/learners/{agent:.+}").route(get_or_head(learning::learner)))
+            .service(resource("/sources").route(get_or_head(learning::sources))),
     );
 }
 

@@ -13,7 +13,7 @@ use crate::http::AppState;
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
 
 /// Without `since`, reports cover this many days before `until`.
-const DEFAULT_DAYS: i64 = 84;
+pub(super) const DEFAULT_DAYS: i64 = 84;
 
 pub async fn modes(
     reader: Reader,
@@ -93,12 +93,12 @@ pub async fn modes(
     })))
 }
 
-fn bad(name: &str, value: &str, allowed: &str) -> ApiError {
+pub(super) fn bad(name: &str, value: &str, allowed: &str) -> ApiError {
     ApiError::InvalidParameter(format!("{name}: '{value}' is not one of {allowed}"))
 }
 
 /// A day as `YYYY-MM-DD`, or the day of an RFC 3339 timestamp.
-fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+pub(super) fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .ok()
         .or_else(|| {
@@ -146,7 +146,7 @@ fn to_csv(figures: &[ModeFigures]) -> String {
 
 /// RFC 4180 quoting, and a leading quote mark for text a spreadsheet would run as a
 /// formula (a learner IFI or team name is outside our control).
-fn csv_field(value: &str) -> String {
+pub(super) fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {

@@ -10,6 +10,8 @@ use crate::http::body::collect;
 use crate::http::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::modes::Writer;
+use crate::privacy;
+use crate::store::hosts;
 use crate::store::statements::{self, LrsProperties, NewAttachment, NewStatement};
 use crate::xapi::compare::equivalent;
 use crate::xapi::ingest::{self, credential_authority};
@@ -140,6 +142,40 @@ async fn read_statement_body(
     Ok((json, parts))
 }
 
+/// Browser capture about a host on the store's deny-list is refused whole, before
+/// anything is stored: the learner's privacy outranks a partial batch.
+async fn refuse_denied_hosts(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    parsed: &[ParsedStatement],
+) -> Result<(), ApiError> {
+    if !privacy::is_browser_capture(&principal.tags) {
+        return Ok(());
+    }
+    let found = privacy::object_hosts(parsed.iter().map(|s| &s.body));
+    let mut hosts: Vec<String> = found.iter().map(|(_, host)| host.clone()).collect();
+    hosts.sort();
+    hosts.dedup();
+    let denied = hosts::denied_among(&state.pool, principal.store_id, &hosts).await?;
+    let Some((index, host, entry)) = found.iter().find_map(|(index, host)| {
+        denied
+            .iter()
+            .find(|(h, _)| h == host)
+            .map(|(_, entry)| (index, host, entry))
+    }) else {
+        return Ok(());
+    };
+    let whose = if parsed.len() > 1 {
+        format!("statement[{index}] of the batch is")
+    } else {
+        "the statement is".to_string()
+    };
+    Err(ApiError::Forbidden(format!(
+        "{whose} about {host}, which this store does not record from browser capture \
+         (denied host '{entry}'); nothing was stored"
+    )))
+}
+
 /// Checks attachments and signatures, then stores the batch; returns the ids in order.
 async fn store(
     caller: &Caller,
@@ -150,6 +186,7 @@ async fn store(
     let version: Version = caller.version;
     let parts = ingest::check_attachments(&parsed, parts, version).map_err(invalid)?;
     let principal = &caller.principal;
+    refuse_denied_hosts(state, principal, &parsed).await?;
     let (authority, authority_ifi) = credential_authority(
         &state.authority_home_page(),
         &principal.key,

@@ -1,0 +1,257 @@
+//! `GET /reports/teams`, `/reports/learners/{agent}` and `/reports/sources`, as JSON or
+//! CSV. Figures are defined in the README next to the API.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::modes::{bad, csv_field, parse_day, wants_csv, DEFAULT_DAYS};
+use super::Reader;
+use crate::http::error::ApiError;
+use crate::http::params::query_pairs;
+use crate::http::AppState;
+use crate::store::learning::{self, Scope, TimeRule};
+
+/// Ranked lists hold this many entries unless `top` says otherwise, and never more
+/// than `MAX_TOP`.
+const DEFAULT_TOP: i64 = 10;
+const MAX_TOP: i64 = 100;
+
+/// The parameters every one of these reports takes, and the others it was given.
+struct Request {
+    scope: Scope,
+    csv: bool,
+    extra: BTreeMap<String, String>,
+}
+
+fn read_request(
+    req: &HttpRequest,
+    reader: &Reader,
+    state: &AppState,
+    resource: &str,
+    allowed: &[&str],
+) -> Result<Request, ApiError> {
+    let (mut since, mut until, mut csv) = (None, None, wants_csv(req));
+    let mut extra = BTreeMap::new();
+    for (name, value) in query_pairs(req.query_string())? {
+        match name.as_str() {
+            "since" => since = Some(parse_day(&name, &value)?),
+            "until" => until = Some(parse_day(&name, &value)?),
+            "format" => {
+                csv = match value.as_str() {
+                    "csv" => true,
+                    "json" => false,
+                    _ => return Err(bad(&name, &value, "json or csv")),
+                }
+            }
+            other if allowed.contains(&other) => {
+                extra.insert(name, value);
+            }
+            other => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "{other}: not a parameter of {resource}"
+                )))
+            }
+        }
+    }
+    let last = until.unwrap_or_else(|| Utc::now().date_naive());
+    let first = since.unwrap_or(last - Duration::days(DEFAULT_DAYS - 1));
+    if first > last {
+        return Err(ApiError::InvalidParameter(
+            "since: later than until".to_string(),
+        ));
+    }
+    Ok(Request {
+        scope: Scope {
+            store_id: reader.0.store_id,
+            since: first,
+            until: last.succ_opt().unwrap_or(last),
+            min_team_size: state.settings.min_team_size,
+            time: TimeRule::default(),
+        },
+        csv,
+        extra,
+    })
+}
+
+fn top_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
+    match extra.get("top") {
+        None => Ok(DEFAULT_TOP),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_TOP).contains(n))
+            .ok_or_else(|| bad("top", v, &format!("a whole number from 1 to {MAX_TOP}"))),
+    }
+}
+
+fn period(request: &Request) -> serde_json::Value {
+    json!({
+        "since": request.scope.since,
+        "until": request.scope.until.pred_opt().unwrap_or(request.scope.until),
+        "sessionGapSeconds": request.scope.time.session_gap_seconds,
+        "estimateCapSeconds": request.scope.time.cap_seconds,
+    })
+}
+
+fn csv_response(header: &str, lines: Vec<Vec<String>>) -> HttpResponse {
+    let mut out = format!("{header}\r\n");
+    for line in lines {
+        let fields: Vec<String> = line.iter().map(|v| csv_field(v)).collect();
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .body(out)
+}
+
+fn share(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_default()
+}
+
+pub const TEAMS_CSV_HEADER: &str = "team,learners,statements,reported_seconds,estimated_seconds,\
+self_direction_by_statements,self_direction_by_time,goal_coverage,goal_linked_share,\
+finds_shared_per_learner,directed_courses,directed_completion_rate";
+
+pub async fn teams(
+    reader: Reader,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = read_request(&req, &reader, &state, "/reports/teams", &[])?;
+    let teams = learning::team_figures(&state.pool, request.scope).await?;
+    if request.csv {
+        let lines = teams
+            .iter()
+            .map(|t| {
+                vec![
+                    t.team.clone(),
+                    t.learners.to_string(),
+                    t.statements.to_string(),
+                    format!("{:.0}", t.reported_seconds),
+                    format!("{:.0}", t.estimated_seconds),
+                    share(Some(t.self_direction_by_statements)),
+                    share(t.self_direction_by_time),
+                    share(Some(t.goal_coverage)),
+                    share(t.goal_linked_share),
+                    format!("{:.2}", t.finds_shared_per_learner),
+                    t.directed_courses.to_string(),
+                    share(t.directed_completion_rate),
+                ]
+            })
+            .collect();
+        return Ok(csv_response(TEAMS_CSV_HEADER, lines));
+    }
+    let mut body = period(&request);
+    body["minTeamSize"] = json!(request.scope.min_team_size);
+    body["teams"] = json!(teams);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// A learner as the path names them: an IFI as the LRS writes it (`mbox:mailto:…`,
+/// `account:HOMEPAGE|NAME`, …) or a bare `mailto:` address.
+fn learner_ifi(raw: &str) -> Result<String, ApiError> {
+    crate::roster::canonical_ifi(raw).ok_or_else(|| {
+        ApiError::InvalidParameter(format!(
+            "agent: '{raw}' is not a learner IFI (mailto:…, mbox:mailto:…, mbox_sha1sum:…, openid:…, account:HOMEPAGE|NAME)"
+        ))
+    })
+}
+
+pub async fn learner(
+    reader: Reader,
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = read_request(
+        &req,
+        &reader,
+        &state,
+        "/reports/learners/{agent}",
+        &["bucket", "top"],
+    )?;
+    let learner = learner_ifi(&path.into_inner())?;
+    let bucket = match request.extra.get("bucket").map(String::as_str) {
+        None | Some("week") => "week",
+        Some("day") => "day",
+        Some("month") => "month",
+        Some(other) => return Err(bad("bucket", other, "day, week or month")),
+    };
+    let top = top_of(&request.extra)?;
+    let roster = learning::roster_entry(&state.pool, request.scope.store_id, &learner).await?;
+    if roster.as_ref().is_some_and(|(_, _, opted_out)| *opted_out) {
+        return Err(ApiError::Forbidden(format!(
+            "{learner} opted out of learner-level reports; they still count in team figures"
+        )));
+    }
+    let report =
+        learning::learner_report(&state.pool, request.scope, &learner, bucket, top).await?;
+    if request.csv {
+        let lines = report
+            .mix
+            .iter()
+            .map(|m| {
+                vec![
+                    m.bucket.to_string(),
+                    m.mode.clone(),
+                    m.statements.to_string(),
+                    format!("{:.0}", m.reported_seconds),
+                    format!("{:.0}", m.estimated_seconds),
+                ]
+            })
+            .collect();
+        return Ok(csv_response(
+            "bucket,mode,statements,reported_seconds,estimated_seconds",
+            lines,
+        ));
+    }
+    let mut body = period(&request);
+    body["bucket"] = json!(bucket);
+    if let serde_json::Value::Object(fields) = json!(report) {
+        for (k, v) in fields {
+            body[k] = v;
+        }
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn sources(
+    reader: Reader,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let request = read_request(&req, &reader, &state, "/reports/sources", &["top"])?;
+    let top = top_of(&request.extra)?;
+    let modes = learning::sources(&state.pool, request.scope, top).await?;
+    if request.csv {
+        let mut lines = Vec::new();
+        for m in &modes {
+            for (kind, list) in [("host", &m.hosts), ("activity", &m.activities)] {
+                for (place, r) in list.iter().enumerate() {
+                    lines.push(vec![
+                        m.mode.clone(),
+                        kind.to_string(),
+                        (place + 1).to_string(),
+                        r.key.clone(),
+                        r.name.clone().unwrap_or_default(),
+                        r.statements.to_string(),
+                        r.learners.to_string(),
+                        format!("{:.0}", r.reported_seconds),
+                        format!("{:.0}", r.estimated_seconds),
+                    ]);
+                }
+            }
+        }
+        return Ok(csv_response(
+            "mode,kind,rank,key,name,statements,learners,reported_seconds,estimated_seconds",
+            lines,
+        ));
+    }
+    let mut body = period(&request);
+    body["modes"] = json!(modes);
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,528 @@
+//! The team, learner and source reports, read from `learning_events` (one narrow row
+//! per counted Statement, kept by triggers). Every query first gives each event its
+//! estimated time (see [`TimeRule`]), so reported and estimated time sit side by side.
+
+use chrono::NaiveDate;
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use tokio_postgres::types::ToSql;
+
+use super::Error;
+
+/// The goal activity type of the Commonplace profile.
+pub const GOAL_TYPE: &str = "https://commonplace.dev/xapi/activity-types/goal";
+/// Verbs that share a find with others.
+pub const SHARE_VERBS: [&str; 2] = [
+    "http://adlnet.gov/expapi/verbs/shared",
+    "http://activitystrea.ms/schema/1.0/share",
+];
+/// The completion verbs as one SQL array parameter.
+const COMPLETIONS: &[&str] = &COMPLETION_VERBS;
+/// Verbs that complete a course.
+pub const COMPLETION_VERBS: [&str; 2] = [
+    "http://adlnet.gov/expapi/verbs/completed",
+    "http://adlnet.gov/expapi/verbs/passed",
+];
+
+/// How time is estimated for Statements without `result.duration`: a learner's events
+/// in time order form sessions; an event followed by the learner's next event within
+/// `session_gap_seconds` is credited the gap, capped at `cap_seconds`. The last event of
+/// a session (nothing follows within the gap) is credited nothing: there is no evidence
+/// of how long it took.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeRule {
+    pub session_gap_seconds: f64,
+    pub cap_seconds: f64,
+}
+
+impl Default for TimeRule {
+    fn default() -> Self {
+        TimeRule {
+            session_gap_seconds: 30.0 * 60.0,
+            cap_seconds: 10.0 * 60.0,
+        }
+    }
+}
+
+/// The period and the privacy and time rules of a report.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub store_id: i64,
+    /// First day included.
+    pub since: NaiveDate,
+    /// First day not included.
+    pub until: NaiveDate,
+    pub min_team_size: i64,
+    pub time: TimeRule,
+}
+
+/// The events of the period ($1 store, $2 since, $3 until), each with `estimated`
+/// seconds ($4 session gap, $5 cap; 0 when it reported a duration), optionally only
+/// one learner's (`learner_filter` names the parameter).
+fn timed_events(learner_filter: &str) -> String {
+    format!(
+        "ev AS (
+             SELECT e.*, lead(e.at) OVER (PARTITION BY e.learner ORDER BY e.at, e.seq) AS next_at
+               FROM learning_events e
+              WHERE e.store_id = $1 AND e.day >= $2 AND e.day < $3 {learner_filter}
+         ),
+         timed AS (
+             SELECT ev.*,
+                    CASE WHEN ev.seconds IS NULL
+                              AND extract(epoch FROM ev.next_at - ev.at)::float8 <= $4::float8
+                         THEN least(extract(epoch FROM ev.next_at - ev.at)::float8, $5::float8)
+                         ELSE 0 END AS estimated
+               FROM ev
+         )"
+    )
+}
+
+const SELF_MODES: &str = "('self_planned', 'self_directed')";
+
+/// One team of `GET /reports/teams`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamFigures {
+    pub team: String,
+    pub learners: i64,
+    pub statements: i64,
+    pub reported_seconds: f64,
+    pub estimated_seconds: f64,
+    /// Share of statements in self_planned + self_directed.
+    pub self_direction_by_statements: f64,
+    /// Share of learning time (reported + estimated) in self_planned + self_directed;
+    /// `None` when the team has no learning time.
+    pub self_direction_by_time: Option<f64>,
+    pub goal_coverage: f64,
+    /// Share of self_planned + self_directed statements linked to a goal.
+    pub goal_linked_share: Option<f64>,
+    pub finds_shared_per_learner: f64,
+    pub directed_courses: i64,
+    pub directed_completion_rate: Option<f64>,
+}
+
+fn ratio(part: f64, whole: f64) -> Option<f64> {
+    (whole > 0.0).then(|| part / whole)
+}
+
+pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>, Error> {
+    let sql = format!(
+        "WITH {timed},
+         context_team AS (
+             SELECT DISTINCT ON (learner) learner, team
+               FROM (SELECT learner, team, count(*) AS n FROM timed
+                      WHERE team IS NOT NULL GROUP BY 1, 2) c
+              ORDER BY learner, n DESC, team
+         ),
+         team_of AS (
+             SELECT l.learner, coalesce(r.team, c.team, '(no team)') AS team
+               FROM (SELECT DISTINCT learner FROM timed) l
+               LEFT JOIN roster r ON r.store_id = $1 AND r.learner = l.learner
+               LEFT JOIN context_team c ON c.learner = l.learner
+         ),
+         goal_setters AS (
+             SELECT DISTINCT learner FROM learning_events
+              WHERE store_id = $1 AND day < $3 AND activity_type = $6
+         ),
+         directed AS (
+             SELECT DISTINCT t.learner, t.course,
+                    EXISTS (SELECT 1 FROM learning_events c
+                             WHERE c.store_id = $1 AND c.learner = t.learner AND c.day < $3
+                               AND c.activity = t.course AND c.verb = ANY($8)) AS completed
+               FROM timed t WHERE t.mode = 'directed' AND t.course IS NOT NULL
+         ),
+         per_team AS (
+             SELECT o.team, count(DISTINCT e.learner) AS learners, count(*) AS statements,
+                    coalesce(sum(e.seconds), 0) AS reported, sum(e.estimated) AS estimated,
+                    count(*) FILTER (WHERE e.mode IN {SELF_MODES}) AS self_statements,
+                    coalesce(sum(coalesce(e.seconds, 0) + e.estimated)
+                             FILTER (WHERE e.mode IN {SELF_MODES}), 0) AS self_seconds,
+                    count(*) FILTER (WHERE e.mode IN {SELF_MODES} AND e.goal IS NOT NULL) AS linked,
+                    count(*) FILTER (WHERE e.verb = ANY($7)) AS shares
+               FROM timed e JOIN team_of o USING (learner)
+              GROUP BY o.team
+         )
+         SELECT p.team, p.learners, p.statements, p.reported, p.estimated, p.self_statements,
+                p.self_seconds, p.linked, p.shares,
+                (SELECT count(*) FROM team_of o JOIN goal_setters g USING (learner)
+                  WHERE o.team = p.team),
+                (SELECT count(*) FROM directed d JOIN team_of o USING (learner) WHERE o.team = p.team),
+                (SELECT count(*) FROM directed d JOIN team_of o USING (learner)
+                  WHERE o.team = p.team AND d.completed)
+           FROM per_team p
+          WHERE p.learners >= $9
+          ORDER BY p.team",
+        timed = timed_events("")
+    );
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            &sql,
+            &[
+                &scope.store_id,
+                &scope.since,
+                &scope.until,
+                &scope.time.session_gap_seconds,
+                &scope.time.cap_seconds,
+                &GOAL_TYPE,
+                &&SHARE_VERBS[..],
+                &&COMPLETION_VERBS[..],
+                &scope.min_team_size,
+            ],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let learners: i64 = r.get(1);
+            let statements: i64 = r.get(2);
+            let reported: f64 = r.get(3);
+            let estimated: f64 = r.get(4);
+            let self_statements: i64 = r.get(5);
+            let self_seconds: f64 = r.get(6);
+            let linked: i64 = r.get(7);
+            let shares: i64 = r.get(8);
+            let goal_setters: i64 = r.get(9);
+            let directed: i64 = r.get(10);
+            let completed: i64 = r.get(11);
+            TeamFigures {
+                team: r.get(0),
+                learners,
+                statements,
+                reported_seconds: reported,
+                estimated_seconds: estimated,
+                self_direction_by_statements: self_statements as f64 / statements as f64,
+                self_direction_by_time: ratio(self_seconds, reported + estimated),
+                goal_coverage: goal_setters as f64 / learners as f64,
+                goal_linked_share: ratio(linked as f64, self_statements as f64),
+                finds_shared_per_learner: shares as f64 / learners as f64,
+                directed_courses: directed,
+                directed_completion_rate: ratio(completed as f64, directed as f64),
+            }
+        })
+        .collect())
+}
+
+/// The most frequent first-language name of an Activity, from the Activities data.
+const ACTIVITY_NAME: &str =
+    "(SELECT v FROM activities a, jsonb_each_text(a.definition -> 'name') AS n(k, v)
+                              WHERE a.store_id = $1 AND a.iri = {col} ORDER BY k LIMIT 1)";
+
+fn activity_name(column: &str) -> String {
+    ACTIVITY_NAME.replace("{col}", column)
+}
+
+/// One bucket × mode of a learner's mix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MixRow {
+    pub bucket: NaiveDate,
+    pub mode: String,
+    pub statements: i64,
+    pub reported_seconds: f64,
+    pub estimated_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedActivity {
+    pub activity: String,
+    pub name: Option<String>,
+    pub statements: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Goal {
+    pub goal: String,
+    pub name: Option<String>,
+    /// First day the learner recorded the goal itself (set, revised), if they did.
+    pub documented: Option<NaiveDate>,
+    /// Whether the learner completed the goal.
+    pub achieved: bool,
+    /// Activities of the period linked to the goal, most statements first.
+    pub activities: Vec<LinkedActivity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ranked {
+    /// A host, an Activity id, or a course id.
+    pub key: String,
+    pub name: Option<String>,
+    pub statements: i64,
+    pub learners: i64,
+    pub reported_seconds: f64,
+    pub estimated_seconds: f64,
+    /// For directed courses: whether the learner completed it (else `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LearnerReport {
+    pub learner: String,
+    pub name: Option<String>,
+    pub team: Option<String>,
+    pub mix: Vec<MixRow>,
+    pub goals: Vec<Goal>,
+    pub top_sources: Vec<Ranked>,
+    pub top_directed_courses: Vec<Ranked>,
+}
+
+/// The parameters of a query: the shared ones, then its own.
+fn with_params<'p>(
+    base: &[&'p (dyn ToSql + Sync)],
+    extra: &[&'p (dyn ToSql + Sync)],
+) -> Vec<&'p (dyn ToSql + Sync)> {
+    base.iter().chain(extra).copied().collect()
+}
+
+/// What the roster says of a learner: name, team, opted out.
+pub async fn roster_entry(
+    pool: &Pool,
+    store_id: i64,
+    learner: &str,
+) -> Result<Option<(String, String, bool)>, Error> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT name, team, opted_out FROM roster WHERE store_id = $1 AND learner = $2",
+            &[&store_id, &learner],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// One learner's report over the period, bucketed by `bucket` (`day|week|month`); `top`
+/// bounds the ranked lists. The caller checks the opt-out first.
+pub async fn learner_report(
+    pool: &Pool,
+    scope: Scope,
+    learner: &str,
+    bucket: &str,
+    top: i64,
+) -> Result<LearnerReport, Error> {
+    let client = pool.get().await?;
+    let timed = timed_events("AND e.learner = $6");
+    let learner_param = learner.to_string();
+    let base: [&(dyn ToSql + Sync); 6] = [
+        &scope.store_id,
+        &scope.since,
+        &scope.until,
+        &scope.time.session_gap_seconds,
+        &scope.time.cap_seconds,
+        &learner_param,
+    ];
+
+    let mix = client
+        .query(
+            &format!(
+                "WITH {timed}
+                 SELECT date_trunc($7, day::timestamp)::date, mode, count(*),
+                        coalesce(sum(seconds), 0), sum(estimated)
+                   FROM timed GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            &with_params(&base, &[&bucket]),
+        )
+        .await?
+        .iter()
+        .map(|r| MixRow {
+            bucket: r.get(0),
+            mode: r.get(1),
+            statements: r.get(2),
+            reported_seconds: r.get(3),
+            estimated_seconds: r.get(4),
+        })
+        .collect();
+    let ranked = |r: &tokio_postgres::Row, completed: Option<bool>| Ranked {
+        key: r.get(0),
+        name: r.get(1),
+        statements: r.get(2),
+        learners: 1,
+        reported_seconds: r.get(3),
+        estimated_seconds: r.get(4),
+        completed,
+    };
+    let top_sources = client
+        .query(
+            &format!(
+                "WITH {timed}
+                 SELECT host, NULL::text, count(*), coalesce(sum(seconds), 0), sum(estimated)
+                   FROM timed WHERE host IS NOT NULL
+                  GROUP BY host ORDER BY 3 DESC, 1 LIMIT $7"
+            ),
+            &with_params(&base, &[&top]),
+        )
+        .await?
+        .iter()
+        .map(|r| ranked(r, None))
+        .collect();
+    let top_directed_courses = client
+        .query(
+            &format!(
+                "WITH {timed}
+                 SELECT course, {name}, count(*), coalesce(sum(seconds), 0), sum(estimated),
+                        EXISTS (SELECT 1 FROM learning_events c
+                                 WHERE c.store_id = $1 AND c.learner = $6 AND c.day < $3
+                                   AND c.activity = t.course AND c.verb = ANY($8))
+                   FROM timed t WHERE mode = 'directed' AND course IS NOT NULL
+                  GROUP BY course ORDER BY 3 DESC, 1 LIMIT $7",
+                name = activity_name("t.course")
+            ),
+            &with_params(&base, &[&top, &COMPLETIONS]),
+        )
+        .await?
+        .iter()
+        .map(|r| ranked(r, Some(r.get(5))))
+        .collect();
+    let goal_rows = client
+        .query(
+            &format!(
+                "WITH {timed},
+                 documented AS (
+                     SELECT activity AS goal, min(day) AS first_day,
+                            bool_or(verb = ANY($8)) AS achieved
+                       FROM learning_events
+                      WHERE store_id = $1 AND learner = $6 AND day < $3 AND activity_type = $7
+                      GROUP BY activity
+                 ),
+                 linked AS (
+                     SELECT goal, activity, count(*) AS n FROM timed
+                      WHERE goal IS NOT NULL AND activity IS NOT NULL GROUP BY 1, 2
+                 ),
+                 goals AS (SELECT goal FROM documented UNION SELECT goal FROM linked)
+                 SELECT g.goal, {goal_name}, d.first_day, coalesce(d.achieved, false),
+                        l.activity, {activity_name}, l.n
+                   FROM goals g
+                   LEFT JOIN documented d USING (goal)
+                   LEFT JOIN linked l USING (goal)
+                  ORDER BY d.first_day NULLS LAST, g.goal, l.n DESC, l.activity",
+                goal_name = activity_name("g.goal"),
+                activity_name = activity_name("l.activity"),
+            ),
+            &with_params(&base, &[&GOAL_TYPE, &COMPLETIONS]),
+        )
+        .await?;
+    let mut goals: Vec<Goal> = Vec::new();
+    for r in &goal_rows {
+        let goal: String = r.get(0);
+        if goals.last().is_none_or(|g| g.goal != goal) {
+            goals.push(Goal {
+                goal,
+                name: r.get(1),
+                documented: r.get(2),
+                achieved: r.get(3),
+                activities: Vec::new(),
+            });
+        }
+        if let Some(activity) = r.get::<_, Option<String>>(4) {
+            goals
+                .last_mut()
+                .expect("pushed above")
+                .activities
+                .push(LinkedActivity {
+                    activity,
+                    name: r.get(5),
+                    statements: r.get(6),
+                });
+        }
+    }
+    let roster = roster_entry(pool, scope.store_id, learner).await?;
+    Ok(LearnerReport {
+        learner: learner.to_string(),
+        name: roster.as_ref().map(|r| r.0.clone()),
+        team: roster.map(|r| r.1),
+        mix,
+        goals,
+        top_sources,
+        top_directed_courses,
+    })
+}
+
+/// One mode's top hosts and Activities of `GET /reports/sources`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModeSources {
+    pub mode: String,
+    pub hosts: Vec<Ranked>,
+    pub activities: Vec<Ranked>,
+}
+
+/// Per mode, the `top` hosts and Activities by statements.
+pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSources>, Error> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "WITH {timed},
+         ranked AS (
+             SELECT 'host' AS kind, mode, host AS key, count(*) AS n,
+                    count(DISTINCT learner) AS learners,
+                    coalesce(sum(seconds), 0) AS reported, sum(estimated) AS estimated
+               FROM timed WHERE host IS NOT NULL GROUP BY mode, host
+             UNION ALL
+             SELECT 'activity', mode, activity, count(*), count(DISTINCT learner),
+                    coalesce(sum(seconds), 0), sum(estimated)
+               FROM timed WHERE activity IS NOT NULL GROUP BY mode, activity
+         ),
+         numbered AS (
+             SELECT r.*, row_number() OVER (PARTITION BY kind, mode ORDER BY n DESC, key) AS place
+               FROM ranked r
+         )
+         SELECT kind, mode, key, CASE WHEN kind = 'activity' THEN {name} END,
+                n, learners, reported, estimated
+           FROM numbered WHERE place <= $6
+          ORDER BY mode, kind, place",
+        timed = timed_events(""),
+        name = activity_name("numbered.key"),
+    );
+    let rows = client
+        .query(
+            &sql,
+            &[
+                &scope.store_id,
+                &scope.since,
+                &scope.until,
+                &scope.time.session_gap_seconds,
+                &scope.time.cap_seconds,
+                &top,
+            ],
+        )
+        .await?;
+    let mut by_mode: Vec<ModeSources> = Vec::new();
+    for r in &rows {
+        let mode: String = r.get(1);
+        if by_mode.last().is_none_or(|m| m.mode != mode) {
+            by_mode.push(ModeSources {
+                mode: mode.clone(),
+                hosts: Vec::new(),
+                activities: Vec::new(),
+            });
+        }
+        let entry = Ranked {
+            key: r.get(2),
+            name: r.get(3),
+            statements: r.get(4),
+            learners: r.get(5),
+            reported_seconds: r.get(6),
+            estimated_seconds: r.get(7),
+            completed: None,
+        };
+        let current = by_mode.last_mut().expect("pushed above");
+        if r.get::<_, String>(0) == "host" {
+            current.hosts.push(entry);
+        } else {
+            current.activities.push(entry);
+        }
+    }
+    // Most to least directed, as every report orders modes.
+    by_mode.sort_by_key(|m| {
+        crate::modes::Mode::parse(&m.mode).map_or(usize::MAX, |mode| {
+            crate::modes::Mode::EVERY
+                .iter()
+                .position(|x| *x == mode)
+                .unwrap_or(usize::MAX)
+        })
+    });
+    Ok(by_mode)
+}

@@ -1,0 +1,152 @@
+//! The per-store host deny-list for browser capture, managed through the real CLI.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use commonplace::auth::{NewSecret, Scope};
+use commonplace::store::credentials::{self, NewCredential};
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, spawn_app, TestApp};
+
+async fn tagged(app: &TestApp, source: &str) -> NewSecret {
+    let tags = BTreeMap::from([("source".to_string(), source.to_string())]);
+    credentials::create(
+        &app.pool,
+        NewCredential {
+            name: source,
+            store: "default",
+            scopes: &[Scope::StatementsWrite],
+            tags: &tags,
+            fixed: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn read(page: &str) -> Value {
+    json!({
+        "actor": {"mbox": "mailto:ada@example.org"},
+        "verb": {"id": "https://w3id.org/xapi/dod-isd/verbs/read"},
+        "object": {"id": page}
+    })
+}
+
+/// Runs `commonplace hosts ARGS` against the test app's database; stdout on success.
+fn hosts_cli(app: &TestApp, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_commonplace"))
+        .arg("hosts")
+        .args(args)
+        .args(["--database-url", &app.database_url])
+        .output()
+        .expect("run commonplace");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if output.status.success() {
+        Ok(text(&output.stdout))
+    } else {
+        Err(text(&output.stderr))
+    }
+}
+
+async fn stored_count(app: &TestApp) -> i64 {
+    let client = app.pool.get().await.unwrap();
+    client
+        .query_one("SELECT count(*) FROM statements", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn post(app: &TestApp, who: &NewSecret, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/xapi/statements"))
+        .basic_auth(&who.key, Some(&who.secret))
+        .header("X-Experience-API-Version", "2.0.0")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn browser_capture_about_a_denied_host_is_refused_whole() {
+    let app = spawn_app().await;
+    let browser = tagged(&app, "browser").await;
+    let lms = tagged(&app, "lms").await;
+    hosts_cli(&app, &["deny", "Mail.Example.org."]).unwrap();
+    hosts_cli(&app, &["deny", "https://bank.example.com/login"]).unwrap();
+    assert_eq!(
+        hosts_cli(&app, &["list"]).unwrap(),
+        "bank.example.com\nmail.example.org\n"
+    );
+    assert!(hosts_cli(&app, &["deny", "not a host"]).is_err());
+
+    // One allowed page and one on a subdomain of a denied host: nothing is stored.
+    let batch = json!([
+        read("https://news.example.net/story"),
+        read("https://inbox.mail.example.org/thread/7"),
+    ]);
+    let (status, _, message) = error_of(post(&app, &browser, &batch).await).await;
+    assert_eq!(status, 403);
+    assert!(
+        message.contains("statement[1]") && message.contains("inbox.mail.example.org"),
+        "{message}"
+    );
+    assert!(message.contains("'mail.example.org'"), "{message}");
+    assert_eq!(stored_count(&app).await, 0);
+
+    // A PUT of one Statement is refused the same way.
+    let response = app
+        .http
+        .put(app.url(&format!(
+            "/xapi/statements?statementId={}",
+            uuid::Uuid::new_v4()
+        )))
+        .basic_auth(&browser.key, Some(&browser.secret))
+        .header("X-Experience-API-Version", "2.0.0")
+        .json(&read("http://BANK.example.com:8080/statement"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.0, 403);
+
+    // A host that merely ends with the same letters is not a subdomain.
+    let response = post(&app, &browser, &read("https://gmail.example.org.evil/x")).await;
+    assert_eq!(response.status(), 200);
+    let response = post(&app, &browser, &read("https://notmail.example.org/x")).await;
+    assert_eq!(response.status(), 200);
+
+    // The deny-list is about browser capture only: an LMS may use that host.
+    assert_eq!(post(&app, &lms, &batch).await.status(), 200);
+
+    // Allowed again, the browser batch goes through.
+    hosts_cli(&app, &["allow", "mail.example.org"]).unwrap();
+    assert!(hosts_cli(&app, &["allow", "mail.example.org"]).is_err());
+    assert_eq!(post(&app, &browser, &batch).await.status(), 200);
+    assert_eq!(stored_count(&app).await, 6);
+}
+
+#[tokio::test]
+async fn the_deny_list_belongs_to_one_store() {
+    let app = spawn_app().await;
+    credentials::create_store(&app.pool, "other").await.unwrap();
+    let tags = BTreeMap::from([("source".to_string(), "browser".to_string())]);
+    let other_browser = credentials::create(
+        &app.pool,
+        NewCredential {
+            name: "browser",
+            store: "other",
+            scopes: &[Scope::StatementsWrite],
+            tags: &tags,
+            fixed: None,
+        },
+    )
+    .await
+    .unwrap();
+    hosts_cli(&app, &["deny", "mail.example.org", "--store", "default"]).unwrap();
+    assert_eq!(hosts_cli(&app, &["list", "--store", "other"]).unwrap(), "");
+    let response = post(&app, &other_browser, &read("https://mail.example.org/x")).await;
+    assert_eq!(response.status(), 200);
+    assert!(hosts_cli(&app, &["list", "--store", "nowhere"]).is_err());
+}
