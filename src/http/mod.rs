@@ -6,6 +6,7 @@ mod agents;
 mod alternate;
 mod auth;
 mod body;
+mod dashboard;
 mod documents;
 pub mod error;
 mod gate;

@@ -1,6 +1,7 @@
 mod activities_agents;
 mod alternate_syntax;
 mod auth;
+mod dashboard;
 mod demo;
 mod documents;
 mod erasure;

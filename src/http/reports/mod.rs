@@ -26,6 +26,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/learners/{agent:.+}").route(get_or_head(learning::learner)))
             .service(resource("/sources").route(get_or_head(learning::sources))),
     );
+    cfg.service(
+        web::scope("/dashboard")
+            .wrap(actix_web::middleware::from_fn(reports_gate))
+            .service(resource("").route(get_or_head(super::dashboard::dashboard))),
+    );
 }
 
 /// Authenticates and checks the scope once for every report.

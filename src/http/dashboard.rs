@@ -1,0 +1,276 @@
+//! `GET /dashboard`: the learning reports as one server-rendered page with hand-written
+//! SVG (no scripts, no CDN, works offline), behind the reports' Basic credentials: a
+//! browser without them gets 401 with a `WWW-Authenticate` prompt.
+
+use std::fmt::Write;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{Duration, NaiveDate, Utc};
+
+use super::error::ApiError;
+use super::params::query_pairs;
+use super::reports::Reader;
+use super::AppState;
+use crate::modes::Mode;
+use crate::store::learning::{self, MixRow, Scope, TeamFigures, TimeRule};
+use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
+
+/// Twelve weeks, as the demo posts.
+const DAYS: i64 = 84;
+
+fn colour(mode: &str) -> &'static str {
+    match mode {
+        "directed" => "#1f5f99",
+        "guided" => "#4d9de0",
+        "self_planned" => "#e1a036",
+        "self_directed" => "#d1495b",
+        _ => "#9a9a9a",
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.0} %", v * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// Stacked bars of statements per week and mode; every bar carries its figures in
+/// `data-` attributes and a `<title>` for a tooltip.
+fn stacked_bars(class: &str, rows: &[(NaiveDate, String, i64)]) -> String {
+    let mut weeks: Vec<NaiveDate> = rows.iter().map(|r| r.0).collect();
+    weeks.sort();
+    weeks.dedup();
+    let total = |w: NaiveDate| rows.iter().filter(|r| r.0 == w).map(|r| r.2).sum::<i64>();
+    let highest = weeks.iter().map(|w| total(*w)).max().unwrap_or(0).max(1);
+    let (width, height, left, bottom) = (640.0, 260.0, 44.0, 30.0);
+    let slot = (width - left) / weeks.len().max(1) as f64;
+    let mut svg = format!(
+        "<svg class=\"{class}\" viewBox=\"0 0 {width} {height}\" role=\"img\" \
+         aria-label=\"Statements per week by learning mode\">"
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"4\" y=\"12\" class=\"axis\">{highest}</text>\
+         <line x1=\"{left}\" y1=\"{}\" x2=\"{width}\" y2=\"{}\" stroke=\"#888\"/>",
+        height - bottom,
+        height - bottom
+    );
+    for (i, week) in weeks.iter().enumerate() {
+        let x = left + i as f64 * slot + slot * 0.15;
+        let mut y = height - bottom;
+        for mode in Mode::EVERY {
+            let Some(row) = rows.iter().find(|r| r.0 == *week && r.1 == mode.as_str()) else {
+                continue;
+            };
+            let h = row.2 as f64 / highest as f64 * (height - bottom - 16.0);
+            y -= h;
+            let _ = write!(
+                svg,
+                "<rect class=\"bar\" data-week=\"{week}\" data-mode=\"{mode}\" data-statements=\"{n}\" \
+                 x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{c}\">\
+                 <title>{week} {mode}: {n} statements</title></rect>",
+                n = row.2,
+                w = slot * 0.7,
+                c = colour(mode.as_str()),
+            );
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{x:.1}\" y=\"{}\" class=\"axis\">{}</text>",
+            height - 10.0,
+            week.format("%d %b")
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn legend() -> String {
+    let mut out = String::from("<ul class=\"legend\">");
+    for mode in Mode::EVERY {
+        let _ = write!(
+            out,
+            "<li><span style=\"background:{}\"></span>{mode}</li>",
+            colour(mode.as_str())
+        );
+    }
+    out.push_str("</ul>");
+    out
+}
+
+fn team_table(teams: &[TeamFigures]) -> String {
+    let mut out = String::from(
+        "<table class=\"teams\"><thead><tr><th>team</th><th>learners</th><th>statements</th>\
+         <th>self-direction (time)</th><th>self-direction (statements)</th><th>goal coverage</th>\
+         <th>linked to goals</th><th>finds shared / learner</th><th>directed completion</th>\
+         <th>hours reported</th><th>hours estimated</th></tr></thead><tbody>",
+    );
+    for t in teams {
+        let _ = write!(
+            out,
+            "<tr data-team=\"{team}\" data-statements=\"{}\"><td>{team}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td>\
+             <td>{:.1}</td><td>{:.1}</td></tr>",
+            t.statements,
+            t.learners,
+            t.statements,
+            percent(t.self_direction_by_time),
+            percent(Some(t.self_direction_by_statements)),
+            percent(Some(t.goal_coverage)),
+            percent(t.goal_linked_share),
+            t.finds_shared_per_learner,
+            percent(t.directed_completion_rate),
+            t.reported_seconds / 3600.0,
+            t.estimated_seconds / 3600.0,
+            team = escape(&t.team),
+        );
+    }
+    if teams.is_empty() {
+        out.push_str(
+            "<tr><td colspan=\"11\">No team has enough active learners to show.</td></tr>",
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+pub async fn dashboard(
+    reader: Reader,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let mut learner = None;
+    for (name, value) in query_pairs(req.query_string())? {
+        match name.as_str() {
+            "learner" if !value.trim().is_empty() => learner = Some(value),
+            "learner" => {}
+            other => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "{other}: not a parameter of /dashboard"
+                )))
+            }
+        }
+    }
+    let today = Utc::now().date_naive();
+    let since = today - Duration::days(DAYS - 1);
+    let until = today.succ_opt().unwrap_or(today);
+    let store_id = reader.0.store_id;
+    let scope = Scope {
+        store_id,
+        since,
+        until,
+        min_team_size: state.settings.min_team_size,
+        time: TimeRule::default(),
+    };
+    let weekly: Vec<ModeFigures> = mode_figures(
+        &state.pool,
+        store_id,
+        since,
+        until,
+        Bucket::Week,
+        Grouping::Store,
+        Privacy {
+            min_team_size: scope.min_team_size,
+        },
+    )
+    .await?;
+    let teams = learning::team_figures(&state.pool, scope).await?;
+    let bars: Vec<_> = weekly
+        .iter()
+        .map(|f| (f.bucket, f.mode.clone(), f.statements))
+        .collect();
+    let drill = match &learner {
+        None => String::new(),
+        Some(raw) => learner_section(&state, scope, raw).await?,
+    };
+    let period = format!("since={since}&amp;until={today}");
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Commonplace · learning modes</title><style>{STYLE}</style></head><body>\
+         <h1>Learning modes, {since} – {today}</h1>\
+         <section><h2>Statements per week</h2>{legend}{chart}</section>\
+         <section><h2>Teams</h2><div class=\"scroll\">{table}</div>\
+         <p class=\"note\">Teams with fewer than {min} active learners are hidden. Time is \
+         reported durations plus time estimated from sessions (gaps up to 30 min, at most \
+         10 min per Statement).</p></section>\
+         <section><h2>Learner</h2><form method=\"get\" action=\"/dashboard\">\
+         <label>Learner IFI <input name=\"learner\" value=\"{value}\" placeholder=\"mailto:ada@example.org\"></label>\
+         <button>Show</button></form>{drill}</section>\
+         <section><h2>Download</h2><ul class=\"downloads\">\
+         <li><a href=\"/reports/modes?{period}&amp;format=csv\">modes per week (CSV)</a></li>\
+         <li><a href=\"/reports/teams?{period}&amp;format=csv\">teams (CSV)</a></li>\
+         <li><a href=\"/reports/sources?{period}&amp;format=csv\">sources (CSV)</a></li>\
+         </ul></section></body></html>",
+        legend = legend(),
+        chart = stacked_bars("weekly-modes", &bars),
+        table = team_table(&teams),
+        min = scope.min_team_size,
+        value = escape(learner.as_deref().unwrap_or("")),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+async fn learner_section(state: &AppState, scope: Scope, raw: &str) -> Result<String, ApiError> {
+    let Some(ifi) = crate::roster::canonical_ifi(raw.trim()) else {
+        return Ok(format!(
+            "<p class=\"note\">'{}' is not a learner IFI.</p>",
+            escape(raw)
+        ));
+    };
+    let roster = learning::roster_entry(&state.pool, scope.store_id, &ifi).await?;
+    if roster.as_ref().is_some_and(|r| r.2) {
+        return Ok("<p class=\"note\">This learner opted out of learner-level reports.</p>".into());
+    }
+    let report = learning::learner_report(&state.pool, scope, &ifi, "week", 5).await?;
+    let bars: Vec<_> = report
+        .mix
+        .iter()
+        .map(|m: &MixRow| (m.bucket, m.mode.clone(), m.statements))
+        .collect();
+    let mut out = format!(
+        "<h3>{}</h3><div class=\"learner\" data-learner=\"{}\">{}",
+        escape(report.name.as_deref().unwrap_or(&ifi)),
+        escape(&ifi),
+        stacked_bars("learner-modes", &bars)
+    );
+    out.push_str("<h4>Goals</h4><ul>");
+    for goal in &report.goals {
+        let _ = write!(
+            out,
+            "<li>{}{} — {} linked activities</li>",
+            escape(goal.name.as_deref().unwrap_or(&goal.goal)),
+            if goal.achieved { " (achieved)" } else { "" },
+            goal.activities.len()
+        );
+    }
+    out.push_str("</ul><h4>Top sources</h4><ul>");
+    for source in &report.top_sources {
+        let _ = write!(
+            out,
+            "<li>{} — {} statements</li>",
+            escape(&source.key),
+            source.statements
+        );
+    }
+    out.push_str("</ul></div>");
+    Ok(out)
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1rem;color:#222}\
+h1{font-size:1.4rem}section{margin-bottom:2rem}svg{width:100%;height:auto;max-height:320px}\
+.axis{font-size:10px;fill:#555}.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:1rem}\
+.legend span{display:inline-block;width:12px;height:12px;margin-right:4px}\
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.9rem}\
+th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}\
+.note{color:#555;font-size:.85rem}input{min-width:16rem;max-width:100%}\
+@media (max-width:600px){body{padding:.5rem}table{font-size:.75rem}}";

@@ -1,0 +1,158 @@
+//! The dashboard: 401 with a prompt without credentials, and, loaded in headless
+//! Chromium, charts whose bars and team table carry the same numbers as the API. The
+//! screenshot is kept under the target directory as a test artifact.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// Runs Chromium off the runtime's thread: the app under test is served by this same
+/// runtime, so blocking it would leave the page unanswered.
+async fn chromium(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || run_chromium(&args))
+        .await
+        .unwrap()
+}
+
+fn run_chromium(args: &[String]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .expect("run chromium (Debian: apt-get install -y chromium)")
+}
+
+async fn demo_app() -> TestApp {
+    let app = spawn_app_with(|s| s.min_team_size = 1).await;
+    let options = commonplace::demo::DemoOptions {
+        endpoint: app.url("/xapi/"),
+        key: app.key.clone(),
+        secret: app.secret.clone(),
+        learners: 16,
+        weeks: 4,
+        seed: 9,
+    };
+    commonplace::demo::run(&options).await.unwrap();
+    app
+}
+
+async fn report(app: &TestApp, path: &str) -> Value {
+    app.http
+        .get(app.url(path))
+        .basic_auth(&app.key, Some(&app.secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The `data-` attribute values of `attribute` on elements with `marker` in their tag.
+fn attributes(dom: &str, marker: &str, attribute: &str) -> Vec<String> {
+    dom.split('<')
+        .filter(|tag| tag.contains(marker))
+        .filter_map(|tag| {
+            let start = tag.find(&format!("{attribute}=\""))? + attribute.len() + 2;
+            Some(tag[start..].split('"').next()?.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn without_credentials_the_dashboard_asks_for_them() {
+    let app = spawn_app_with(|_| {}).await;
+    let response = app.http.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+}
+
+#[tokio::test]
+async fn chromium_renders_the_charts_with_the_api_numbers() {
+    let app = demo_app().await;
+    let url = format!(
+        "http://{}:{}@{}/dashboard?learner=mailto:learner3@example.org",
+        app.key, app.secret, app.address
+    );
+    let output = chromium(vec!["--dump-dom".into(), url.clone()]).await;
+    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(dom.contains("class=\"weekly-modes\""), "{dom}");
+
+    // Every weekly bar is the API's statements for that week and mode.
+    let modes = report(&app, "/reports/modes?bucket=week").await;
+    let rows = modes["rows"].as_array().unwrap();
+    let bars = attributes(&dom, "class=\"bar\" data-week", "data-statements");
+    let weeks = attributes(&dom, "class=\"bar\" data-week", "data-week");
+    let bar_modes = attributes(&dom, "class=\"bar\" data-week", "data-mode");
+    let weekly_bars = rows.len();
+    assert!(weekly_bars > 4, "{modes}");
+    // The chart stacks modes from most to least directed, the API sorts them by name:
+    // compare week × mode → statements.
+    let mut charted: Vec<String> = (0..weekly_bars)
+        .map(|i| format!("{} {} {}", weeks[i], bar_modes[i], bars[i]))
+        .collect();
+    let mut api: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["bucket"].as_str().unwrap(),
+                r["mode"].as_str().unwrap(),
+                r["statements"]
+            )
+        })
+        .collect();
+    charted.sort();
+    api.sort();
+    assert_eq!(charted, api);
+    // The learner's own chart follows.
+    assert!(bars.len() > weekly_bars, "no learner drill-down bars");
+
+    // The team table: one row per team, with the API's statements.
+    let teams = report(&app, "/reports/teams").await;
+    let expected: Vec<String> = teams["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}={}", t["team"].as_str().unwrap(), t["statements"]))
+        .collect();
+    let shown: Vec<String> = attributes(&dom, "tr data-team", "data-team")
+        .into_iter()
+        .zip(attributes(&dom, "tr data-team", "data-statements"))
+        .map(|(team, n)| format!("{team}={n}"))
+        .collect();
+    assert_eq!(shown.len(), 8);
+    assert_eq!(shown, expected);
+    assert!(dom.contains("/reports/teams?") && dom.contains("format=csv"));
+
+    let artifact = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let _ = std::fs::remove_file(&artifact);
+    let output = chromium(vec![
+        format!("--screenshot={}", artifact.display()),
+        "--window-size=1280,900".into(),
+        url,
+    ])
+    .await;
+    assert!(
+        artifact.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("dashboard screenshot: {}", artifact.display());
+}
