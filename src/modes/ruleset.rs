@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::Mode;
 
 /// The ruleset shipped in the binary.
-pub const DEFAULT_RULESET: &str = include_str!("../../modes/default.toml");
+pub const DEFAULT_RULESET: &str = include_str!("default.toml");
 /// The JSON Schema every ruleset must satisfy.
-const RULESET_SCHEMA: &str = include_str!("../../modes/ruleset.schema.json");
+const RULESET_SCHEMA: &str = include_str!("ruleset.schema.json");
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -270,27 +270,27 @@ fn hosts_are_read_from_iris() {
 const EXAMPLES: [(&str, &str, Mode); 5] = [
     (
         "set-goal",
-        include_str!("../../profile/examples/set-goal.json"),
+        include_str!("profile/examples/set-goal.json"),
         Mode::SelfPlanned,
     ),
     (
         "link-activity-to-goal",
-        include_str!("../../profile/examples/link-activity-to-goal.json"),
+        include_str!("profile/examples/link-activity-to-goal.json"),
         Mode::SelfPlanned,
     ),
     (
         "visit-pathway-item",
-        include_str!("../../profile/examples/visit-pathway-item.json"),
+        include_str!("profile/examples/visit-pathway-item.json"),
         Mode::Guided,
     ),
     (
         "read-web-page",
-        include_str!("../../profile/examples/read-web-page.json"),
+        include_str!("profile/examples/read-web-page.json"),
         Mode::SelfDirected,
     ),
     (
         "share-a-find",
-        include_str!("../../profile/examples/share-a-find.json"),
+        include_str!("profile/examples/share-a-find.json"),
         Mode::SelfDirected,
     ),
 ];
@@ -316,8 +316,7 @@ fn the_readme_examples_are_valid_and_land_in_their_modes() {
 /// Every Commonplace IRI the defaults and the examples use is defined in the profile.
 #[test]
 fn every_new_iri_is_defined_in_the_profile() {
-    let profile: Value =
-        serde_json::from_str(include_str!("../../profile/commonplace.jsonld")).unwrap();
+    let profile: Value = serde_json::from_str(include_str!("profile/commonplace.jsonld")).unwrap();
     let defined: Vec<&str> = profile["concepts"]
         .as_array()
         .unwrap()

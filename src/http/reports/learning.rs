@@ -151,9 +151,15 @@ pub async fn teams(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// A learner as the path names them: an IFI as the LRS writes it (`mbox:mailto:…`,
+/// A learner as the path names them: an xAPI Agent as JSON (as the `agent` parameter
+/// of the xAPI API), an IFI as the LRS writes it (`mbox:mailto:…`,
 /// `account:HOMEPAGE|NAME`, …) or a bare `mailto:` address.
 fn learner_ifi(raw: &str) -> Result<String, ApiError> {
+    if raw.trim_start().starts_with('{') {
+        return crate::xapi::agent::parse_agent_param(raw, crate::xapi::Version::V2_0_0)
+            .map(|ifi| ifi.into_string())
+            .map_err(|e| ApiError::InvalidParameter(e.to_string()));
+    }
     crate::roster::canonical_ifi(raw).ok_or_else(|| {
         ApiError::InvalidParameter(format!(
             "agent: '{raw}' is not a learner IFI (mailto:…, mbox:mailto:…, mbox_sha1sum:…, openid:…, account:HOMEPAGE|NAME)"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET="${1:-60}"
-root=..
+root=../..
 mkdir -p corpus/statement corpus/agent_param corpus/multipart corpus/alternate
 
 # Seeds: every conformance Statement, agents taken from them, each wrapped in a
@@ -40,7 +40,7 @@ done
 
 for target in statement agent_param multipart alternate; do
   echo "== $target: ${SECONDS_PER_TARGET}s"
-  cargo +nightly fuzz run "$target" "corpus/$target" -- \
+  cargo +nightly fuzz run --fuzz-dir . "$target" "corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 2>&1 | tee "/tmp/fuzz-$target.log" | grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs|SUMMARY|panicked" || true
   grep -E "Done [0-9]+ runs" "/tmp/fuzz-$target.log" || { echo "$target did not finish cleanly"; exit 1; }
 done
