@@ -1,6 +1,7 @@
-//! The `commonplace` command line: `serve` (the default), `migrate`, `credentials`, `stores`.
+//! The `commonplace` command line: `serve` (the default), `migrate`, and the operator
+//! commands (`credentials` and `stores` in `accounts`; `modes`, `roster` and `hosts` in
+//! `learning`; `demo`, `export`, `import`, `erase`).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,13 +10,20 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::{parse_tag, NewSecret, Scope};
+use crate::auth::NewSecret;
 use crate::configuration::{Limits, Settings};
-use crate::modes::Ruleset;
 use crate::startup::{bootstrap_credential, Application};
-use crate::store::{credentials, Database, PoolOptions, Source};
+use crate::store::{Database, PoolOptions, Source};
 use crate::telemetry::{self, LogFormat};
 use crate::xapi::version::Version;
+
+mod accounts;
+mod learning;
+
+use accounts::{credentials_command, stores_command, CredentialsCommand, StoresCommand};
+use learning::{
+    hosts_command, modes_command, HostsCommand, ModesArgs, ModesCommand, RosterCommand,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -117,83 +125,6 @@ struct DemoArgs {
     /// The same seed posts the same data set (with fresh Statement ids).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-}
-
-#[derive(Debug, Subcommand)]
-enum HostsCommand {
-    /// Refuse browser-captured Statements about HOST and its subdomains (403, nothing
-    /// stored).
-    Deny {
-        host: String,
-        #[arg(long, default_value = "default")]
-        store: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-    /// Take HOST off the deny-list.
-    Allow {
-        host: String,
-        #[arg(long, default_value = "default")]
-        store: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-    /// List the denied hosts.
-    List {
-        #[arg(long, default_value = "default")]
-        store: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum RosterCommand {
-    /// Replace a store's roster with a CSV file (columns learner, name, team, manager
-    /// and optionally opt_out).
-    Import {
-        file: PathBuf,
-        #[arg(long, default_value = "default")]
-        store: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ModesCommand {
-    /// Re-label every stored Statement with the current rules, in batches, with a
-    /// progress bar. Resumes where an interrupted run of the same rules stopped; safe
-    /// while the server runs (restart the server with the same --modes-config so new
-    /// Statements get the same rules).
-    Reclassify {
-        /// Only this store (default: every store).
-        #[arg(long)]
-        store: Option<String>,
-        /// Statements per transaction.
-        #[arg(long, default_value_t = 1000)]
-        batch_size: i64,
-        /// Start over even if a run of these rules already finished.
-        #[arg(long)]
-        restart: bool,
-        #[command(flatten)]
-        rules: ModesArgs,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-}
-
-#[derive(Debug, Clone, Args)]
-struct ModesArgs {
-    /// Learning-mode ruleset (TOML); the built-in default ruleset when unset.
-    #[arg(long, env = "COMMONPLACE_MODES_CONFIG")]
-    modes_config: Option<PathBuf>,
-}
-
-impl ModesArgs {
-    fn load(&self) -> Result<Ruleset, String> {
-        Ruleset::load(self.modes_config.as_deref()).map_err(|e| e.to_string())
-    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -343,58 +274,6 @@ impl ServeArgs {
         settings.request_timeout = Duration::from_secs(self.request_timeout.max(1));
         Ok(settings)
     }
-}
-
-#[derive(Debug, Subcommand)]
-enum CredentialsCommand {
-    /// Create a credential and print its key and secret (shown only this once).
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value = "default")]
-        store: String,
-        /// xAPI scopes (repeatable); default `all`.
-        #[arg(long = "scope", value_parser = |s: &str| s.parse::<Scope>())]
-        scopes: Vec<Scope>,
-        /// Free-form `key=value` tags (repeatable), e.g. source=lms.
-        #[arg(long = "tag", value_parser = parse_tag)]
-        tags: Vec<(String, String)>,
-        /// Print `{"key":...,"secret":...}`.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-    /// List credentials (never their secrets).
-    List {
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-    /// Revoke a credential by key.
-    Revoke {
-        key: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum StoresCommand {
-    /// Create a store.
-    Create {
-        name: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-    /// List stores.
-    List {
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
 }
 
 /// Parses the command line and runs the command.
@@ -618,200 +497,4 @@ where
     let outcome = work(database.pool.clone()).await;
     database.close().await;
     outcome
-}
-
-async fn credentials_command(command: CredentialsCommand) -> Result<(), String> {
-    match command {
-        CredentialsCommand::Create {
-            name,
-            store,
-            scopes,
-            tags,
-            json,
-            database,
-        } => {
-            let scopes = if scopes.is_empty() {
-                vec![Scope::All]
-            } else {
-                scopes
-            };
-            let tags: BTreeMap<String, String> = tags.into_iter().collect();
-            with_database(&database, |pool| async move {
-                let secret = credentials::create(
-                    &pool,
-                    credentials::NewCredential {
-                        name: &name,
-                        store: &store,
-                        scopes: &scopes,
-                        tags: &tags,
-                        fixed: None,
-                    },
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"key": secret.key, "secret": secret.secret})
-                    );
-                } else {
-                    println!("key:    {}\nsecret: {}", secret.key, secret.secret);
-                }
-                Ok(())
-            })
-            .await
-        }
-        CredentialsCommand::List { json, database } => {
-            with_database(&database, |pool| async move {
-                let all = credentials::list(&pool).await.map_err(|e| e.to_string())?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?
-                    );
-                } else {
-                    for c in all {
-                        let tags: Vec<String> =
-                            c.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                        println!(
-                            "{}\t{}\tstore={}\tscopes={}\ttags={}\t{}",
-                            c.key,
-                            c.name,
-                            c.store,
-                            c.scopes.join(","),
-                            tags.join(","),
-                            if c.revoked.is_some() {
-                                "revoked"
-                            } else {
-                                "active"
-                            }
-                        );
-                    }
-                }
-                Ok(())
-            })
-            .await
-        }
-        CredentialsCommand::Revoke { key, database } => {
-            with_database(&database, |pool| async move {
-                if credentials::revoke(&pool, &key)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    println!("revoked {key}");
-                    Ok(())
-                } else {
-                    Err(format!("no active credential with key '{key}'"))
-                }
-            })
-            .await
-        }
-    }
-}
-
-async fn stores_command(command: StoresCommand) -> Result<(), String> {
-    match command {
-        StoresCommand::Create { name, database } => {
-            with_database(&database, |pool| async move {
-                let id = credentials::create_store(&pool, &name)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!("created store '{name}' (id {id})");
-                Ok(())
-            })
-            .await
-        }
-        StoresCommand::List { json, database } => {
-            with_database(&database, |pool| async move {
-                let stores = credentials::list_stores(&pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&stores).map_err(|e| e.to_string())?
-                    );
-                } else {
-                    for s in stores {
-                        println!("{}\t{}\tcredentials={}", s.id, s.name, s.credentials);
-                    }
-                }
-                Ok(())
-            })
-            .await
-        }
-    }
-}
-
-async fn modes_command(command: ModesCommand) -> Result<(), String> {
-    match command {
-        ModesCommand::Reclassify {
-            store,
-            batch_size,
-            restart,
-            rules,
-            database,
-        } => {
-            let rules = rules.load()?;
-            with_database(&database, |pool| async move {
-                crate::reclassify::run(&pool, &rules, store.as_deref(), batch_size.max(1), restart)
-                    .await
-            })
-            .await
-        }
-    }
-}
-
-async fn hosts_command(command: HostsCommand) -> Result<(), String> {
-    use crate::store::hosts;
-    let (store, database) = match &command {
-        HostsCommand::Deny {
-            store, database, ..
-        }
-        | HostsCommand::Allow {
-            store, database, ..
-        }
-        | HostsCommand::List { store, database } => (store.clone(), database.clone()),
-    };
-    let host = match &command {
-        HostsCommand::Deny { host, .. } | HostsCommand::Allow { host, .. } => Some(
-            crate::privacy::normalise_host(host)
-                .ok_or_else(|| format!("'{host}' is not a host name (e.g. news.example.org)"))?,
-        ),
-        HostsCommand::List { .. } => None,
-    };
-    with_database(&database, |pool| async move {
-        let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no store named '{store}'"))?;
-        match (command, host) {
-            (HostsCommand::Deny { .. }, Some(host)) => {
-                let added = hosts::deny(&pool, store_id, &host)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let note = if added { "denied" } else { "already denied" };
-                println!("store '{store}': {host} {note} (and its subdomains)");
-            }
-            (HostsCommand::Allow { .. }, Some(host)) => {
-                if !hosts::allow(&pool, store_id, &host)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    return Err(format!("store '{store}' does not deny {host}"));
-                }
-                println!("store '{store}': {host} allowed");
-            }
-            _ => {
-                for host in hosts::list(&pool, store_id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    println!("{host}");
-                }
-            }
-        }
-        Ok(())
-    })
-    .await
 }
