@@ -3,6 +3,7 @@
 //! The real app on a random port, against a fresh database in a private PostgreSQL
 //! cluster that this test binary starts once and that stops when the binary exits.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -91,6 +92,27 @@ impl TestApp {
                 store,
                 scopes,
                 tags: &Default::default(),
+                fixed: None,
+            },
+        )
+        .await
+        .expect("create credential")
+    }
+
+    /// A `statements/write` credential of the default store with these tags (e.g.
+    /// `source=browser`), as the learning-mode rules and the privacy rules read them.
+    pub async fn tagged_writer(&self, name: &str, tags: &[(&str, &str)]) -> NewSecret {
+        let tags: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        credentials::create(
+            &self.pool,
+            NewCredential {
+                name,
+                store: "default",
+                scopes: &[Scope::StatementsWrite],
+                tags: &tags,
                 fixed: None,
             },
         )

@@ -1,10 +1,7 @@
 //! The team, learner and source reports against figures worked out by hand on a small
 //! fixture, including time estimated by sessionising each learner's events.
 
-use std::collections::BTreeMap;
-
-use commonplace::auth::{NewSecret, Scope};
-use commonplace::store::credentials::{self, NewCredential};
+use commonplace::auth::NewSecret;
 use commonplace::store::modes::store_by_name;
 use commonplace::store::reports::replace_roster;
 use reqwest::Method;
@@ -15,22 +12,6 @@ use crate::helpers::{error_of, spawn_app_with, TestApp};
 const GOAL: &str = "https://people.example.org/ada/goals/1";
 const C1: &str = "https://lms.example.org/c1";
 const C2: &str = "https://lms.example.org/c2";
-
-async fn tagged(app: &TestApp, source: &str) -> NewSecret {
-    let tags = BTreeMap::from([("source".to_string(), source.to_string())]);
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name: source,
-            store: "default",
-            scopes: &[Scope::StatementsWrite],
-            tags: &tags,
-            fixed: None,
-        },
-    )
-    .await
-    .unwrap()
-}
 
 fn event(learner: &str, verb: &str, object: Value, at: &str) -> Value {
     json!({
@@ -86,8 +67,8 @@ async fn post(app: &TestApp, who: &NewSecret, body: Value) -> Vec<String> {
 /// known only from `context.team`.
 async fn fixture() -> TestApp {
     let app = spawn_app_with(|s| s.min_team_size = 2).await;
-    let lms = tagged(&app, "lms").await;
-    let browser = tagged(&app, "browser").await;
+    let lms = app.tagged_writer("lms", &[("source", "lms")]).await;
+    let browser = app.tagged_writer("browser", &[("source", "browser")]).await;
     let registration = |n: u8| format!("00000000-0000-4000-8000-00000000000{n}");
     let (l1, c1_context) = lesson(C1, &registration(1));
     let (_, bob_context) = lesson(C1, &registration(2));

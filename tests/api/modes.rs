@@ -1,35 +1,13 @@
 //! Learning modes end to end: labels chosen at ingest, explained over HTTP, and
 //! re-applied to stored Statements by the reclassifier.
 
-use std::collections::BTreeMap;
-
 use commonplace::auth::{NewSecret, Scope};
 use commonplace::modes::Ruleset;
-use commonplace::store::credentials::{self, NewCredential};
 use commonplace::store::modes;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_of, spawn_app, TestApp};
-
-async fn tagged(app: &TestApp, name: &str, tags: &[(&str, &str)]) -> NewSecret {
-    let tags: BTreeMap<String, String> = tags
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name,
-            store: "default",
-            scopes: &[Scope::StatementsWrite],
-            tags: &tags,
-            fixed: None,
-        },
-    )
-    .await
-    .unwrap()
-}
 
 fn read_of(page: &str) -> Value {
     json!({
@@ -70,8 +48,10 @@ async fn explain(app: &TestApp, id: &str) -> Value {
 #[tokio::test]
 async fn ingest_labels_statements_and_explain_names_the_rule() {
     let app = spawn_app().await;
-    let browser = tagged(&app, "extension", &[("source", "browser")]).await;
-    let lms = tagged(&app, "lms", &[("source", "lms")]).await;
+    let browser = app
+        .tagged_writer("extension", &[("source", "browser")])
+        .await;
+    let lms = app.tagged_writer("lms", &[("source", "lms")]).await;
     let read = post(&app, &browser, &read_of("a")).await;
     let mut linked = read_of("b");
     linked["context"] = json!({"extensions": {
@@ -149,7 +129,9 @@ async fn explain_refuses_bad_requests_without_a_500() {
 #[tokio::test]
 async fn reclassify_applies_new_rules_resumes_and_labels_old_rows() {
     let app = spawn_app().await;
-    let browser = tagged(&app, "extension", &[("source", "browser")]).await;
+    let browser = app
+        .tagged_writer("extension", &[("source", "browser")])
+        .await;
     let mut ids = Vec::new();
     for page in 0..7 {
         ids.push(post(&app, &browser, &read_of(&format!("p{page}"))).await);

@@ -9,22 +9,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{error_of, spawn_app, TestApp};
 
-async fn tagged(app: &TestApp, source: &str) -> NewSecret {
-    let tags = BTreeMap::from([("source".to_string(), source.to_string())]);
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name: source,
-            store: "default",
-            scopes: &[Scope::StatementsWrite],
-            tags: &tags,
-            fixed: None,
-        },
-    )
-    .await
-    .unwrap()
-}
-
 fn read(page: &str) -> Value {
     json!({
         "actor": {"mbox": "mailto:ada@example.org"},
@@ -72,8 +56,8 @@ async fn post(app: &TestApp, who: &NewSecret, body: &Value) -> reqwest::Response
 #[tokio::test]
 async fn browser_capture_about_a_denied_host_is_refused_whole() {
     let app = spawn_app().await;
-    let browser = tagged(&app, "browser").await;
-    let lms = tagged(&app, "lms").await;
+    let browser = app.tagged_writer("browser", &[("source", "browser")]).await;
+    let lms = app.tagged_writer("lms", &[("source", "lms")]).await;
     hosts_cli(&app, &["deny", "Mail.Example.org."]).unwrap();
     hosts_cli(&app, &["deny", "https://bank.example.com/login"]).unwrap();
     assert_eq!(

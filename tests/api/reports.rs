@@ -1,31 +1,12 @@
 //! Report figures against values worked out by hand on a small fixture.
 
-use std::collections::BTreeMap;
-
-use commonplace::auth::{NewSecret, Scope};
-use commonplace::store::credentials::{self, NewCredential};
+use commonplace::auth::NewSecret;
 use commonplace::store::modes::store_by_name;
 use commonplace::store::reports::replace_roster;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_of, spawn_app_with, TestApp};
-
-async fn tagged(app: &TestApp, source: &str) -> NewSecret {
-    let tags = BTreeMap::from([("source".to_string(), source.to_string())]);
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name: source,
-            store: "default",
-            scopes: &[Scope::StatementsWrite],
-            tags: &tags,
-            fixed: None,
-        },
-    )
-    .await
-    .unwrap()
-}
 
 fn statement(learner: &str, object: &str, day: &str, duration: Option<&str>) -> Value {
     let mut s = json!({
@@ -58,8 +39,8 @@ async fn post(app: &TestApp, who: &NewSecret, body: Value) -> Vec<String> {
 /// March 2026.
 async fn fixture() -> TestApp {
     let app = spawn_app_with(|s| s.min_team_size = 2).await;
-    let lms = tagged(&app, "lms").await;
-    let browser = tagged(&app, "browser").await;
+    let lms = app.tagged_writer("lms", &[("source", "lms")]).await;
+    let browser = app.tagged_writer("browser", &[("source", "browser")]).await;
     let lesson = |n: u8| format!("https://lms.example.org/a/lesson/{n}");
     post(
         &app,
