@@ -1,6 +1,6 @@
 //! Communication §1.5.2 and Data §2.4.11: Statements with attachments.
 
-use commonplace::xapi::multipart::{boundary_of, build_mixed, parse_mixed, Headers};
+use commonplace::xapi::multipart::{boundary_of, build_mixed, parse_mixed, Headers, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -62,6 +62,30 @@ pub async fn send_mixed(
 const DATA: &[u8] = b"here is a simple attachment\x00\xff\xfe binary";
 const TEXT: &[u8] = b"a second, textual attachment";
 
+/// GET /xapi/statements?`query`, which must answer 200 as multipart/mixed; its parts.
+async fn get_mixed(app: &TestApp, version: &str, query: &str) -> Vec<Part> {
+    let response = req(
+        app,
+        Method::GET,
+        &format!("/xapi/statements?{query}"),
+        version,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("multipart/mixed"),
+        "{content_type}"
+    );
+    let boundary = boundary_of(&content_type).unwrap();
+    parse_mixed(&response.bytes().await.unwrap(), &boundary).unwrap()
+}
+
 #[tokio::test]
 async fn comm_1_5_2_multipart_round_trip_with_attachments_true() {
     let app = spawn_app().await;
@@ -89,27 +113,7 @@ async fn comm_1_5_2_multipart_round_trip_with_attachments_true() {
             format!("statementId={}&attachments=true", ids[0]),
             "attachments=true".to_string(),
         ] {
-            let response = req(
-                &app,
-                Method::GET,
-                &format!("/xapi/statements?{query}"),
-                version,
-            )
-            .send()
-            .await
-            .unwrap();
-            assert_eq!(response.status(), 200);
-            let content_type = response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .to_string();
-            assert!(
-                content_type.starts_with("multipart/mixed"),
-                "{content_type}"
-            );
-            let boundary = boundary_of(&content_type).unwrap();
-            let bytes = response.bytes().await.unwrap();
-            let parts = parse_mixed(&bytes, &boundary).unwrap();
+            let parts = get_mixed(&app, version, &query).await;
             assert_eq!(parts[0].media_type().as_deref(), Some("application/json"));
             let first: Value = serde_json::from_slice(&parts[0].body).unwrap();
             let statement = if first.get("statements").is_some() {
@@ -255,23 +259,7 @@ async fn comm_1_5_2_file_url_only_attachment_is_accepted_as_json_and_multipart()
             200,
             "{version}: multipart with no attachment parts"
         );
-        let response = req(
-            &app,
-            Method::GET,
-            &format!("/xapi/statements?statementId={id}&attachments=true"),
-            version,
-        )
-        .send()
-        .await
-        .unwrap();
-        assert_eq!(response.status(), 200);
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_string();
-        assert!(content_type.starts_with("multipart/mixed"));
-        let boundary = boundary_of(&content_type).unwrap();
-        let parts = parse_mixed(&response.bytes().await.unwrap(), &boundary).unwrap();
+        let parts = get_mixed(&app, version, &format!("statementId={id}&attachments=true")).await;
         assert_eq!(parts.len(), 1, "no raw part for a fileUrl-only attachment");
     }
 }
@@ -345,16 +333,7 @@ async fn comm_1_5_2_batch_attachments_shared_between_statements() {
     assert_eq!(response.status(), 200);
     let ids: Vec<Uuid> = response.json().await.unwrap();
     assert_eq!(ids.len(), 2);
-    let response = req(&app, Method::GET, "/xapi/statements?attachments=true", V2)
-        .send()
-        .await
-        .unwrap();
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let boundary = boundary_of(&content_type).unwrap();
-    let parts = parse_mixed(&response.bytes().await.unwrap(), &boundary).unwrap();
+    let parts = get_mixed(&app, V2, "attachments=true").await;
     assert_eq!(parts.len(), 3, "each attachment once: JSON + 2 parts");
 }
 
@@ -362,21 +341,7 @@ async fn comm_1_5_2_batch_attachments_shared_between_statements() {
 async fn comm_1_5_2_attachments_true_on_query_without_attachments_is_still_multipart() {
     let app = spawn_app().await;
     post_one(&app, V2, &statement("ada", "a")).await;
-    let response = req(&app, Method::GET, "/xapi/statements?attachments=true", V2)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        content_type.starts_with("multipart/mixed"),
-        "{content_type}"
-    );
-    let boundary = boundary_of(&content_type).unwrap();
-    let parts = parse_mixed(&response.bytes().await.unwrap(), &boundary).unwrap();
+    let parts = get_mixed(&app, V2, "attachments=true").await;
     let first: Value = serde_json::from_slice(&parts[0].body).unwrap();
     assert_eq!(first["statements"].as_array().unwrap().len(), 1);
 }

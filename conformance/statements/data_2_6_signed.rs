@@ -62,6 +62,26 @@ fn signed(
     (s, vec![(headers, jws.as_bytes().to_vec())])
 }
 
+/// POSTs `statement` signed by `jws` (declared with `content_type`) as multipart/mixed.
+async fn post_signed(
+    app: &TestApp,
+    version: &str,
+    statement: &Value,
+    jws: &str,
+    content_type: &str,
+) -> reqwest::Response {
+    let (body, parts) = signed(statement, jws, content_type);
+    send_mixed(
+        app,
+        Method::POST,
+        "/xapi/statements",
+        version,
+        &body,
+        &parts,
+    )
+    .await
+}
+
 fn base() -> Value {
     let mut s = with_id(statement("ada", "a"), uuid::Uuid::new_v4());
     s["timestamp"] = json!("2024-01-02T03:04:05.678Z");
@@ -73,14 +93,12 @@ async fn data_2_6_good_signature_is_200() {
     let app = spawn_app().await;
     for version in VERSIONS {
         let s = base();
-        let (body, parts) = signed(&s, &sign(&s, CERT), "application/octet-stream");
-        let response = send_mixed(
+        let response = post_signed(
             &app,
-            Method::POST,
-            "/xapi/statements",
             version,
-            &body,
-            &parts,
+            &s,
+            &sign(&s, CERT),
+            "application/octet-stream",
         )
         .await;
         let status = response.status();
@@ -96,8 +114,14 @@ async fn data_2_6_signature_over_equivalent_statement_is_200() {
     let mut payload = s.clone();
     payload.as_object_mut().unwrap().remove("id");
     payload["actor"]["mbox"] = json!("mailto:ADA@EXAMPLE.COM".to_lowercase());
-    let (body, parts) = signed(&s, &sign(&payload, CERT), "application/octet-stream");
-    let response = send_mixed(&app, Method::POST, "/xapi/statements", V2, &body, &parts).await;
+    let response = post_signed(
+        &app,
+        V2,
+        &s,
+        &sign(&payload, CERT),
+        "application/octet-stream",
+    )
+    .await;
     assert_eq!(response.status(), 200);
 }
 
@@ -106,14 +130,12 @@ async fn data_2_6_bad_signature_is_400() {
     let app = spawn_app().await;
     for version in VERSIONS {
         let s = base();
-        let (body, parts) = signed(&s, &sign(&s, OTHER_CERT), "application/octet-stream");
-        let response = send_mixed(
+        let response = post_signed(
             &app,
-            Method::POST,
-            "/xapi/statements",
             version,
-            &body,
-            &parts,
+            &s,
+            &sign(&s, OTHER_CERT),
+            "application/octet-stream",
         )
         .await;
         assert_400(response, version).await;
@@ -121,28 +143,11 @@ async fn data_2_6_bad_signature_is_400() {
         let mut jws = sign(&s, CERT);
         let last = jws.pop().unwrap();
         jws.push(if last == 'A' { 'B' } else { 'A' });
-        let (body, parts) = signed(&s, &jws, "application/octet-stream");
-        let response = send_mixed(
-            &app,
-            Method::POST,
-            "/xapi/statements",
-            version,
-            &body,
-            &parts,
-        )
-        .await;
+        let response = post_signed(&app, version, &s, &jws, "application/octet-stream").await;
         assert_400(response, version).await;
         // Not a JWS at all.
-        let (body, parts) = signed(&s, "not a jws", "application/octet-stream");
-        let response = send_mixed(
-            &app,
-            Method::POST,
-            "/xapi/statements",
-            version,
-            &body,
-            &parts,
-        )
-        .await;
+        let response =
+            post_signed(&app, version, &s, "not a jws", "application/octet-stream").await;
         assert_400(response, version).await;
     }
     assert_nothing_stored(&app, "bad signatures").await;
@@ -155,27 +160,23 @@ async fn data_2_6_payload_differing_from_statement_is_400() {
         let s = base();
         let mut payload = s.clone();
         payload["verb"]["id"] = json!("http://example.com/verbs/other");
-        let (body, parts) = signed(&s, &sign(&payload, CERT), "application/octet-stream");
-        let response = send_mixed(
+        let response = post_signed(
             &app,
-            Method::POST,
-            "/xapi/statements",
             version,
-            &body,
-            &parts,
+            &s,
+            &sign(&payload, CERT),
+            "application/octet-stream",
         )
         .await;
         assert_400(response, version).await;
         let mut payload = s.clone();
         payload["result"] = json!({"success": true});
-        let (body, parts) = signed(&s, &sign(&payload, CERT), "application/octet-stream");
-        let response = send_mixed(
+        let response = post_signed(
             &app,
-            Method::POST,
-            "/xapi/statements",
             version,
-            &body,
-            &parts,
+            &s,
+            &sign(&payload, CERT),
+            "application/octet-stream",
         )
         .await;
         assert_400(response, version).await;
@@ -188,16 +189,7 @@ async fn data_2_6_signature_content_type_not_octet_stream_is_400() {
     let app = spawn_app().await;
     for version in VERSIONS {
         let s = base();
-        let (body, parts) = signed(&s, &sign(&s, CERT), "application/jose");
-        let response = send_mixed(
-            &app,
-            Method::POST,
-            "/xapi/statements",
-            version,
-            &body,
-            &parts,
-        )
-        .await;
+        let response = post_signed(&app, version, &s, &sign(&s, CERT), "application/jose").await;
         assert_400(response, version).await;
     }
     assert_nothing_stored(&app, "signature content type").await;
@@ -208,8 +200,7 @@ async fn data_2_6_signed_statement_is_returned_with_its_signature() {
     let app = spawn_app().await;
     let s = base();
     let jws = sign(&s, CERT);
-    let (body, parts) = signed(&s, &jws, "application/octet-stream");
-    let response = send_mixed(&app, Method::POST, "/xapi/statements", V2, &body, &parts).await;
+    let response = post_signed(&app, V2, &s, &jws, "application/octet-stream").await;
     assert_eq!(response.status(), 200);
     let id = s["id"].as_str().unwrap();
     let response = req(
