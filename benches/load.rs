@@ -17,6 +17,9 @@
 //! - `BENCH_REUSE=1`: keep a database `load_<size>` that already holds the size
 //!   (skips the preload; the ingest scenarios of earlier runs stay in it).
 //! - `BENCH_OUT`: where RESULTS.md / results.json go (default `benches/`).
+//! - `BENCH_ONLY`: run only the scenarios whose names contain one of these
+//!   comma-separated parts (for a quick look at one figure; the results files then
+//!   hold only those).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -200,7 +203,11 @@ async fn measure(
     seconds: f64,
     server_pid: u32,
     make: impl Fn(usize) -> Op,
-) -> Scenario {
+) -> Option<Scenario> {
+    if !selected(name) {
+        println!("  {name:<38} not selected (BENCH_ONLY)");
+        return None;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let rss_max = Arc::new(AtomicU64::new(0));
     let sampler = {
@@ -314,7 +321,18 @@ async fn measure(
             .map(|e| format!(" (first: {})", truncate(e, 200)))
             .unwrap_or_default()
     );
-    scenario
+    Some(scenario)
+}
+
+/// Whether `BENCH_ONLY` (comma-separated parts of scenario names) selects a scenario;
+/// unset, every scenario runs.
+fn selected(name: &str) -> bool {
+    match std::env::var("BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => {
+            only.split(',').any(|part| name.contains(part.trim()))
+        }
+        _ => true,
+    }
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -853,7 +871,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         client.batch_execute("CHECKPOINT").await.unwrap();
     };
     checkpoint().await;
-    scenarios.push(
+    scenarios.extend(
         measure(
             "raw INSERT, 100 rows per statement",
             "raw",
@@ -866,7 +884,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         .await,
     );
     checkpoint().await;
-    scenarios.push(
+    scenarios.extend(
         measure(
             "raw INSERT, 1 row per statement",
             "raw",
@@ -879,7 +897,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         .await,
     );
     checkpoint().await;
-    scenarios.push(
+    scenarios.extend(
         measure(
             &format!("raw COPY binary, {COPY_ROWS} rows per COPY"),
             "raw",
@@ -918,7 +936,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         })
     };
     checkpoint().await;
-    scenarios.push(
+    scenarios.extend(
         measure(
             "POST /statements, batches of 100",
             "lrs",
@@ -931,7 +949,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         .await,
     );
     checkpoint().await;
-    scenarios.push(
+    scenarios.extend(
         measure(
             "POST /statements, single",
             "lrs",
@@ -944,7 +962,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         .await,
     );
     checkpoint().await;
-    scenarios.push(
+    scenarios.extend(
         measure(
             "PUT /statements, single",
             "lrs",
@@ -1073,7 +1091,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
             skipped.push(format!("{name}: no sample in the store"));
             continue;
         }
-        scenarios.push(
+        scenarios.extend(
             measure(name, "lrs", size, qc, secs, pid, |c| {
                 get_op(c, query.clone())
             })
@@ -1081,7 +1099,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         );
     }
     // since, paging through 10,000 results with `more`.
-    scenarios.push(
+    scenarios.extend(
         measure(
             "GET since, ascending, paging 10,000 via more (per page of 100)",
             "lrs",
@@ -1124,7 +1142,10 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         )
         .await,
     );
-    if let Some(s) = scenarios.last_mut() {
+    if let Some(s) = scenarios
+        .last_mut()
+        .filter(|s| s.name.starts_with("GET since"))
+    {
         s.note = Some(format!(
             "items = statements; one walk of {PAGE_WALK} statements takes about {:.0} ms",
             PAGE_WALK as f64 / (s.items_per_second / s.clients as f64).max(1e-9) * 1000.0
@@ -1132,7 +1153,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     }
 
     // ---- State documents.
-    scenarios.push(
+    scenarios.extend(
         measure(
             "PUT /activities/state (1.0.3)",
             "lrs",
@@ -1161,7 +1182,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         )
         .await,
     );
-    scenarios.push(
+    scenarios.extend(
         measure("GET /activities/state", "lrs", size, qc, secs, pid, |c| {
             let http = http.clone();
             let mut rng = StdRng::seed_from_u64(c as u64 + 808);
@@ -1181,7 +1202,10 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         })
         .await,
     );
-    if let Some(s) = scenarios.last_mut() {
+    if let Some(s) = scenarios
+        .last_mut()
+        .filter(|s| s.name == "GET /activities/state")
+    {
         s.note = Some("documents written by the PUT scenario; a 404 (never written) counts".into());
     }
 
@@ -1206,7 +1230,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
             .map(|r| r.status().as_u16());
         match probe {
             Ok(200) => {
-                scenarios.push(
+                scenarios.extend(
                     measure(name, "lrs", size, qc, secs, pid, |_| {
                         let http = http.clone();
                         let path = path.clone();
