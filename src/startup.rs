@@ -9,7 +9,8 @@ use actix_web::{web, App, HttpServer};
 use crate::auth::{NewSecret, Scope};
 use crate::configuration::Settings;
 use crate::http::{self, AppState, CredentialCache, Throttles};
-use crate::store::{self, credentials, Database};
+use crate::store::learning::TimeRule;
+use crate::store::{self, credentials, learning_feed, Database};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -28,6 +29,7 @@ pub struct Application {
     host: String,
     server: Server,
     database: Database,
+    learning_feed: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -63,11 +65,16 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
+        let learning_feed = tokio::spawn(learning_feed::run(
+            database.pool.clone(),
+            TimeRule::default(),
+        ));
         Ok(Application {
             port: local.port(),
             host: local.ip().to_string(),
             server: server.run(),
             database,
+            learning_feed,
         })
     }
 
@@ -100,6 +107,7 @@ impl Application {
     /// then closes the database (stopping the embedded cluster).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let outcome = self.server.await;
+        self.learning_feed.abort();
         self.database.close().await;
         outcome
     }

@@ -419,6 +419,15 @@ async fn execute(command: Command) -> Result<(), String> {
                     crate::store::erasure::erase(&pool, &ifi, store.as_deref(), &requested_by)
                         .await
                         .map_err(|e| e.to_string())?;
+                // The learning rollups hold the person's IFI too: fold the erasure in
+                // now rather than at the next pass of a running server's feed.
+                crate::store::learning_feed::catch_up(
+                    &pool,
+                    crate::store::learning::TimeRule::default(),
+                    std::time::Duration::from_secs(60),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 if json {
                     println!("{}", serde_json::json!(erased));
                 } else {

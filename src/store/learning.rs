@@ -1,6 +1,6 @@
-//! The team, learner and source reports, read from `learning_events` (one narrow row
-//! per counted Statement, kept by triggers). Every query first gives each event its
-//! estimated time (see [`TimeRule`]), so reported and estimated time sit side by side.
+//! The team, learner and source reports, read from the rollups the learning feed
+//! keeps (`store::learning_feed`): per day and learner, with reported and estimated
+//! time side by side (see [`TimeRule`]). Only goals read `learning_events` itself.
 
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
@@ -56,27 +56,6 @@ pub struct Scope {
     pub time: TimeRule,
 }
 
-/// The events of the period ($1 store, $2 since, $3 until), each with `estimated`
-/// seconds ($4 session gap, $5 cap; 0 when it reported a duration), optionally only
-/// one learner's (`learner_filter` names the parameter).
-fn timed_events(learner_filter: &str) -> String {
-    format!(
-        "ev AS (
-             SELECT e.*, lead(e.at) OVER (PARTITION BY e.learner ORDER BY e.at, e.seq) AS next_at
-               FROM learning_events e
-              WHERE e.store_id = $1 AND e.day >= $2 AND e.day < $3 {learner_filter}
-         ),
-         timed AS (
-             SELECT ev.*,
-                    CASE WHEN ev.seconds IS NULL
-                              AND extract(epoch FROM ev.next_at - ev.at)::float8 <= $4::float8
-                         THEN least(extract(epoch FROM ev.next_at - ev.at)::float8, $5::float8)
-                         ELSE 0 END AS estimated
-               FROM ev
-         )"
-    )
-}
-
 const SELF_MODES: &str = "('self_planned', 'self_directed')";
 
 /// One team of `GET /reports/teams`.
@@ -107,39 +86,44 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
 
 pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>, Error> {
     let sql = format!(
-        "WITH {timed},
+        "WITH days AS (
+             SELECT * FROM learning_days WHERE store_id = $1 AND day >= $2 AND day < $3
+         ),
          context_team AS (
-             SELECT DISTINCT ON (learner) learner, team
-               FROM (SELECT learner, team, count(*) AS n FROM timed
-                      WHERE team IS NOT NULL GROUP BY 1, 2) c
-              ORDER BY learner, n DESC, team
+             SELECT DISTINCT ON (learner) learner, team FROM learning_context_teams
+              WHERE store_id = $1
+              ORDER BY learner, statements DESC, team
          ),
          team_of AS (
              SELECT l.learner, coalesce(r.team, c.team, '(no team)') AS team
-               FROM (SELECT DISTINCT learner FROM timed) l
+               FROM (SELECT DISTINCT learner FROM days) l
                LEFT JOIN roster r ON r.store_id = $1 AND r.learner = l.learner
                LEFT JOIN context_team c ON c.learner = l.learner
          ),
          goal_setters AS (
              SELECT DISTINCT learner FROM learning_events
-              WHERE store_id = $1 AND day < $3 AND activity_type = $6
+              WHERE store_id = $1 AND day < $3 AND activity_type = $4
          ),
          directed AS (
-             SELECT DISTINCT t.learner, t.course,
-                    EXISTS (SELECT 1 FROM learning_events c
-                             WHERE c.store_id = $1 AND c.learner = t.learner AND c.day < $3
-                               AND c.activity = t.course AND c.verb = ANY($8)) AS completed
-               FROM timed t WHERE t.mode = 'directed' AND t.course IS NOT NULL
+             SELECT p.learner, p.course,
+                    EXISTS (SELECT 1 FROM learning_day_courses c
+                             WHERE c.store_id = $1 AND c.learner = p.learner AND c.course = p.course
+                               AND c.day < $3 AND c.completions > 0) AS completed
+               FROM (SELECT DISTINCT learner, course FROM learning_day_courses
+                      WHERE store_id = $1 AND day >= $2 AND day < $3) p
          ),
          per_team AS (
-             SELECT o.team, count(DISTINCT e.learner) AS learners, count(*) AS statements,
-                    coalesce(sum(e.seconds), 0) AS reported, sum(e.estimated) AS estimated,
-                    count(*) FILTER (WHERE e.mode IN {SELF_MODES}) AS self_statements,
-                    coalesce(sum(coalesce(e.seconds, 0) + e.estimated)
-                             FILTER (WHERE e.mode IN {SELF_MODES}), 0) AS self_seconds,
-                    count(*) FILTER (WHERE e.mode IN {SELF_MODES} AND e.goal IS NOT NULL) AS linked,
-                    count(*) FILTER (WHERE e.verb = ANY($7)) AS shares
-               FROM timed e JOIN team_of o USING (learner)
+             SELECT o.team, count(DISTINCT d.learner) AS learners,
+                    sum(d.statements)::int8 AS statements,
+                    sum(d.seconds) AS reported, sum(d.estimated) AS estimated,
+                    coalesce(sum(d.statements) FILTER (WHERE d.mode IN {SELF_MODES}), 0)::int8
+                        AS self_statements,
+                    coalesce(sum(d.seconds + d.estimated) FILTER (WHERE d.mode IN {SELF_MODES}), 0)
+                        AS self_seconds,
+                    coalesce(sum(d.goal_linked) FILTER (WHERE d.mode IN {SELF_MODES}), 0)::int8
+                        AS linked,
+                    sum(d.shares)::int8 AS shares
+               FROM days d JOIN team_of o USING (learner)
               GROUP BY o.team
          )
          SELECT p.team, p.learners, p.statements, p.reported, p.estimated, p.self_statements,
@@ -150,9 +134,8 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                 (SELECT count(*) FROM directed d JOIN team_of o USING (learner)
                   WHERE o.team = p.team AND d.completed)
            FROM per_team p
-          WHERE p.learners >= $9
-          ORDER BY p.team",
-        timed = timed_events("")
+          WHERE p.learners >= $5
+          ORDER BY p.team"
     );
     let client = pool.get().await?;
     let rows = client
@@ -162,11 +145,7 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                 &scope.store_id,
                 &scope.since,
                 &scope.until,
-                &scope.time.session_gap_seconds,
-                &scope.time.cap_seconds,
                 &GOAL_TYPE,
-                &&SHARE_VERBS[..],
-                &&COMPLETION_VERBS[..],
                 &scope.min_team_size,
             ],
         )
@@ -305,24 +284,21 @@ pub async fn learner_report(
     top: i64,
 ) -> Result<LearnerReport, Error> {
     let client = pool.get().await?;
-    let timed = timed_events("AND e.learner = $6");
     let learner_param = learner.to_string();
-    let base: [&(dyn ToSql + Sync); 6] = [
+    let base: [&(dyn ToSql + Sync); 4] = [
         &scope.store_id,
         &scope.since,
         &scope.until,
-        &scope.time.session_gap_seconds,
-        &scope.time.cap_seconds,
         &learner_param,
     ];
+    let period = "store_id = $1 AND day >= $2 AND day < $3 AND learner = $4";
 
     let mix = client
         .query(
             &format!(
-                "WITH {timed}
-                 SELECT date_trunc($7, day::timestamp)::date, mode, count(*),
-                        coalesce(sum(seconds), 0), sum(estimated)
-                   FROM timed GROUP BY 1, 2 ORDER BY 1, 2"
+                "SELECT date_trunc($5, day::timestamp)::date, mode, sum(statements)::int8,
+                        sum(seconds), sum(estimated)
+                   FROM learning_days WHERE {period} GROUP BY 1, 2 ORDER BY 1, 2"
             ),
             &with_params(&base, &[&bucket]),
         )
@@ -348,10 +324,9 @@ pub async fn learner_report(
     let top_sources = client
         .query(
             &format!(
-                "WITH {timed}
-                 SELECT host, NULL::text, count(*), coalesce(sum(seconds), 0), sum(estimated)
-                   FROM timed WHERE host IS NOT NULL
-                  GROUP BY host ORDER BY 3 DESC, 1 LIMIT $7"
+                "SELECT host, NULL::text, sum(statements)::int8, sum(seconds), sum(estimated)
+                   FROM learning_day_hosts WHERE {period}
+                  GROUP BY host ORDER BY 3 DESC, 1 LIMIT $5"
             ),
             &with_params(&base, &[&top]),
         )
@@ -362,16 +337,15 @@ pub async fn learner_report(
     let top_directed_courses = client
         .query(
             &format!(
-                "WITH {timed}
-                 SELECT course, {name}, count(*), coalesce(sum(seconds), 0), sum(estimated),
-                        EXISTS (SELECT 1 FROM learning_events c
-                                 WHERE c.store_id = $1 AND c.learner = $6 AND c.day < $3
-                                   AND c.activity = t.course AND c.verb = ANY($8))
-                   FROM timed t WHERE mode = 'directed' AND course IS NOT NULL
-                  GROUP BY course ORDER BY 3 DESC, 1 LIMIT $7",
+                "SELECT course, {name}, sum(statements)::int8, sum(seconds), sum(estimated),
+                        EXISTS (SELECT 1 FROM learning_day_courses c
+                                 WHERE c.store_id = $1 AND c.learner = $4 AND c.course = t.course
+                                   AND c.day < $3 AND c.completions > 0)
+                   FROM learning_day_courses t WHERE {period}
+                  GROUP BY course ORDER BY 3 DESC, 1 LIMIT $5",
                 name = activity_name("t.course")
             ),
-            &with_params(&base, &[&top, &COMPLETIONS]),
+            &with_params(&base, &[&top]),
         )
         .await?
         .iter()
@@ -380,17 +354,16 @@ pub async fn learner_report(
     let goal_rows = client
         .query(
             &format!(
-                "WITH {timed},
-                 documented AS (
+                "WITH documented AS (
                      SELECT activity AS goal, min(day) AS first_day,
-                            bool_or(verb = ANY($8)) AS achieved
+                            bool_or(verb = ANY($6)) AS achieved
                        FROM learning_events
-                      WHERE store_id = $1 AND learner = $6 AND day < $3 AND activity_type = $7
+                      WHERE store_id = $1 AND learner = $4 AND day < $3 AND activity_type = $5
                       GROUP BY activity
                  ),
                  linked AS (
-                     SELECT goal, activity, count(*) AS n FROM timed
-                      WHERE goal IS NOT NULL AND activity IS NOT NULL GROUP BY 1, 2
+                     SELECT goal, activity, count(*) AS n FROM learning_events
+                      WHERE {period} AND goal IS NOT NULL AND activity IS NOT NULL GROUP BY 1, 2
                  ),
                  goals AS (SELECT goal FROM documented UNION SELECT goal FROM linked)
                  SELECT g.goal, {goal_name}, d.first_day, coalesce(d.achieved, false),
@@ -453,40 +426,40 @@ pub struct ModeSources {
 /// Per mode, the `top` hosts and Activities by statements.
 pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSources>, Error> {
     let client = pool.get().await?;
+    // Activities are ranked on the rollup without learners, and only the top ones are
+    // looked up per learner for their distinct-learner count.
     let sql = format!(
-        "WITH {timed},
-         ranked AS (
-             SELECT 'host' AS kind, mode, host AS key, count(*) AS n,
-                    count(DISTINCT learner) AS learners,
-                    coalesce(sum(seconds), 0) AS reported, sum(estimated) AS estimated
-               FROM timed WHERE host IS NOT NULL GROUP BY mode, host
-             UNION ALL
-             SELECT 'activity', mode, activity, count(*), count(DISTINCT learner),
-                    coalesce(sum(seconds), 0), sum(estimated)
-               FROM timed WHERE activity IS NOT NULL GROUP BY mode, activity
+        "WITH hosts AS (
+             SELECT 'host' AS kind, mode, host AS key, sum(statements)::int8 AS n,
+                    count(DISTINCT learner) AS learners, sum(seconds) AS reported,
+                    sum(estimated) AS estimated
+               FROM learning_day_hosts WHERE store_id = $1 AND day >= $2 AND day < $3
+              GROUP BY mode, host
+         ),
+         object_activities AS (
+             SELECT 'activity' AS kind, mode, activity AS key, sum(statements)::int8 AS n,
+                    NULL::int8 AS learners, sum(seconds) AS reported, sum(estimated) AS estimated
+               FROM learning_activity_days WHERE store_id = $1 AND day >= $2 AND day < $3
+              GROUP BY mode, activity
          ),
          numbered AS (
              SELECT r.*, row_number() OVER (PARTITION BY kind, mode ORDER BY n DESC, key) AS place
-               FROM ranked r
+               FROM (SELECT * FROM hosts UNION ALL SELECT * FROM object_activities) r
          )
-         SELECT kind, mode, key, CASE WHEN kind = 'activity' THEN {name} END,
-                n, learners, reported, estimated
-           FROM numbered WHERE place <= $6
+         SELECT kind, mode, key, CASE WHEN kind = 'activity' THEN {name} END, n,
+                coalesce(learners,
+                         (SELECT count(DISTINCT a.learner) FROM learning_day_activities a
+                           WHERE a.store_id = $1 AND a.activity = numbered.key AND a.day >= $2
+                             AND a.day < $3 AND a.mode = numbered.mode)),
+                reported, estimated
+           FROM numbered WHERE place <= $4
           ORDER BY mode, kind, place",
-        timed = timed_events(""),
         name = activity_name("numbered.key"),
     );
     let rows = client
         .query(
             &sql,
-            &[
-                &scope.store_id,
-                &scope.since,
-                &scope.until,
-                &scope.time.session_gap_seconds,
-                &scope.time.cap_seconds,
-                &top,
-            ],
+            &[&scope.store_id, &scope.since, &scope.until, &top],
         )
         .await?;
     let mut by_mode: Vec<ModeSources> = Vec::new();

@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_learning_events",
         include_str!("../../migrations/0007_learning_events.sql"),
     ),
+    (
+        "0008_learning_feed",
+        include_str!("../../migrations/0008_learning_feed.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

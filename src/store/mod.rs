@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod erasure;
 pub mod hosts;
 pub mod learning;
+pub mod learning_feed;
 pub mod migrations;
 pub mod modes;
 pub mod reports;

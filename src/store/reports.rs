@@ -1,5 +1,6 @@
-//! Report queries over the learning rollups (`learning_days`,
-//! `learning_day_activities`), and the roster they group learners by.
+//! `GET /reports/modes` over the learning rollups the feed keeps (`learning_days`,
+//! `learning_day_activities`, `learning_activity_days`), and the roster they group
+//! learners by.
 
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
@@ -46,6 +47,8 @@ pub struct ModeFigures {
     pub reported_seconds: f64,
     /// Share of the statements that carried a `result.duration` (0..1).
     pub duration_share: f64,
+    /// Time estimated from sessions for the Statements without a duration.
+    pub estimated_seconds: f64,
 }
 
 /// What to leave out for privacy.
@@ -72,29 +75,37 @@ pub async fn mode_figures(
         Grouping::Team => ("coalesce(r.team, '(no team)')", "true"),
         Grouping::Learner => ("d.learner", "NOT coalesce(r.opted_out, false)"),
     };
+    // Store-wide distinct activities come from the rollup without learners.
+    let (activity_rollup, roster_join) = match grouping {
+        Grouping::Store => ("learning_activity_days", ""),
+        Grouping::Team | Grouping::Learner => (
+            "learning_day_activities",
+            "LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner",
+        ),
+    };
     let sql = format!(
         "WITH days AS (
              SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode, d.learner,
-                    d.statements, d.seconds, d.timed, d.day
+                    d.statements, d.seconds, d.timed, d.estimated
                FROM learning_days d
                JOIN stores s ON s.id = d.store_id
                LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
-              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND d.statements > 0
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
                 AND {learner_filter}
          ),
          figures AS (
              SELECT bucket, grp, mode, sum(statements)::int8 AS statements,
                     count(DISTINCT learner) AS learners, sum(seconds) AS seconds,
-                    sum(timed)::int8 AS timed
+                    sum(timed)::int8 AS timed, sum(estimated) AS estimated
                FROM days GROUP BY bucket, grp, mode
          ),
          activities AS (
              SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode,
                     count(DISTINCT d.activity) AS activities
-               FROM learning_day_activities d
+               FROM {activity_rollup} d
                JOIN stores s ON s.id = d.store_id
-               LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
-              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND d.statements > 0
+               {roster_join}
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
                 AND {learner_filter}
               GROUP BY 1, 2, 3
          ),
@@ -102,7 +113,7 @@ pub async fn mode_figures(
              SELECT bucket, grp, count(DISTINCT learner) AS learners FROM days GROUP BY 1, 2
          )
          SELECT f.bucket, f.grp, f.mode, f.statements, f.learners, coalesce(a.activities, 0),
-                f.seconds, f.timed
+                f.seconds, f.timed, f.estimated
            FROM figures f
            JOIN group_sizes g ON g.bucket = f.bucket AND g.grp = f.grp
            LEFT JOIN activities a ON a.bucket = f.bucket AND a.grp = f.grp AND a.mode = f.mode
@@ -142,6 +153,7 @@ pub async fn mode_figures(
                 } else {
                     0.0
                 },
+                estimated_seconds: r.get(8),
             }
         })
         .collect())

@@ -122,6 +122,17 @@ async fn erase_removes_the_person_everywhere_and_only_them() {
         assert_eq!(r.status(), 204, "{path}");
     }
 
+    // A report makes the learning feed fold Erin's Statements into the rollups.
+    let report = app
+        .http
+        .get(app.url("/reports/modes?group=learner"))
+        .basic_auth(&app.key, Some(&app.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 200);
+    assert!(learning_rows_of_erin(&app).await > 0);
+
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
         .args([
             "erase",
@@ -219,4 +230,37 @@ async fn erase_removes_the_person_everywhere_and_only_them() {
     );
     assert_eq!(audit.get::<_, i64>(2), 5);
     assert!(!audit.get::<_, String>(3).contains("erin"));
+    assert_eq!(
+        learning_rows_of_erin(&app).await,
+        0,
+        "the learning rollups keep no trace of Erin"
+    );
+}
+
+/// Rows naming Erin as the learner in the default store's learning events and rollups.
+async fn learning_rows_of_erin(app: &TestApp) -> i64 {
+    let client = app.pool.get().await.unwrap();
+    let mut rows = 0;
+    for table in [
+        "learning_events",
+        "learning_days",
+        "learning_day_activities",
+        "learning_day_hosts",
+        "learning_day_courses",
+        "learning_context_teams",
+    ] {
+        let count: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {table}
+                      WHERE learner = $1 AND store_id = (SELECT id FROM stores WHERE name = 'default')"
+                ),
+                &[&format!("mbox:{PERSON}")],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        rows += count;
+    }
+    rows
 }

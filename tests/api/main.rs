@@ -9,6 +9,7 @@ mod errors;
 mod helpers;
 mod http_rules;
 mod isolation;
+mod learning_feed;
 mod learning_reports;
 mod limits;
 mod metrics;

@@ -235,11 +235,12 @@ async fn csv_has_a_header_and_one_line_per_row() {
         let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(
             lines[0],
-            "bucket,group,mode,statements,active_learners,distinct_activities,reported_seconds,duration_share"
+            "bucket,group,mode,statements,active_learners,distinct_activities,reported_seconds,duration_share,estimated_seconds"
         );
         assert_eq!(lines.len(), 4);
-        assert_eq!(lines[1], "2026-03-02,default,directed,3,2,2,2100,1.0000");
-        assert!(lines.iter().all(|l| l.split(',').count() == 8));
+        // Every directed statement reported its duration: nothing is estimated.
+        assert_eq!(lines[1], "2026-03-02,default,directed,3,2,2,2100,1.0000,0");
+        assert!(lines.iter().all(|l| l.split(',').count() == 9));
     }
 }
 

@@ -6,6 +6,7 @@ mod learning;
 mod modes;
 
 use std::future::{ready, Ready};
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -15,6 +16,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use super::error::ApiError;
 use super::{get_or_head, resource, AppState};
 use crate::auth::{Access, Principal};
+use crate::store::learning::TimeRule;
+use crate::store::learning_feed;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -33,13 +36,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Authenticates and checks the scope once for every report.
+/// How long a report waits for the learning feed to fold in every Statement stored
+/// before it was asked; past that it answers from rollups that lag.
+const FEED_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Authenticates and checks the scope once for every report, then lets the learning
+/// feed catch up so a report reflects every Statement acknowledged before it.
 pub async fn reports_gate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     match admit(&req).await {
         Ok(principal) => {
+            if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                match learning_feed::catch_up(&state.pool, TimeRule::default(), FEED_PATIENCE)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("learning feed still behind; report may lag"),
+                    Err(e) => {
+                        let error = ApiError::from(e);
+                        return Ok(req.error_response(error).map_into_right_body());
+                    }
+                }
+            }
             req.extensions_mut().insert(principal);
             next.call(req).await.map(|res| res.map_into_left_body())
         }

@@ -1,5 +1,5 @@
 //! `GET /reports/modes`: per bucket, group and mode, the statements, active learners,
-//! distinct activities and reported time, as JSON or CSV.
+//! distinct activities, and reported and estimated time, as JSON or CSV.
 
 use actix_web::http::header::ACCEPT;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -121,7 +121,7 @@ pub fn wants_csv(req: &HttpRequest) -> bool {
         .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/csv"))
 }
 
-pub const CSV_HEADER: &str = "bucket,group,mode,statements,active_learners,distinct_activities,reported_seconds,duration_share";
+pub const CSV_HEADER: &str = "bucket,group,mode,statements,active_learners,distinct_activities,reported_seconds,duration_share,estimated_seconds";
 
 fn to_csv(figures: &[ModeFigures]) -> String {
     let mut out = String::from(CSV_HEADER);
@@ -136,6 +136,7 @@ fn to_csv(figures: &[ModeFigures]) -> String {
             f.distinct_activities.to_string(),
             format!("{:.0}", f.reported_seconds),
             format!("{:.4}", f.duration_share),
+            format!("{:.0}", f.estimated_seconds),
         ];
         let line: Vec<String> = fields.iter().map(|v| csv_field(v)).collect();
         out.push_str(&line.join(","));

@@ -1,0 +1,147 @@
+//! The learning feed: folds stored Statements into `learning_events` and the rollups
+//! the reports read, outside the write transaction, so ingest never pays for them.
+//!
+//! Every server instance drives it (in the background, and before answering a report);
+//! a transaction-level advisory lock lets one pass run at a time. A pass only reads
+//! seqs below every writer still in flight, so a late commit is never skipped, and
+//! Statements changed after the feed passed them (voided, relabelled, erased) are
+//! queued by triggers and redone. The work itself is `learning_feed_pass` (migration
+//! 0008).
+
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+
+use super::learning::{TimeRule, COMPLETION_VERBS, SHARE_VERBS};
+use super::Error;
+
+/// The feed's advisory lock (two int4 keys: "comm", "feed").
+const FEED_LOCK: (i32, i32) = (0x636f_6d6d, 0x6665_6564);
+/// Seqs one pass takes at most, so a backlog is worked off in short transactions.
+const PASS_SEQS: i64 = 20_000;
+/// How long the background feed rests once it has caught up.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// Where the feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Every seq up to this one is folded in.
+    pub last_seq: i64,
+    /// Every seq up to this one is committed or abandoned.
+    pub settled_seq: i64,
+    /// Changed Statements up to `settled_seq` still waiting to be redone.
+    pub redo_pending: bool,
+}
+
+impl Position {
+    pub fn caught_up(&self) -> bool {
+        self.last_seq >= self.settled_seq && !self.redo_pending
+    }
+}
+
+pub async fn position(pool: &Pool) -> Result<Position, Error> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT f.last_seq, s.settled,
+                    EXISTS (SELECT 1 FROM learning_feed_redo WHERE seq <= s.settled)
+               FROM learning_feed f, (SELECT commonplace_settled_seq() AS settled) s",
+            &[],
+        )
+        .await?;
+    Ok(Position {
+        last_seq: row.get(0),
+        settled_seq: row.get(1),
+        redo_pending: row.get(2),
+    })
+}
+
+/// Runs one pass unless another is running (then `None`). A server configured with
+/// another estimate rule than the stored events follow starts the feed over.
+pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let locked: bool = tx
+        .query_one(
+            "SELECT pg_try_advisory_xact_lock($1, $2)",
+            &[&FEED_LOCK.0, &FEED_LOCK.1],
+        )
+        .await?
+        .get(0);
+    if !locked {
+        return Ok(None);
+    }
+    let row = tx
+        .query_one(
+            "SELECT last_seq, session_gap, estimate_cap, commonplace_settled_seq() FROM learning_feed",
+            &[],
+        )
+        .await?;
+    let (mut last_seq, gap, cap, settled_seq): (i64, f64, f64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    if gap != rule.session_gap_seconds || cap != rule.cap_seconds {
+        tracing::info!(
+            session_gap = rule.session_gap_seconds,
+            estimate_cap = rule.cap_seconds,
+            "the estimate rule changed: rebuilding the learning rollups"
+        );
+        tx.execute(
+            "SELECT learning_feed_restart($1, $2)",
+            &[&rule.session_gap_seconds, &rule.cap_seconds],
+        )
+        .await?;
+        last_seq = 0;
+    }
+    let upto = settled_seq.min(last_seq + PASS_SEQS);
+    let pass = tx
+        .prepare_cached("SELECT learning_feed_pass($1, $2, $3)")
+        .await?;
+    tx.query_one(&pass, &[&upto, &&SHARE_VERBS[..], &&COMPLETION_VERBS[..]])
+        .await?;
+    let redo_pending: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM learning_feed_redo WHERE seq <= $1)",
+            &[&settled_seq],
+        )
+        .await?
+        .get(0);
+    tx.commit().await?;
+    Ok(Some(Position {
+        last_seq: upto.max(last_seq),
+        settled_seq,
+        redo_pending,
+    }))
+}
+
+/// Brings the feed up to every Statement stored before the call, waiting for a pass
+/// another instance runs if need be; `false` when `patience` ran out first (the
+/// reports then answer from rollups that lag).
+pub async fn catch_up(pool: &Pool, rule: TimeRule, patience: Duration) -> Result<bool, Error> {
+    let deadline = Instant::now() + patience;
+    let target = position(pool).await?.settled_seq;
+    loop {
+        let now = position(pool).await?;
+        if now.last_seq >= target && !now.redo_pending {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        if pass(pool, rule).await?.is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The background feed of one server: passes back to back while there is a backlog,
+/// a rest once caught up. Errors (a database outage) are logged and retried.
+pub async fn run(pool: Pool, rule: TimeRule) {
+    loop {
+        match pass(&pool, rule).await {
+            Ok(Some(position)) if !position.caught_up() => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "learning feed pass failed; retrying"),
+        }
+        tokio::time::sleep(IDLE).await;
+    }
+}

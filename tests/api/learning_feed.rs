@@ -1,0 +1,222 @@
+//! The learning feed that folds stored Statements into the report rollups outside the
+//! write transaction: folded in pieces (out of time order, with voiding in between) it
+//! must reach exactly what a rebuild from scratch computes, and it must never pass over
+//! a writer that commits late.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, TestApp};
+
+const WEEK: &str = "since=2026-03-02&until=2026-03-08";
+
+async fn post(app: &TestApp, body: &Value) {
+    let response = app
+        .xapi(Method::POST, "/xapi/statements")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn report(app: &TestApp, path: &str) -> Value {
+    let response = app
+        .http
+        .get(app.url(path))
+        .basic_auth(&app.key, Some(&app.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+/// A Statement of one of five learners on one of three days, with what the rollups
+/// count: durations, shares, goal links, course context, web hosts.
+fn random_statement(rng: &mut StdRng) -> Value {
+    let learner = rng.gen_range(0..5);
+    let verb = [
+        "http://adlnet.gov/expapi/verbs/experienced",
+        "http://adlnet.gov/expapi/verbs/shared",
+        "http://adlnet.gov/expapi/verbs/completed",
+    ][rng.gen_range(0..3)];
+    let object = if rng.gen_bool(0.5) {
+        json!({"id": format!("https://site{}.example.org/page/{}", rng.gen_range(0..3), rng.gen_range(0..6))})
+    } else {
+        json!({"id": "http://example.com/courses/c1",
+               "definition": {"type": "http://adlnet.gov/expapi/activities/course"}})
+    };
+    let mut statement = json!({
+        "id": Uuid::new_v4(),
+        "actor": {"mbox": format!("mailto:learner{learner}@example.org")},
+        "verb": {"id": verb},
+        "object": object,
+        "timestamp": format!("2026-03-0{}T{:02}:{:02}:00Z",
+                             rng.gen_range(3..6), rng.gen_range(8..12), rng.gen_range(0..60)),
+    });
+    if rng.gen_bool(0.3) {
+        statement["result"] = json!({"duration": format!("PT{}S", rng.gen_range(10..600))});
+    }
+    if rng.gen_bool(0.3) {
+        statement["context"] = json!({"extensions": {
+            "https://commonplace.dev/xapi/extensions/goal": "https://example.org/goals/g1"}});
+    }
+    if rng.gen_bool(0.2) {
+        statement["context"] = json!({"team": {"objectType": "Group", "name": "Ops",
+                                                "account": {"homePage": "https://example.org", "name": "ops"}}});
+    }
+    statement
+}
+
+/// Every rollup row, in key order, with time rounded to the millisecond.
+async fn rollups(app: &TestApp) -> Vec<String> {
+    let client = app.pool.get().await.unwrap();
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT concat_ws('|', seq, learner, day, mode, round(estimated::numeric, 3)) FROM learning_events ORDER BY 1",
+        "SELECT concat_ws('|', day, learner, mode, statements, round(seconds::numeric, 3), timed,
+                          round(estimated::numeric, 3), shares, goal_linked) FROM learning_days ORDER BY 1",
+        "SELECT concat_ws('|', day, learner, mode, activity, statements, round(seconds::numeric, 3),
+                          round(estimated::numeric, 3)) FROM learning_day_activities ORDER BY 1",
+        "SELECT concat_ws('|', day, mode, activity, statements, round(seconds::numeric, 3),
+                          round(estimated::numeric, 3)) FROM learning_activity_days ORDER BY 1",
+        "SELECT concat_ws('|', day, learner, mode, host, statements, round(seconds::numeric, 3),
+                          round(estimated::numeric, 3)) FROM learning_day_hosts ORDER BY 1",
+        "SELECT concat_ws('|', day, learner, course, statements, round(seconds::numeric, 3),
+                          round(estimated::numeric, 3), completions) FROM learning_day_courses ORDER BY 1",
+        "SELECT concat_ws('|', learner, team, statements) FROM learning_context_teams ORDER BY 1",
+    ] {
+        for row in client.query(sql, &[]).await.unwrap() {
+            rows.push(row.get(0));
+        }
+    }
+    rows
+}
+
+#[tokio::test]
+async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
+    let app = spawn_app().await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut posted: Vec<Value> = Vec::new();
+    for round in 0..8 {
+        let batch: Vec<Value> = (0..25).map(|_| random_statement(&mut rng)).collect();
+        post(&app, &json!(batch)).await;
+        posted.extend(batch);
+        // Void a few earlier Statements now and then: the feed redoes them.
+        if round % 3 == 2 {
+            let target = &posted[rng.gen_range(0..posted.len())];
+            post(
+                &app,
+                &json!({"actor": {"mbox": "mailto:admin@example.org"},
+                        "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                        "object": {"objectType": "StatementRef", "id": target["id"]}}),
+            )
+            .await;
+        }
+        // Each report folds in what is stored so far: the feed works in pieces.
+        report(&app, &format!("/reports/modes?{WEEK}")).await;
+    }
+    let incremental = rollups(&app).await;
+    assert!(incremental.len() > 200, "{} rows", incremental.len());
+    let estimated: f64 = app
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT sum(estimated) FROM learning_days", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(estimated > 0.0, "sessions were estimated");
+
+    app.pool
+        .get()
+        .await
+        .unwrap()
+        .execute("SELECT learning_feed_restart(1800, 600)", &[])
+        .await
+        .unwrap();
+    report(&app, &format!("/reports/modes?{WEEK}")).await;
+    let rebuilt = rollups(&app).await;
+    let first_difference = incremental
+        .iter()
+        .zip(&rebuilt)
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| format!("{a} vs {b}"));
+    assert_eq!(incremental.len(), rebuilt.len(), "{first_difference:?}");
+    assert_eq!(first_difference, None);
+}
+
+fn dated(n: usize) -> Value {
+    json!({
+        "id": Uuid::new_v4(),
+        "actor": {"mbox": format!("mailto:late{n}@example.org")},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+        "object": {"id": format!("http://example.com/pages/{n}")},
+        "timestamp": "2026-03-03T10:00:00Z",
+    })
+}
+
+async fn statements_in_week(app: &TestApp) -> i64 {
+    let figures = report(app, &format!("/reports/modes?{WEEK}")).await;
+    figures["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["statements"].as_i64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_writer_that_commits_late_is_folded_in() {
+    let app = spawn_app().await;
+    let first = dated(1);
+    post(&app, &first).await;
+
+    // A writer takes its seq and has not committed yet; a later one commits.
+    let (mut slow, connection) = tokio_postgres::connect(&app.database_url, NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let in_flight = slow.transaction().await.unwrap();
+    let reserved: i64 = in_flight
+        .query_one(
+            "SELECT first_seq FROM commonplace_reserve_statements(1)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    post(&app, &dated(2)).await;
+    assert_eq!(
+        statements_in_week(&app).await,
+        1,
+        "the feed waits below the writer in flight"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    // The late writer stores its Statement under the reserved seq.
+    in_flight
+        .execute(
+            "INSERT INTO statements (store_id, seq, id, stored, credential, body, mode, mode_rule)
+             SELECT store_id, $1, $2::uuid, stored, credential, jsonb_set(body, '{id}', to_jsonb($2::uuid::text)),
+                    mode, mode_rule
+               FROM statements WHERE id = $3",
+            &[
+                &reserved,
+                &Uuid::new_v4(),
+                &first["id"].as_str().unwrap().parse::<Uuid>().unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+    in_flight.commit().await.unwrap();
+    assert_eq!(statements_in_week(&app).await, 3);
+}
