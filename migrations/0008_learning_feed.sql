@@ -90,16 +90,19 @@ CREATE TABLE learning_day_activities (
 );
 CREATE INDEX learning_day_activities_activity ON learning_day_activities (store_id, activity, day) INCLUDE (mode, learner);
 
--- Per mode and object Activity across learners: ranking the sources report.
+-- Per roster team, mode and object Activity, without learners: store and team
+-- distinct-activity counts and the sources ranking read far fewer rows here. The team
+-- is the learner's roster team ('(no team)' without one); a roster import regroups.
 CREATE TABLE learning_activity_days (
     store_id   bigint           NOT NULL,
     day        date             NOT NULL,
+    team       text             NOT NULL,
     mode       text             NOT NULL,
     activity   text             NOT NULL,
     statements bigint           NOT NULL,
     seconds    double precision NOT NULL,
     estimated  double precision NOT NULL,
-    PRIMARY KEY (store_id, day, mode, activity)
+    PRIMARY KEY (store_id, day, team, mode, activity)
 );
 
 -- Per learner, mode and web host of the object.
@@ -279,10 +282,12 @@ BEGIN
            estimated = t.estimated + EXCLUDED.estimated;
 
     INSERT INTO learning_activity_days AS t
-    SELECT store_id, day, mode, activity, sum(sign), coalesce(sum(sign * seconds), 0),
-           sum(d_estimated)
-      FROM learning_delta WHERE activity IS NOT NULL GROUP BY 1, 2, 3, 4
-    ON CONFLICT (store_id, day, mode, activity) DO UPDATE
+    SELECT d.store_id, d.day, coalesce(r.team, '(no team)'), d.mode, d.activity, sum(d.sign),
+           coalesce(sum(d.sign * d.seconds), 0), sum(d.d_estimated)
+      FROM learning_delta d
+      LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
+     WHERE d.activity IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (store_id, day, team, mode, activity) DO UPDATE
        SET statements = t.statements + EXCLUDED.statements, seconds = t.seconds + EXCLUDED.seconds,
            estimated = t.estimated + EXCLUDED.estimated;
 
@@ -336,6 +341,20 @@ BEGIN
     UPDATE learning_feed SET last_seq = greatest(last_seq, upto);
     RETURN changed;
 END
+$$;
+
+-- Regroups a store's team-level rollup after its roster changed (the caller holds the
+-- feed lock, so no pass folds in with the old teams meanwhile).
+CREATE FUNCTION learning_regroup_teams(store bigint) RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM learning_activity_days WHERE store_id = store;
+    INSERT INTO learning_activity_days
+    SELECT d.store_id, d.day, coalesce(r.team, '(no team)'), d.mode, d.activity, sum(d.statements),
+           sum(d.seconds), sum(d.estimated)
+      FROM learning_day_activities d
+      LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
+     WHERE d.store_id = store
+     GROUP BY 1, 2, 3, 4, 5;
 $$;
 
 -- Empties the events and rollups so the feed rebuilds them from the first seq under

@@ -16,7 +16,7 @@ const REVIEWED: &[(&str, &str)] = &[
     ("reports.rs", "{group}"),
     ("reports.rs", "{learner_filter}"),
     ("reports.rs", "{activity_rollup}"),
-    ("reports.rs", "{roster_join}"),
+    ("reports.rs", "{activity_group}"),
     ("learning.rs", "{period}"),
     ("learning.rs", "{name}"),
     ("learning.rs", "{goal_name}"),

@@ -105,12 +105,10 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
               WHERE store_id = $1 AND day < $3 AND activity_type = $4
          ),
          directed AS (
-             SELECT p.learner, p.course,
-                    EXISTS (SELECT 1 FROM learning_day_courses c
-                             WHERE c.store_id = $1 AND c.learner = p.learner AND c.course = p.course
-                               AND c.day < $3 AND c.completions > 0) AS completed
-               FROM (SELECT DISTINCT learner, course FROM learning_day_courses
-                      WHERE store_id = $1 AND day >= $2 AND day < $3) p
+             SELECT learner, course, bool_or(completions > 0) AS completed
+               FROM learning_day_courses WHERE store_id = $1 AND day < $3
+              GROUP BY learner, course
+             HAVING bool_or(day >= $2)
          ),
          per_team AS (
              SELECT o.team, count(DISTINCT d.learner) AS learners,

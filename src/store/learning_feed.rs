@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 
 use super::learning::{TimeRule, COMPLETION_VERBS, SHARE_VERBS};
 use super::Error;
@@ -111,6 +111,19 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
         settled_seq,
         redo_pending,
     }))
+}
+
+/// Regroups the store's team-level rollup by its new roster, inside the transaction
+/// that replaced the roster; waits for a running pass so none folds in with old teams.
+pub async fn regroup_teams(tx: &Transaction<'_>, store_id: i64) -> Result<(), Error> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&FEED_LOCK.0, &FEED_LOCK.1],
+    )
+    .await?;
+    tx.execute("SELECT learning_regroup_teams($1)", &[&store_id])
+        .await?;
+    Ok(())
 }
 
 /// Brings the feed up to every Statement stored before the call, waiting for a pass

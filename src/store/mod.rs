@@ -205,11 +205,13 @@ impl Database {
 
 /// Term frequencies are very skewed (a verb in every tenth Statement, a registration in
 /// a handful), so a plan cached for one value is wrong for another: plan each query
-/// for its actual parameters.
+/// for its actual parameters. Reports group hundreds of thousands of rollup rows; with
+/// PostgreSQL's default 4 MB of sort/hash memory they spill to disk.
 fn with_session_settings(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    const SETTINGS: &str = "-c plan_cache_mode=force_custom_plan -c work_mem=64MB";
     let options = match config.get_options() {
-        Some(existing) => format!("{existing} -c plan_cache_mode=force_custom_plan"),
-        None => "-c plan_cache_mode=force_custom_plan".to_string(),
+        Some(existing) => format!("{existing} {SETTINGS}"),
+        None => SETTINGS.to_string(),
     };
     config.options(&options);
     config

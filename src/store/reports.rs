@@ -71,24 +71,27 @@ pub async fn mode_figures(
     // The group of a learner: the store, their roster team, or themselves (unless
     // they opted out, in which case their rows are dropped).
     let (group, learner_filter) = match grouping {
-        Grouping::Store => ("s.name", "true"),
+        Grouping::Store => ("(SELECT name FROM stores WHERE id = $1)", "true"),
         Grouping::Team => ("coalesce(r.team, '(no team)')", "true"),
         Grouping::Learner => ("d.learner", "NOT coalesce(r.opted_out, false)"),
     };
-    // Store-wide distinct activities come from the rollup without learners.
-    let (activity_rollup, roster_join) = match grouping {
-        Grouping::Store => ("learning_activity_days", ""),
-        Grouping::Team | Grouping::Learner => (
-            "learning_day_activities",
-            "LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner",
+    // Distinct activities of the store and of teams come from the rollup without
+    // learners (already grouped by roster team); only per-learner counts need theirs.
+    let (activity_rollup, activity_group) = match grouping {
+        Grouping::Store => ("learning_activity_days d", group),
+        Grouping::Team => ("learning_activity_days d", "d.team"),
+        Grouping::Learner => (
+            "learning_day_activities d
+               LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner",
+            group,
         ),
     };
+    // Distinct counts as a DISTINCT then a count: hash aggregates, no per-group sort.
     let sql = format!(
         "WITH days AS (
              SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode, d.learner,
                     d.statements, d.seconds, d.timed, d.estimated
                FROM learning_days d
-               JOIN stores s ON s.id = d.store_id
                LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
               WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
                 AND {learner_filter}
@@ -100,13 +103,12 @@ pub async fn mode_figures(
                FROM days GROUP BY bucket, grp, mode
          ),
          activities AS (
-             SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode,
-                    count(DISTINCT d.activity) AS activities
-               FROM {activity_rollup} d
-               JOIN stores s ON s.id = d.store_id
-               {roster_join}
-              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
-                AND {learner_filter}
+             SELECT bucket, grp, mode, count(*) AS activities
+               FROM (SELECT DISTINCT date_trunc($4, d.day::timestamp)::date AS bucket,
+                            {activity_group} AS grp, d.mode, d.activity
+                       FROM {activity_rollup}
+                      WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
+                        AND {learner_filter}) x
               GROUP BY 1, 2, 3
          ),
          group_sizes AS (
@@ -199,6 +201,7 @@ pub async fn replace_roster(
             ],
         )
         .await?;
+    super::learning_feed::regroup_teams(&tx, store_id).await?;
     tx.commit().await?;
     Ok(inserted)
 }

@@ -85,7 +85,7 @@ async fn rollups(app: &TestApp) -> Vec<String> {
                           round(estimated::numeric, 3), shares, goal_linked) FROM learning_days ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, activity, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_day_activities ORDER BY 1",
-        "SELECT concat_ws('|', day, mode, activity, statements, round(seconds::numeric, 3),
+        "SELECT concat_ws('|', day, team, mode, activity, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_activity_days ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, host, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_day_hosts ORDER BY 1",
