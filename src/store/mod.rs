@@ -12,6 +12,7 @@ pub mod learning;
 pub mod migrations;
 pub mod modes;
 pub mod reports;
+pub mod roster;
 pub mod statement_reads;
 pub mod statements;
 pub mod transfer;
