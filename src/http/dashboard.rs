@@ -338,5 +338,6 @@ h1{font-size:1.4rem}section{margin-bottom:2rem}svg{width:100%;height:auto;max-he
 th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}\
 .note{color:#555;font-size:.85rem}\
 .controls{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin-bottom:1.5rem}\
-.controls label{display:flex;flex-direction:column;font-size:.85rem}select{max-width:100%}\
+.controls label{display:flex;flex-direction:column;font-size:.85rem;max-width:100%;min-width:0}\
+select{max-width:100%}\
 @media (max-width:600px){body{padding:.5rem}table{font-size:.75rem}}";

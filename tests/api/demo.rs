@@ -1,4 +1,5 @@
-//! `commonplace demo` posts through the real xAPI API and fills every mode.
+//! `commonplace demo` posts through the real xAPI API, over http or https, and fills
+//! every mode; an endpoint it cannot reach is named with the reason.
 
 use std::io::Write;
 
