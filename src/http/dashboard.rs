@@ -153,7 +153,7 @@ pub async fn dashboard(
     // The form sends every field; an empty one means "not given".
     for (name, value) in query_pairs(req.query_string())? {
         match name.as_str() {
-            _ if value.trim().is_empty() => {}
+            "learner" | "since" | "until" if value.trim().is_empty() => {}
             "learner" => learner = Some(value),
             "since" => since = Some(parse_day(&name, &value)?),
             "until" => until = Some(parse_day(&name, &value)?),
