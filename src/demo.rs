@@ -184,14 +184,26 @@ pub fn statements(learners: usize, weeks: u32, seed: u64, today: NaiveDate) -> V
 
 /// Posts the demo Statements; returns how many were stored.
 pub async fn run(options: &DemoOptions) -> Result<usize, String> {
+    let endpoint = options.endpoint.trim_end_matches('/');
+    let scheme = endpoint.split_once("://").map(|(scheme, _)| scheme);
+    if !matches!(scheme, Some("http" | "https")) {
+        return Err(format!(
+            "the endpoint '{}' is not an http:// or https:// URL",
+            options.endpoint
+        ));
+    }
     let all = statements(
         options.learners,
         options.weeks,
         options.seed,
         Utc::now().date_naive(),
     );
-    let url = format!("{}/statements", options.endpoint.trim_end_matches('/'));
-    let client = reqwest::Client::new();
+    let url = format!("{endpoint}/statements");
+    // An address that drops packets would otherwise leave the demo waiting for minutes.
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {}", causes(&e)))?;
     let mut stored = 0;
     for batch in all.chunks(STATEMENTS_PER_REQUEST) {
         let response = client
@@ -201,7 +213,7 @@ pub async fn run(options: &DemoOptions) -> Result<usize, String> {
             .json(batch)
             .send()
             .await
-            .map_err(|e| format!("POST {url}: {e}"))?;
+            .map_err(|e| unreachable(&url, &e))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -210,6 +222,38 @@ pub async fn run(options: &DemoOptions) -> Result<usize, String> {
         stored += batch.len();
     }
     Ok(stored)
+}
+
+/// Why a request got no answer, with a hint at what to check.
+fn unreachable(url: &str, e: &reqwest::Error) -> String {
+    let hint = if e.is_timeout() {
+        "; no answer in time: is the address right and the port open?"
+    } else if e.is_connect() && url.starts_with("https:") {
+        "; is the LRS running at that address and port, and is its certificate valid \
+         for that host name and issued by a CA trusted here (the system's store, or \
+         SSL_CERT_FILE)?"
+    } else if e.is_connect() {
+        "; is the LRS running at that address and port?"
+    } else {
+        ""
+    };
+    // reqwest's own text only repeats the URL; its causes say what went wrong.
+    let why = std::error::Error::source(e).map_or_else(|| e.to_string(), causes);
+    format!("cannot reach {url}: {why}{hint}")
+}
+
+/// An error and its causes on one line, each said once.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

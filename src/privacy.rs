@@ -30,25 +30,91 @@ pub fn normalise_host(raw: &str) -> Option<String> {
     valid.then_some(host)
 }
 
-/// For each Statement of a batch whose object is an Activity with a host in its id,
-/// the Statement's position and that host (lower-cased, no trailing dot).
-pub fn object_hosts<'a>(statements: impl IntoIterator<Item = &'a Value>) -> Vec<(usize, String)> {
-    statements
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, statement)| {
-            let object = statement.get("object")?;
-            let is_activity = object
-                .get("objectType")
-                .and_then(Value::as_str)
-                .is_none_or(|t| t == "Activity");
-            if !is_activity {
-                return None;
+/// A place where a Statement names a web host: which Statement of the batch, the JSON
+/// path within it, and the host (lower-cased, no trailing dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevealedHost {
+    pub statement: usize,
+    pub path: String,
+    pub host: String,
+}
+
+/// Every web host the Statements of a batch reveal through an Activity: the `id` and
+/// `definition.moreInfo` of the object Activity, of a SubStatement's object Activity,
+/// and of every context Activity (`parent`, `grouping`, `category`, `other`) of the
+/// Statement and of a SubStatement. In Statement order, then document order.
+pub fn revealed_hosts<'a>(statements: impl IntoIterator<Item = &'a Value>) -> Vec<RevealedHost> {
+    let mut out = Vec::new();
+    for (index, statement) in statements.into_iter().enumerate() {
+        let mut found = Vec::new();
+        statement_hosts(statement, &mut found);
+        out.extend(found.into_iter().map(|(path, host)| RevealedHost {
+            statement: index,
+            path,
+            host,
+        }));
+    }
+    out
+}
+
+fn statement_hosts(statement: &Value, out: &mut Vec<(String, String)>) {
+    if let Some(object) = statement.get("object") {
+        match object.get("objectType").and_then(Value::as_str) {
+            None | Some("Activity") => activity_hosts(object, "object", out),
+            Some("SubStatement") => {
+                if let Some(inner) = object.get("object").filter(|o| is_activity(o)) {
+                    activity_hosts(inner, "object.object", out);
+                }
+                context_hosts(object.get("context"), "object.context", out);
             }
-            let host = host_of(object.get("id")?.as_str()?)?;
-            Some((index, host.trim_end_matches('.').to_string()))
-        })
-        .collect()
+            Some(_) => {}
+        }
+    }
+    context_hosts(statement.get("context"), "context", out);
+}
+
+fn is_activity(object: &Value) -> bool {
+    object
+        .get("objectType")
+        .and_then(Value::as_str)
+        .is_none_or(|t| t == "Activity")
+}
+
+/// The context Activities; parsing has already wrapped single ones in arrays.
+fn context_hosts(context: Option<&Value>, path: &str, out: &mut Vec<(String, String)>) {
+    let Some(kinds) = context
+        .and_then(|c| c.get("contextActivities"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for (kind, activities) in kinds {
+        for (i, activity) in activities.as_array().into_iter().flatten().enumerate() {
+            activity_hosts(
+                activity,
+                &format!("{path}.contextActivities.{kind}[{i}]"),
+                out,
+            );
+        }
+    }
+}
+
+fn activity_hosts(activity: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    let iris = [
+        ("id", activity.get("id")),
+        (
+            "definition.moreInfo",
+            activity.pointer("/definition/moreInfo"),
+        ),
+    ];
+    for (field, iri) in iris {
+        if let Some(host) = iri.and_then(Value::as_str).and_then(host_of) {
+            out.push((
+                format!("{path}.{field}"),
+                host.trim_end_matches('.').to_string(),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +138,13 @@ mod tests {
         assert_eq!(normalise_host("example.org/path"), None);
     }
 
+    fn places(statement: Value) -> Vec<String> {
+        revealed_hosts([&statement])
+            .into_iter()
+            .map(|r| format!("{} {}", r.path, r.host))
+            .collect()
+    }
+
     #[test]
     fn only_activity_objects_have_hosts() {
         let batch = [
@@ -80,12 +153,64 @@ mod tests {
             json!({"object": {"objectType": "Activity", "id": "urn:uuid:1"}}),
             json!({"object": {"objectType": "Activity", "id": "http://x.org./p"}}),
         ];
+        let found: Vec<(usize, String)> = revealed_hosts(batch.iter())
+            .into_iter()
+            .map(|r| (r.statement, r.host))
+            .collect();
         assert_eq!(
-            object_hosts(batch.iter()),
+            found,
             vec![
                 (0, "mail.example.org".to_string()),
                 (3, "x.org".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn every_activity_of_a_statement_is_looked_at() {
+        let statement = json!({
+            "object": {"id": "urn:book:1",
+                       "definition": {"moreInfo": "https://shop.example.com/book/1"}},
+            "context": {"contextActivities": {
+                "parent": [{"id": "https://a.example/p"}],
+                "grouping": [{"id": "urn:x"}, {"id": "https://b.example/g"}],
+                "category": [{"id": "https://c.example/c",
+                              "definition": {"moreInfo": "https://d.example/"}}],
+                "other": [{"id": "https://e.example/o"}]
+            }}
+        });
+        assert_eq!(
+            places(statement),
+            [
+                "object.definition.moreInfo shop.example.com",
+                "context.contextActivities.parent[0].id a.example",
+                "context.contextActivities.grouping[1].id b.example",
+                "context.contextActivities.category[0].id c.example",
+                "context.contextActivities.category[0].definition.moreInfo d.example",
+                "context.contextActivities.other[0].id e.example",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sub_statement_is_looked_into() {
+        let statement = json!({
+            "object": {"objectType": "SubStatement",
+                "object": {"id": "https://f.example/page"},
+                "context": {"contextActivities": {"parent": [{"id": "https://g.example/"}]}}},
+            "context": {"contextActivities": {"other": [{"id": "https://h.example/"}]}}
+        });
+        assert_eq!(
+            places(statement),
+            [
+                "object.object.id f.example",
+                "object.context.contextActivities.parent[0].id g.example",
+                "context.contextActivities.other[0].id h.example",
+            ]
+        );
+        // A SubStatement about an Agent reveals no host of its own.
+        let about_agent = json!({"object": {"objectType": "SubStatement",
+            "object": {"objectType": "Agent", "mbox": "mailto:a@f.example"}}});
+        assert!(places(about_agent).is_empty());
     }
 }

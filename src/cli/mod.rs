@@ -105,7 +105,7 @@ enum Command {
 
 #[derive(Debug, Clone, Args)]
 struct DemoArgs {
-    /// The LRS's xAPI endpoint (http).
+    /// The LRS's xAPI endpoint (http:// or https://).
     #[arg(
         long,
         env = "COMMONPLACE_DEMO_ENDPOINT",

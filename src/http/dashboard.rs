@@ -2,6 +2,7 @@
 //! SVG (no scripts, no CDN, works offline), behind the reports' Basic credentials: a
 //! browser without them gets 401 with a `WWW-Authenticate` prompt.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -9,14 +10,16 @@ use chrono::{Duration, NaiveDate, Utc};
 
 use super::error::ApiError;
 use super::params::query_pairs;
-use super::reports::Reader;
+use super::reports::{parse_day, Reader, DEFAULT_DAYS};
 use super::AppState;
 use crate::modes::Mode;
 use crate::store::learning::{self, MixRow, Scope, TeamFigures, TimeRule};
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
+use crate::store::roster;
 
-/// Twelve weeks, as the demo posts.
-const DAYS: i64 = 84;
+/// The picker lists at most this many learners, the most active first: a longer
+/// `<select>` is no longer a way to find someone (others are reached by URL).
+const PICKER_LEARNERS: usize = 500;
 
 fn colour(mode: &str) -> &'static str {
     match mode {
@@ -146,11 +149,14 @@ pub async fn dashboard(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut learner = None;
+    let (mut learner, mut since, mut until) = (None, None, None);
+    // The form sends every field; an empty one means "not given".
     for (name, value) in query_pairs(req.query_string())? {
         match name.as_str() {
-            "learner" if !value.trim().is_empty() => learner = Some(value),
-            "learner" => {}
+            "learner" | "since" | "until" if value.trim().is_empty() => {}
+            "learner" => learner = Some(value),
+            "since" => since = Some(parse_day(&name, &value)?),
+            "until" => until = Some(parse_day(&name, &value)?),
             other => {
                 return Err(ApiError::InvalidParameter(format!(
                     "{other}: not a parameter of /dashboard"
@@ -158,52 +164,67 @@ pub async fn dashboard(
             }
         }
     }
-    let today = Utc::now().date_naive();
-    let since = today - Duration::days(DAYS - 1);
-    let until = today.succ_opt().unwrap_or(today);
+    // As in the reports: `until` is the last day shown, `since` defaults to 84 days before.
+    let last = until.unwrap_or_else(|| Utc::now().date_naive());
+    let since = since.unwrap_or(last - Duration::days(DEFAULT_DAYS - 1));
+    if since > last {
+        return Err(ApiError::InvalidParameter(
+            "since: later than until".to_string(),
+        ));
+    }
     let store_id = reader.0.store_id;
     let scope = Scope {
         store_id,
         since,
-        until,
+        until: last.succ_opt().unwrap_or(last),
         min_team_size: state.settings.min_team_size,
         time: TimeRule::default(),
     };
-    let weekly: Vec<ModeFigures> = mode_figures(
-        &state.pool,
-        store_id,
-        since,
-        until,
-        Bucket::Week,
-        Grouping::Store,
-        Privacy {
-            min_team_size: scope.min_team_size,
-        },
-    )
-    .await?;
+    let privacy = Privacy {
+        min_team_size: scope.min_team_size,
+    };
+    let figures = |bucket, grouping| {
+        mode_figures(
+            &state.pool,
+            store_id,
+            scope.since,
+            scope.until,
+            bucket,
+            grouping,
+            privacy,
+        )
+    };
+    let weekly: Vec<ModeFigures> = figures(Bucket::Week, Grouping::Store).await?;
+    let per_learner = figures(Bucket::Month, Grouping::Learner).await?;
     let teams = learning::team_figures(&state.pool, scope).await?;
     let bars: Vec<_> = weekly
         .iter()
         .map(|f| (f.bucket, f.mode.clone(), f.statements))
         .collect();
+    let picker = learner_picker(&state, store_id, &per_learner, learner.as_deref()).await?;
     let drill = match &learner {
-        None => String::new(),
+        None => "<p class=\"note\">Pick a learner above to see their weekly mix, goals \
+                  and top sources.</p>"
+            .to_string(),
         Some(raw) => learner_section(&state, scope, raw).await?,
     };
-    let period = format!("since={since}&amp;until={today}");
+    let period = format!("since={since}&amp;until={last}");
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Commonplace · learning modes</title><style>{STYLE}</style></head><body>\
-         <h1>Learning modes, {since} – {today}</h1>\
+         <h1>Learning modes, <span class=\"period\" data-since=\"{since}\" \
+         data-until=\"{last}\">{since} – {last}</span></h1>\
+         <form method=\"get\" action=\"/dashboard\" class=\"controls\">\
+         <label>From <input type=\"date\" name=\"since\" value=\"{since}\"></label>\
+         <label>To <input type=\"date\" name=\"until\" value=\"{last}\"></label>\
+         <label>Learner {picker}</label><button>Show</button></form>\
          <section><h2>Statements per week</h2>{legend}{chart}</section>\
          <section><h2>Teams</h2><div class=\"scroll\">{table}</div>\
          <p class=\"note\">Teams with fewer than {min} active learners are hidden. Time is \
          reported durations plus time estimated from sessions (gaps up to 30 min, at most \
          10 min per Statement).</p></section>\
-         <section><h2>Learner</h2><form method=\"get\" action=\"/dashboard\">\
-         <label>Learner IFI <input name=\"learner\" value=\"{value}\" placeholder=\"mailto:ada@example.org\"></label>\
-         <button>Show</button></form>{drill}</section>\
+         <section><h2>Learner</h2>{drill}</section>\
          <section><h2>Download</h2><ul class=\"downloads\">\
          <li><a href=\"/reports/modes?{period}&amp;format=csv\">modes per week (CSV)</a></li>\
          <li><a href=\"/reports/teams?{period}&amp;format=csv\">teams (CSV)</a></li>\
@@ -213,11 +234,54 @@ pub async fn dashboard(
         chart = stacked_bars("weekly-modes", &bars),
         table = team_table(&teams),
         min = scope.min_team_size,
-        value = escape(learner.as_deref().unwrap_or("")),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// A `<select>` of the learners with statements in the period, most active first, by
+/// roster name where there is one. `/reports/modes?group=learner` already leaves out
+/// opted-out learners, so they are never listed.
+async fn learner_picker(
+    state: &AppState,
+    store_id: i64,
+    per_learner: &[ModeFigures],
+    chosen: Option<&str>,
+) -> Result<String, ApiError> {
+    let mut by_learner: HashMap<&str, i64> = HashMap::new();
+    for f in per_learner {
+        *by_learner.entry(&f.group).or_default() += f.statements;
+    }
+    let mut totals: Vec<(String, i64)> = by_learner
+        .into_iter()
+        .map(|(ifi, n)| (ifi.to_string(), n))
+        .collect();
+    totals.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let seen = totals.len();
+    totals.truncate(PICKER_LEARNERS);
+    let ifis: Vec<String> = totals.iter().map(|(ifi, _)| ifi.clone()).collect();
+    let names = roster::names(&state.pool, store_id, &ifis).await?;
+    let chosen = chosen.and_then(|raw| crate::roster::canonical_ifi(raw.trim()));
+    let mut out = format!(
+        "<select name=\"learner\" class=\"learners\" data-seen=\"{seen}\">\
+         <option value=\"\">— {seen} learners in the period —</option>"
+    );
+    for (ifi, statements) in &totals {
+        // The IFI as a learner is typed: `mailto:…` rather than the stored `mbox:mailto:…`.
+        let value = ifi.strip_prefix("mbox:").unwrap_or(ifi);
+        let label = names.get(ifi).map(String::as_str).unwrap_or(value);
+        let _ = write!(
+            out,
+            "<option value=\"{value}\" data-learner=\"{ifi}\"{selected}>{label} ({statements})</option>",
+            value = escape(value),
+            ifi = escape(ifi),
+            selected = if chosen.as_deref() == Some(ifi) { " selected" } else { "" },
+            label = escape(label),
+        );
+    }
+    out.push_str("</select>");
+    Ok(out)
 }
 
 async fn learner_section(state: &AppState, scope: Scope, raw: &str) -> Result<String, ApiError> {
@@ -272,5 +336,8 @@ h1{font-size:1.4rem}section{margin-bottom:2rem}svg{width:100%;height:auto;max-he
 .legend span{display:inline-block;width:12px;height:12px;margin-right:4px}\
 .scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.9rem}\
 th,td{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:right}th:first-child,td:first-child{text-align:left}\
-.note{color:#555;font-size:.85rem}input{min-width:16rem;max-width:100%}\
+.note{color:#555;font-size:.85rem}\
+.controls{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin-bottom:1.5rem}\
+.controls label{display:flex;flex-direction:column;font-size:.85rem;max-width:100%;min-width:0}\
+select{max-width:100%}\
 @media (max-width:600px){body{padding:.5rem}table{font-size:.75rem}}";

@@ -13,6 +13,7 @@ pub mod learning_feed;
 pub mod migrations;
 pub mod modes;
 pub mod reports;
+pub mod roster;
 pub mod statement_reads;
 pub mod statements;
 pub mod transfer;

@@ -1,6 +1,7 @@
-//! The dashboard: 401 with a prompt without credentials, and, loaded in headless
-//! Chromium, charts whose bars and team table carry the same numbers as the API. The
-//! screenshot is kept under the target directory as a test artifact.
+//! The dashboard: 401 with a prompt without credentials, the reports' checks of the
+//! period, and, loaded in headless Chromium, charts, team table and learner picker that
+//! carry the same numbers and learners as the API for the chosen period. The screenshot
+//! is kept under the target directory as a test artifact.
 
 use std::process::Command;
 
@@ -83,25 +84,143 @@ async fn without_credentials_the_dashboard_asks_for_them() {
         .starts_with("Basic"));
 }
 
+async fn dashboard_status_and_body(app: &TestApp, query: &str) -> (u16, String) {
+    let response = app
+        .http
+        .get(app.url(&format!("/dashboard{query}")))
+        .basic_auth(&app.key, Some(&app.secret))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Replaces the store's roster through the real CLI.
+fn import_roster(app: &TestApp, csv: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), csv).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_commonplace"))
+        .args(["roster", "import"])
+        .arg(file.path())
+        .args(["--database-url", &app.database_url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[tokio::test]
+async fn the_period_is_checked_as_in_the_reports() {
+    let app = spawn_app_with(|_| {}).await;
+    for query in [
+        "?since=yesterday",
+        "?until=2026-02-30",
+        "?since=2026-03-02&until=2026-03-01",
+    ] {
+        let (status, body) = dashboard_status_and_body(&app, query).await;
+        let (api_status, api_body) = {
+            let response = app
+                .http
+                .get(app.url(&format!("/reports/modes{query}")))
+                .basic_auth(&app.key, Some(&app.secret))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        };
+        assert_eq!((status, &body), (400, &api_body), "{query}");
+        assert_eq!(api_status, 400);
+    }
+    // The form sends empty fields for "not given": the default period, ending today.
+    let (status, body) = dashboard_status_and_body(&app, "?since=&until=&learner=").await;
+    assert_eq!(status, 200);
+    let today = chrono::Utc::now().date_naive();
+    let since = today - chrono::Duration::days(83);
+    assert!(
+        body.contains(&format!("data-since=\"{since}\" data-until=\"{today}\"")),
+        "{body}"
+    );
+    assert!(
+        body.contains("<input type=\"date\" name=\"since\""),
+        "{body}"
+    );
+    for query in ["?team=Design", "?team="] {
+        let (status, _) = dashboard_status_and_body(&app, query).await;
+        assert_eq!(status, 400, "{query}");
+    }
+}
+
 #[tokio::test]
 async fn chromium_renders_the_charts_with_the_api_numbers() {
     let app = demo_app().await;
+    let today = chrono::Utc::now().date_naive();
+    let period = format!(
+        "since={}&until={}",
+        today - chrono::Duration::days(13),
+        today - chrono::Duration::days(1)
+    );
+
+    // learner5 is in the picker until they opt out; learner3 is listed by roster name.
+    let (_, before) = dashboard_status_and_body(&app, &format!("?{period}")).await;
+    assert!(before.contains("data-learner=\"mbox:mailto:learner5@example.org\""));
+    import_roster(
+        &app,
+        "learner,name,team,manager,opt_out\n\
+         mailto:learner3@example.org,Ada Three,Support,,\n\
+         mailto:learner5@example.org,Bob Five,People,,yes\n",
+    );
+
     let url = format!(
-        "http://{}:{}@{}/dashboard?learner=mailto:learner3@example.org",
+        "http://{}:{}@{}/dashboard?{period}&learner=mailto:learner3@example.org",
         app.key, app.secret, app.address
     );
     let output = chromium(vec!["--dump-dom".into(), url.clone()]).await;
     let dom = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(dom.contains("class=\"weekly-modes\""), "{dom}");
+    let shown_period: Vec<String> = ["data-since", "data-until"]
+        .iter()
+        .flat_map(|a| attributes(&dom, "class=\"period\"", a))
+        .collect();
+    assert_eq!(
+        format!("since={}&until={}", shown_period[0], shown_period[1]),
+        period
+    );
+
+    // The picker lists the learners the API reports for the period, opted-out ones
+    // never, and has the chosen learner selected.
+    let by_learner = report(&app, &format!("/reports/modes?group=learner&{period}")).await;
+    let mut expected: Vec<String> = by_learner["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["group"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let mut listed = attributes(&dom, "option value", "data-learner");
+    listed.sort();
+    assert_eq!(listed, expected);
+    assert!(listed.len() > 4, "{listed:?}");
+    assert!(
+        !dom.contains("learner5@example.org"),
+        "opted-out learner listed"
+    );
+    let chosen = dom
+        .split("<option")
+        .find(|o| o.contains("learner3@example.org"))
+        .unwrap();
+    assert!(
+        chosen.contains("selected") && chosen.contains(">Ada Three ("),
+        "{chosen}"
+    );
 
     // Every weekly bar is the API's statements for that week and mode.
-    let modes = report(&app, "/reports/modes?bucket=week").await;
+    let modes = report(&app, &format!("/reports/modes?bucket=week&{period}")).await;
     let rows = modes["rows"].as_array().unwrap();
     let bars = attributes(&dom, "class=\"bar\" data-week", "data-statements");
     let weeks = attributes(&dom, "class=\"bar\" data-week", "data-week");
     let bar_modes = attributes(&dom, "class=\"bar\" data-week", "data-mode");
     let weekly_bars = rows.len();
-    assert!(weekly_bars > 4, "{modes}");
+    assert!(weekly_bars > 2, "{modes}");
     // The chart stacks modes from most to least directed, the API sorts them by name:
     // compare week × mode → statements.
     let mut charted: Vec<String> = (0..weekly_bars)
@@ -125,7 +244,7 @@ async fn chromium_renders_the_charts_with_the_api_numbers() {
     assert!(bars.len() > weekly_bars, "no learner drill-down bars");
 
     // The team table: one row per team, with the API's statements.
-    let teams = report(&app, "/reports/teams").await;
+    let teams = report(&app, &format!("/reports/teams?{period}")).await;
     let expected: Vec<String> = teams["teams"]
         .as_array()
         .unwrap()

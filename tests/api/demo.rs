@@ -1,8 +1,13 @@
-//! `commonplace demo` posts through the real xAPI API and fills every mode.
+//! `commonplace demo` posts through the real xAPI API, over http or https, and fills
+//! every mode; an endpoint it cannot reach is named with the reason.
 
+use std::io::Write;
+
+use commonplace::demo::DemoOptions;
 use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, TestApp};
 
 #[tokio::test]
 async fn a_small_demo_run_populates_every_mode() {
@@ -64,4 +69,147 @@ async fn a_small_demo_run_populates_every_mode() {
         .collect();
     assert_eq!(names.len(), 8, "{names:?}");
     assert!(names.contains(&"Design"), "{names:?}");
+}
+
+/// A TLS front for the app: a self-signed certificate for 127.0.0.1, in a PEM file a
+/// client can be told to trust, and a listener that relays each connection to the app.
+struct TlsFront {
+    port: u16,
+    certificate: tempfile::NamedTempFile,
+}
+
+async fn tls_front(app: &TestApp) -> TlsFront {
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls::ServerConfig;
+
+    let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_pair.serialize_der()));
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![issued.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let mut certificate = tempfile::NamedTempFile::new().unwrap();
+    certificate.write_all(issued.cert.pem().as_bytes()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let backend = app.address;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake: nothing to relay.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut plain = TcpStream::connect(backend).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    TlsFront { port, certificate }
+}
+
+async fn stored(app: &TestApp) -> i64 {
+    let client = app.pool.get().await.unwrap();
+    client
+        .query_one("SELECT count(*) FROM statements", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn options(app: &TestApp, endpoint: String) -> DemoOptions {
+    DemoOptions {
+        endpoint,
+        key: app.key.clone(),
+        secret: app.secret.clone(),
+        learners: 2,
+        weeks: 1,
+        seed: 3,
+    }
+}
+
+#[tokio::test]
+async fn the_demo_posts_over_https_to_a_trusted_certificate() {
+    let app = spawn_app_with(|_| {}).await;
+    let front = tls_front(&app).await;
+    let endpoint = format!("https://127.0.0.1:{}/xapi/", front.port);
+
+    // The certificate is trusted through SSL_CERT_FILE, as an operator would trust a
+    // private CA: the real command posts through TLS to the LRS behind it.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
+        .args([
+            "demo",
+            "--endpoint",
+            &endpoint,
+            "--learners",
+            "2",
+            "--weeks",
+            "1",
+        ])
+        .args(["--key", &app.key, "--secret", &app.secret])
+        .env("SSL_CERT_FILE", front.certificate.path())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let count = stored(&app).await;
+    assert!(count > 0);
+    assert!(
+        stdout.contains(&format!("posted {count} Statements")),
+        "{stdout}"
+    );
+
+    // Without that trust, the same endpoint is refused for its certificate, and nothing
+    // more is stored.
+    let error = commonplace::demo::run(&options(&app, endpoint.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        error.starts_with(&format!("cannot reach {endpoint}statements: "))
+            && error.contains("certificate"),
+        "{error}"
+    );
+    assert_eq!(stored(&app).await, count);
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_named_with_the_reason() {
+    let app = spawn_app_with(|_| {}).await;
+    // A port that was just free and is closed again: the connection is refused.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("https://127.0.0.1:{port}/xapi");
+    let error = commonplace::demo::run(&options(&app, endpoint))
+        .await
+        .unwrap_err();
+    assert!(
+        error.starts_with(&format!(
+            "cannot reach https://127.0.0.1:{port}/xapi/statements: "
+        )) && error.to_lowercase().contains("connection refused")
+            && error.contains("is the LRS running"),
+        "{error}"
+    );
+    assert!(!error.contains("scheme"), "{error}");
+
+    let error = commonplace::demo::run(&options(&app, "ftp://127.0.0.1/xapi/".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        "the endpoint 'ftp://127.0.0.1/xapi/' is not an http:// or https:// URL"
+    );
 }

@@ -111,6 +111,114 @@ async fn browser_capture_about_a_denied_host_is_refused_whole() {
     assert_eq!(stored_count(&app).await, 6);
 }
 
+/// An allowed page read, with `change` applied: the place under test names a denied host.
+fn revealing(change: impl FnOnce(&mut Value)) -> Value {
+    let mut statement = read("https://news.example.net/story");
+    change(&mut statement);
+    statement
+}
+
+fn sub_statement(object: Value, context: Value) -> Value {
+    json!({
+        "objectType": "SubStatement",
+        "actor": {"mbox": "mailto:ada@example.org"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+        "object": object,
+        "context": context
+    })
+}
+
+#[tokio::test]
+async fn every_activity_a_browser_statement_reveals_is_checked() {
+    let app = spawn_app().await;
+    let browser = app.tagged_writer("browser", &[("source", "browser")]).await;
+    let lms = app.tagged_writer("lms", &[("source", "lms")]).await;
+    hosts_cli(&app, &["deny", "mail.example.org"]).unwrap();
+    let denied = "https://inbox.mail.example.org/thread/7";
+    let allowed = json!({"id": "https://news.example.net/section"});
+    let cases = [
+        (
+            "statement.object.definition.moreInfo",
+            revealing(|s| s["object"]["definition"] = json!({"moreInfo": denied})),
+        ),
+        (
+            "statement.object.object.id",
+            revealing(|s| s["object"] = sub_statement(json!({"id": denied}), json!({}))),
+        ),
+        (
+            "statement.object.context.contextActivities.grouping[0].id",
+            revealing(|s| {
+                s["object"] = sub_statement(
+                    allowed.clone(),
+                    json!({"contextActivities": {"grouping": [{"id": denied}]}}),
+                )
+            }),
+        ),
+        (
+            // A single context Activity, not in an array, is found all the same.
+            "statement.context.contextActivities.parent[0].id",
+            revealing(|s| s["context"] = json!({"contextActivities": {"parent": {"id": denied}}})),
+        ),
+        (
+            "statement.context.contextActivities.grouping[1].id",
+            revealing(|s| {
+                s["context"] =
+                    json!({"contextActivities": {"grouping": [allowed.clone(), {"id": denied}]}})
+            }),
+        ),
+        (
+            "statement.context.contextActivities.category[0].id",
+            revealing(|s| {
+                s["context"] = json!({"contextActivities": {"category": [{"id": denied}]}})
+            }),
+        ),
+        (
+            "statement.context.contextActivities.other[0].id",
+            revealing(|s| s["context"] = json!({"contextActivities": {"other": [{"id": denied}]}})),
+        ),
+        (
+            "statement.context.contextActivities.other[0].definition.moreInfo",
+            revealing(|s| {
+                s["context"] = json!({"contextActivities": {"other": [
+                    {"id": "https://news.example.net/a", "definition": {"moreInfo": denied}}
+                ]}})
+            }),
+        ),
+    ];
+    for (path, statement) in &cases {
+        let (status, _, message) = error_of(post(&app, &browser, statement).await).await;
+        assert_eq!(status, 403, "{path}: {message}");
+        assert!(
+            message.contains(&format!("{path} names the host inbox.mail.example.org"))
+                && message.contains("'mail.example.org'"),
+            "{path}: {message}"
+        );
+    }
+    assert_eq!(stored_count(&app).await, 0);
+
+    // In a batch, the message says which Statement; nothing of the batch is stored.
+    let (_, statement) = &cases[3];
+    let batch = json!([read("https://news.example.net/story"), statement]);
+    let (status, _, message) = error_of(post(&app, &browser, &batch).await).await;
+    assert_eq!(status, 403);
+    assert!(
+        message.contains("statement[1].context.contextActivities.parent[0].id"),
+        "{message}"
+    );
+    assert_eq!(stored_count(&app).await, 0);
+
+    // The same Statements from an LMS are stored, and browser capture whose every
+    // Activity is on an allowed host goes through.
+    let everything: Vec<&Value> = cases.iter().map(|(_, s)| s).collect();
+    assert_eq!(post(&app, &lms, &json!(everything)).await.status(), 200);
+    let harmless = revealing(|s| {
+        s["object"]["definition"] = json!({"moreInfo": "https://news.example.net/about"});
+        s["context"] = json!({"contextActivities": {"parent": [allowed.clone()]}});
+    });
+    assert_eq!(post(&app, &browser, &harmless).await.status(), 200);
+    assert_eq!(stored_count(&app).await, cases.len() as i64 + 1);
+}
+
 #[tokio::test]
 async fn the_deny_list_belongs_to_one_store() {
     let app = spawn_app().await;

@@ -13,6 +13,8 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+pub(crate) use modes::{parse_day, DEFAULT_DAYS};
+
 use super::error::ApiError;
 use super::{get_or_head, resource, AppState};
 use crate::auth::{Access, Principal};

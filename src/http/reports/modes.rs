@@ -13,7 +13,7 @@ use crate::http::AppState;
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
 
 /// Without `since`, reports cover this many days before `until`.
-pub(super) const DEFAULT_DAYS: i64 = 84;
+pub(crate) const DEFAULT_DAYS: i64 = 84;
 
 pub async fn modes(
     reader: Reader,
@@ -98,7 +98,7 @@ pub(super) fn bad(name: &str, value: &str, allowed: &str) -> ApiError {
 }
 
 /// A day as `YYYY-MM-DD`, or the day of an RFC 3339 timestamp.
-pub(super) fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+pub(crate) fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .ok()
         .or_else(|| {

@@ -142,8 +142,9 @@ async fn read_statement_body(
     Ok((json, parts))
 }
 
-/// Browser capture about a host on the store's deny-list is refused whole, before
-/// anything is stored: the learner's privacy outranks a partial batch.
+/// Browser capture that reveals a host on the store's deny-list, through any Activity
+/// it names, is refused whole before anything is stored: the learner's privacy
+/// outranks a partial batch.
 async fn refuse_denied_hosts(
     state: &AppState,
     principal: &crate::auth::Principal,
@@ -152,27 +153,29 @@ async fn refuse_denied_hosts(
     if !privacy::is_browser_capture(&principal.tags) {
         return Ok(());
     }
-    let found = privacy::object_hosts(parsed.iter().map(|s| &s.body));
-    let mut hosts: Vec<String> = found.iter().map(|(_, host)| host.clone()).collect();
+    let found = privacy::revealed_hosts(parsed.iter().map(|s| &s.body));
+    let mut hosts: Vec<String> = found.iter().map(|r| r.host.clone()).collect();
     hosts.sort();
     hosts.dedup();
     let denied = hosts::denied_among(&state.pool, principal.store_id, &hosts).await?;
-    let Some((index, host, entry)) = found.iter().find_map(|(index, host)| {
+    let Some((revealed, entry)) = found.iter().find_map(|revealed| {
         denied
             .iter()
-            .find(|(h, _)| h == host)
-            .map(|(_, entry)| (index, host, entry))
+            .find(|(h, _)| *h == revealed.host)
+            .map(|(_, entry)| (revealed, entry))
     }) else {
         return Ok(());
     };
-    let whose = if parsed.len() > 1 {
-        format!("statement[{index}] of the batch is")
+    let statement = if parsed.len() > 1 {
+        format!("statement[{}]", revealed.statement)
     } else {
-        "the statement is".to_string()
+        "statement".to_string()
     };
     Err(ApiError::Forbidden(format!(
-        "{whose} about {host}, which this store does not record from browser capture \
-         (denied host '{entry}'); nothing was stored"
+        "{statement}.{path} names the host {host}, which this store does not record from \
+         browser capture (denied host '{entry}'); nothing was stored",
+        path = revealed.path,
+        host = revealed.host,
     )))
 }
 
