@@ -1,6 +1,6 @@
 -- The learning rollups move out of the write transaction: triggers on `statements`
 -- made every ingest pay for them (about 4x the cost of the write itself). A feed
--- (`learning_feed_pass`, driven by every server instance, one pass at a time) now
+-- (store::learning_feed, driven by every server instance, one pass at a time) now
 -- folds stored Statements into `learning_events` and the rollups in seq order, and
 -- redoes Statements changed after it passed them (voided, relabelled, erased).
 DROP TRIGGER learning_rollup_insert ON statements;
@@ -21,6 +21,10 @@ ALTER TABLE learning_events ADD COLUMN estimated double precision NOT NULL DEFAU
 DROP INDEX learning_events_learner;
 -- A learner's events of one day in time order: sessions, neighbours, the learner report.
 CREATE INDEX learning_events_learner ON learning_events (store_id, learner, day, at, seq);
+-- An Activity's learners: the sources report counts them for its top Activities.
+-- (Per-learner Activity figures read the events: a day rollup per learner and
+-- Activity would be about as large, since a learner rarely repeats one on a day.)
+CREATE INDEX learning_events_activity ON learning_events (store_id, activity, day) INCLUDE (mode, learner);
 
 -- How far the feed got (every seq up to `last_seq` is folded in), and the estimate
 -- rule the stored estimates follow: a server configured with another rule rebuilds.
@@ -76,20 +80,6 @@ CREATE TABLE learning_days (
 );
 CREATE INDEX learning_days_learner ON learning_days (store_id, learner, day);
 
--- Per learner, mode and object Activity: distinct activities, a learner's lists.
-CREATE TABLE learning_day_activities (
-    store_id   bigint           NOT NULL,
-    day        date             NOT NULL,
-    learner    text             NOT NULL,
-    mode       text             NOT NULL,
-    activity   text             NOT NULL,
-    statements bigint           NOT NULL,
-    seconds    double precision NOT NULL,
-    estimated  double precision NOT NULL,
-    PRIMARY KEY (store_id, day, learner, mode, activity)
-);
-CREATE INDEX learning_day_activities_activity ON learning_day_activities (store_id, activity, day) INCLUDE (mode, learner);
-
 -- Per roster team, mode and object Activity, without learners: store and team
 -- distinct-activity counts and the sources ranking read far fewer rows here. The team
 -- is the learner's roster team ('(no team)' without one); a roster import regroups.
@@ -142,85 +132,58 @@ CREATE TABLE learning_context_teams (
     PRIMARY KEY (store_id, learner, team)
 );
 
--- The event row of one stored Statement, now with its estimate (0 until the feed
--- sessionises it).
-CREATE OR REPLACE FUNCTION learning_event_of(n statements) RETURNS learning_events
-LANGUAGE sql STABLE AS $$
-    SELECT n.store_id, n.seq, learning_learner(n.body -> 'actor'),
-           learning_day(n.body, n.stored), learning_instant(n.body ->> 'timestamp', n.stored),
-           n.mode, n.body -> 'verb' ->> 'id', o.activity, o.activity_type,
-           learning_host(o.activity),
-           CASE WHEN o.activity_type = 'http://adlnet.gov/expapi/activities/course'
-                THEN o.activity
-                ELSE coalesce(n.body #>> '{context,contextActivities,grouping,0,id}',
-                              n.body #>> '{context,contextActivities,parent,0,id}',
-                              o.activity) END,
-           n.registration,
-           coalesce(n.body #>> '{context,team,name}', learning_learner(n.body #> '{context,team}')),
-           coalesce(
-               CASE WHEN jsonb_typeof(n.body #> '{context,extensions,https://commonplace.dev/xapi/extensions/goal}') = 'string'
-                    THEN n.body #>> '{context,extensions,https://commonplace.dev/xapi/extensions/goal}' END,
-               jsonb_path_query_first(n.body,
-                   '$.context.contextActivities.*[*] ? (@.definition.type == "https://commonplace.dev/xapi/activity-types/goal").id') #>> '{}'),
-           learning_seconds(n.body -> 'result' ->> 'duration'),
-           0::double precision
-      FROM (SELECT CASE WHEN coalesce(n.body -> 'object' ->> 'objectType', 'Activity') = 'Activity'
-                        THEN n.body -> 'object' ->> 'id' END AS activity,
-                   CASE WHEN coalesce(n.body -> 'object' ->> 'objectType', 'Activity') = 'Activity'
-                        THEN n.body -> 'object' -> 'definition' ->> 'type' END AS activity_type) o
-$$;
+-- What a Statement contributes is now computed by the feed itself (in the server:
+-- modes::event), far faster than these per-row SQL functions were.
+DROP FUNCTION learning_event_of(statements);
+DROP FUNCTION learning_day(jsonb, timestamptz);
+DROP FUNCTION learning_seconds(text);
+DROP FUNCTION learning_instant(text, timestamptz);
+DROP FUNCTION learning_host(text);
+DROP FUNCTION learning_learner(jsonb);
 
--- One pass of the feed: folds in the Statements with seq in (last_seq, upto] and redoes
--- the changed ones up to `upto`, then re-estimates the events whose successor changed.
--- An event is credited the gap to the learner's next event of the same learning day
--- when it reported no duration and the gap is at most `session_gap`, capped at
--- `estimate_cap`. Returns how many events were added or removed.
-CREATE FUNCTION learning_feed_pass(upto bigint, share_verbs text[], completion_verbs text[])
-RETURNS bigint
+-- One pass of the feed, given what the server read and computed: the events of the
+-- Statements with seq in (last_seq, upto] and of the changed Statements it redoes
+-- (`redo_*`: those the feed had already folded in, whose old events go first). Then
+-- re-estimates the events whose successor changed: an event is credited the gap to
+-- the learner's next event of the same learning day when it reported no duration and
+-- the gap is at most `session_gap`, capped at `estimate_cap`.
+CREATE FUNCTION learning_feed_fold(
+    upto bigint, redo_store bigint[], redo_seq bigint[],
+    e_store bigint[], e_seq bigint[], e_learner text[], e_day date[], e_at timestamptz[],
+    e_mode text[], e_verb text[], e_activity text[], e_activity_type text[], e_host text[],
+    e_course text[], e_registration uuid[], e_team text[], e_goal text[],
+    e_seconds double precision[], share_verbs text[], completion_verbs text[])
+RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     feed learning_feed;
-    changed bigint;
 BEGIN
     SELECT * INTO feed FROM learning_feed FOR UPDATE;
-    IF upto <= feed.last_seq AND NOT EXISTS (SELECT 1 FROM learning_feed_redo WHERE seq <= upto) THEN
-        RETURN 0;
-    END IF;
 
     CREATE TEMP TABLE IF NOT EXISTS learning_delta (
         LIKE learning_events,
-        sign    integer          NOT NULL,
+        sign        integer          NOT NULL,
         d_estimated double precision NOT NULL
     ) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE IF NOT EXISTS learning_redo (store_id bigint, seq bigint) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS learning_recheck (store_id bigint, seq bigint) ON COMMIT DELETE ROWS;
 
-    -- Changed Statements the feed already folded in; later ones are read fresh below.
-    WITH taken AS (DELETE FROM learning_feed_redo WHERE seq <= upto RETURNING store_id, seq)
-    INSERT INTO learning_redo SELECT DISTINCT store_id, seq FROM taken WHERE seq <= feed.last_seq;
-
     WITH removed AS (
-        DELETE FROM learning_events e USING learning_redo r
+        DELETE FROM learning_events e
+         USING unnest(redo_store, redo_seq) AS r(store_id, seq)
          WHERE e.store_id = r.store_id AND e.seq = r.seq
         RETURNING e.*
     )
     INSERT INTO learning_delta SELECT r.*, -1, -r.estimated FROM removed r;
 
-    WITH fresh AS (
-        SELECT n.* FROM stores s
-          JOIN statements n ON n.store_id = s.id AND n.seq > feed.last_seq AND n.seq <= upto
-        UNION ALL
-        SELECT n.* FROM learning_redo r JOIN statements n ON n.store_id = r.store_id AND n.seq = r.seq
-    ),
-    added AS (
+    WITH added AS (
         INSERT INTO learning_events
-        SELECT e.* FROM fresh n CROSS JOIN LATERAL learning_event_of(n) e
-         WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL AND e.learner IS NOT NULL
-         ORDER BY e.store_id, e.seq
+        SELECT u.*, 0
+          FROM unnest(e_store, e_seq, e_learner, e_day, e_at, e_mode, e_verb, e_activity,
+                      e_activity_type, e_host, e_course, e_registration, e_team, e_goal, e_seconds) AS u
+         ORDER BY 1, 2
         RETURNING *
     )
     INSERT INTO learning_delta SELECT a.*, 1, 0 FROM added a;
-    GET DIAGNOSTICS changed = ROW_COUNT;
 
     -- Whose estimate may have changed: every added event, and the event before each
     -- added or removed one in its learner's day.
@@ -273,14 +236,6 @@ BEGIN
            timed = t.timed + EXCLUDED.timed, estimated = t.estimated + EXCLUDED.estimated,
            shares = t.shares + EXCLUDED.shares, goal_linked = t.goal_linked + EXCLUDED.goal_linked;
 
-    INSERT INTO learning_day_activities AS t
-    SELECT store_id, day, learner, mode, activity, sum(sign), coalesce(sum(sign * seconds), 0),
-           sum(d_estimated)
-      FROM learning_delta WHERE activity IS NOT NULL GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (store_id, day, learner, mode, activity) DO UPDATE
-       SET statements = t.statements + EXCLUDED.statements, seconds = t.seconds + EXCLUDED.seconds,
-           estimated = t.estimated + EXCLUDED.estimated;
-
     INSERT INTO learning_activity_days AS t
     SELECT d.store_id, d.day, coalesce(r.team, '(no team)'), d.mode, d.activity, sum(d.sign),
            coalesce(sum(d.sign * d.seconds), 0), sum(d.d_estimated)
@@ -320,9 +275,6 @@ BEGIN
         DELETE FROM learning_days t USING learning_delta d
          WHERE d.sign = -1 AND t.store_id = d.store_id AND t.day = d.day AND t.learner = d.learner
            AND t.statements <= 0;
-        DELETE FROM learning_day_activities t USING learning_delta d
-         WHERE d.sign = -1 AND t.store_id = d.store_id AND t.day = d.day AND t.learner = d.learner
-           AND t.statements <= 0;
         DELETE FROM learning_activity_days t USING learning_delta d
          WHERE d.sign = -1 AND t.store_id = d.store_id AND t.day = d.day AND t.activity = d.activity
            AND t.statements <= 0;
@@ -337,9 +289,7 @@ BEGIN
            AND t.statements <= 0;
     END IF;
 
-    SELECT changed + count(*) INTO changed FROM learning_delta WHERE sign = -1;
     UPDATE learning_feed SET last_seq = greatest(last_seq, upto);
-    RETURN changed;
 END
 $$;
 
@@ -349,11 +299,11 @@ CREATE FUNCTION learning_regroup_teams(store bigint) RETURNS void
 LANGUAGE sql AS $$
     DELETE FROM learning_activity_days WHERE store_id = store;
     INSERT INTO learning_activity_days
-    SELECT d.store_id, d.day, coalesce(r.team, '(no team)'), d.mode, d.activity, sum(d.statements),
-           sum(d.seconds), sum(d.estimated)
-      FROM learning_day_activities d
-      LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
-     WHERE d.store_id = store
+    SELECT e.store_id, e.day, coalesce(r.team, '(no team)'), e.mode, e.activity, count(*),
+           coalesce(sum(e.seconds), 0), sum(e.estimated)
+      FROM learning_events e
+      LEFT JOIN roster r ON r.store_id = e.store_id AND r.learner = e.learner
+     WHERE e.store_id = store AND e.activity IS NOT NULL
      GROUP BY 1, 2, 3, 4, 5;
 $$;
 
@@ -363,7 +313,7 @@ CREATE FUNCTION learning_feed_restart(session_gap double precision, estimate_cap
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE learning_events, learning_days, learning_day_activities, learning_activity_days,
+    TRUNCATE learning_events, learning_days, learning_activity_days,
              learning_day_hosts, learning_day_courses, learning_context_teams, learning_feed_redo;
     UPDATE learning_feed SET last_seq = 0, session_gap = $1, estimate_cap = $2;
 END

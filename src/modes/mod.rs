@@ -3,6 +3,7 @@
 //! same Statement, credential and ruleset always give the same label, at ingest and
 //! when `commonplace modes reclassify` re-applies a changed ruleset.
 
+pub mod event;
 pub mod ruleset;
 
 use std::collections::BTreeMap;

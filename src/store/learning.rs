@@ -9,8 +9,7 @@ use tokio_postgres::types::ToSql;
 
 use super::Error;
 
-/// The goal activity type of the Commonplace profile.
-pub const GOAL_TYPE: &str = "https://commonplace.dev/xapi/activity-types/goal";
+pub use crate::modes::event::GOAL_TYPE;
 /// Verbs that share a find with others.
 pub const SHARE_VERBS: [&str; 2] = [
     "http://adlnet.gov/expapi/verbs/shared",
@@ -283,12 +282,8 @@ pub async fn learner_report(
 ) -> Result<LearnerReport, Error> {
     let client = pool.get().await?;
     let learner_param = learner.to_string();
-    let base: [&(dyn ToSql + Sync); 4] = [
-        &scope.store_id,
-        &scope.since,
-        &scope.until,
-        &learner_param,
-    ];
+    let base: [&(dyn ToSql + Sync); 4] =
+        [&scope.store_id, &scope.since, &scope.until, &learner_param];
     let period = "store_id = $1 AND day >= $2 AND day < $3 AND learner = $4";
 
     let mix = client
@@ -428,10 +423,12 @@ pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSour
     // looked up per learner for their distinct-learner count.
     let sql = format!(
         "WITH hosts AS (
-             SELECT 'host' AS kind, mode, host AS key, sum(statements)::int8 AS n,
-                    count(DISTINCT learner) AS learners, sum(seconds) AS reported,
-                    sum(estimated) AS estimated
-               FROM learning_day_hosts WHERE store_id = $1 AND day >= $2 AND day < $3
+             SELECT 'host' AS kind, mode, host AS key, sum(n)::int8 AS n, count(*) AS learners,
+                    sum(reported) AS reported, sum(estimated) AS estimated
+               FROM (SELECT mode, host, learner, sum(statements) AS n, sum(seconds) AS reported,
+                            sum(estimated) AS estimated
+                       FROM learning_day_hosts WHERE store_id = $1 AND day >= $2 AND day < $3
+                      GROUP BY mode, host, learner) per_learner
               GROUP BY mode, host
          ),
          object_activities AS (
@@ -446,7 +443,7 @@ pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSour
          )
          SELECT kind, mode, key, CASE WHEN kind = 'activity' THEN {name} END, n,
                 coalesce(learners,
-                         (SELECT count(DISTINCT a.learner) FROM learning_day_activities a
+                         (SELECT count(DISTINCT a.learner) FROM learning_events a
                            WHERE a.store_id = $1 AND a.activity = numbered.key AND a.day >= $2
                              AND a.day < $3 AND a.mode = numbered.mode)),
                 reported, estimated
@@ -455,10 +452,7 @@ pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSour
         name = activity_name("numbered.key"),
     );
     let rows = client
-        .query(
-            &sql,
-            &[&scope.store_id, &scope.since, &scope.until, &top],
-        )
+        .query(&sql, &[&scope.store_id, &scope.since, &scope.until, &top])
         .await?;
     let mut by_mode: Vec<ModeSources> = Vec::new();
     for r in &rows {

@@ -5,15 +5,20 @@
 //! a transaction-level advisory lock lets one pass run at a time. A pass only reads
 //! seqs below every writer still in flight, so a late commit is never skipped, and
 //! Statements changed after the feed passed them (voided, relabelled, erased) are
-//! queued by triggers and redone. The work itself is `learning_feed_pass` (migration
-//! 0008).
+//! queued by triggers and redone. The server reads the Statements and computes their
+//! events ([`LearningEvent`]); `learning_feed_fold` (migration 0008) folds them in.
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Pool, Transaction};
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
 
 use super::learning::{TimeRule, COMPLETION_VERBS, SHARE_VERBS};
 use super::Error;
+use crate::modes::event::LearningEvent;
 
 /// The feed's advisory lock (two int4 keys: "comm", "feed").
 const FEED_LOCK: (i32, i32) = (0x636f_6d6d, 0x6665_6564);
@@ -93,11 +98,78 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
         last_seq = 0;
     }
     let upto = settled_seq.min(last_seq + PASS_SEQS);
-    let pass = tx
-        .prepare_cached("SELECT learning_feed_pass($1, $2, $3)")
+    // Changed Statements up to `upto`: those already folded in are redone; later ones
+    // are read as they are now with the rest of the range.
+    let (redo_store, redo_seq): (Vec<i64>, Vec<i64>) = {
+        let take = tx
+            .prepare_cached(
+                "WITH taken AS (DELETE FROM learning_feed_redo WHERE seq <= $1 RETURNING store_id, seq)
+                 SELECT DISTINCT store_id, seq FROM taken WHERE seq <= $2",
+            )
+            .await?;
+        tx.query(&take, &[&upto, &last_seq])
+            .await?
+            .iter()
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+            .unzip()
+    };
+    if upto <= last_seq && redo_seq.is_empty() {
+        tx.commit().await?;
+        return Ok(Some(Position {
+            last_seq,
+            settled_seq,
+            redo_pending: false,
+        }));
+    }
+    let read = tx
+        .prepare_cached(
+            "SELECT n.store_id, n.seq, n.stored, n.mode, n.registration, n.body
+               FROM stores s
+               JOIN statements n ON n.store_id = s.id AND n.seq > $1 AND n.seq <= $2
+              WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL
+             UNION ALL
+             SELECT n.store_id, n.seq, n.stored, n.mode, n.registration, n.body
+               FROM unnest($3::int8[], $4::int8[]) AS r(store_id, seq)
+               JOIN statements n ON n.store_id = r.store_id AND n.seq = r.seq
+              WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL",
+        )
         .await?;
-    tx.query_one(&pass, &[&upto, &&SHARE_VERBS[..], &&COMPLETION_VERBS[..]])
+    let rows = tx
+        .query(&read, &[&last_seq, &upto, &redo_store, &redo_seq])
         .await?;
+    let events = Events::of(&rows);
+    let fold = tx
+        .prepare_cached(
+            "SELECT learning_feed_fold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                       $14, $15, $16, $17, $18, $19, $20)",
+        )
+        .await?;
+    tx.query_one(
+        &fold,
+        &[
+            &upto,
+            &redo_store,
+            &redo_seq,
+            &events.store,
+            &events.seq,
+            &events.learner,
+            &events.day,
+            &events.at,
+            &events.mode,
+            &events.verb,
+            &events.activity,
+            &events.activity_type,
+            &events.host,
+            &events.course,
+            &events.registration,
+            &events.team,
+            &events.goal,
+            &events.seconds,
+            &&SHARE_VERBS[..],
+            &&COMPLETION_VERBS[..],
+        ],
+    )
+    .await?;
     let redo_pending: bool = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM learning_feed_redo WHERE seq <= $1)",
@@ -111,6 +183,54 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
         settled_seq,
         redo_pending,
     }))
+}
+
+/// The events of the Statements read, as the columns `learning_feed_fold` takes.
+#[derive(Default)]
+struct Events {
+    store: Vec<i64>,
+    seq: Vec<i64>,
+    learner: Vec<String>,
+    day: Vec<NaiveDate>,
+    at: Vec<DateTime<Utc>>,
+    mode: Vec<String>,
+    verb: Vec<String>,
+    activity: Vec<Option<String>>,
+    activity_type: Vec<Option<String>>,
+    host: Vec<Option<String>>,
+    course: Vec<Option<String>>,
+    registration: Vec<Option<Uuid>>,
+    team: Vec<Option<String>>,
+    goal: Vec<Option<String>>,
+    seconds: Vec<Option<f64>>,
+}
+
+impl Events {
+    fn of(rows: &[Row]) -> Events {
+        let mut events = Events::default();
+        for row in rows {
+            let body: Value = row.get(5);
+            let Some(event) = LearningEvent::of(&body, row.get(2)) else {
+                continue;
+            };
+            events.store.push(row.get(0));
+            events.seq.push(row.get(1));
+            events.mode.push(row.get(3));
+            events.registration.push(row.get(4));
+            events.learner.push(event.learner);
+            events.day.push(event.day);
+            events.at.push(event.at);
+            events.verb.push(event.verb);
+            events.activity.push(event.activity);
+            events.activity_type.push(event.activity_type);
+            events.host.push(event.host);
+            events.course.push(event.course);
+            events.team.push(event.team);
+            events.goal.push(event.goal);
+            events.seconds.push(event.seconds);
+        }
+        events
+    }
 }
 
 /// Regroups the store's team-level rollup by its new roster, inside the transaction

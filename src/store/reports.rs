@@ -1,6 +1,6 @@
-//! `GET /reports/modes` over the learning rollups the feed keeps (`learning_days`,
-//! `learning_day_activities`, `learning_activity_days`), and the roster they group
-//! learners by.
+//! `GET /reports/modes` over what the learning feed keeps (`learning_days`,
+//! `learning_activity_days`, and `learning_events` for per-learner Activity counts),
+//! and the roster they group learners by.
 
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
@@ -76,12 +76,12 @@ pub async fn mode_figures(
         Grouping::Learner => ("d.learner", "NOT coalesce(r.opted_out, false)"),
     };
     // Distinct activities of the store and of teams come from the rollup without
-    // learners (already grouped by roster team); only per-learner counts need theirs.
+    // learners (already grouped by roster team); per-learner counts read the events.
     let (activity_rollup, activity_group) = match grouping {
         Grouping::Store => ("learning_activity_days d", group),
         Grouping::Team => ("learning_activity_days d", "d.team"),
         Grouping::Learner => (
-            "learning_day_activities d
+            "(SELECT * FROM learning_events WHERE activity IS NOT NULL) d
                LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner",
             group,
         ),

@@ -93,7 +93,8 @@ pub fn agent_names(statement: &ParsedStatement) -> Vec<(String, Option<String>)>
         .collect()
 }
 
-fn ifi_of(agent: &Value) -> Option<Ifi> {
+/// The IFI an Agent or identified Group is filed under.
+pub fn ifi_of(agent: &Value) -> Option<Ifi> {
     if let Some(mbox) = agent.get("mbox").and_then(Value::as_str) {
         return Some(Ifi::mbox(mbox));
     }

@@ -244,7 +244,6 @@ async fn learning_rows_of_erin(app: &TestApp) -> i64 {
     for table in [
         "learning_events",
         "learning_days",
-        "learning_day_activities",
         "learning_day_hosts",
         "learning_day_courses",
         "learning_context_teams",

@@ -83,8 +83,6 @@ async fn rollups(app: &TestApp) -> Vec<String> {
         "SELECT concat_ws('|', seq, learner, day, mode, round(estimated::numeric, 3)) FROM learning_events ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, statements, round(seconds::numeric, 3), timed,
                           round(estimated::numeric, 3), shares, goal_linked) FROM learning_days ORDER BY 1",
-        "SELECT concat_ws('|', day, learner, mode, activity, statements, round(seconds::numeric, 3),
-                          round(estimated::numeric, 3)) FROM learning_day_activities ORDER BY 1",
         "SELECT concat_ws('|', day, team, mode, activity, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_activity_days ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, host, statements, round(seconds::numeric, 3),

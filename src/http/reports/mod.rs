@@ -51,8 +51,7 @@ pub async fn reports_gate(
     match admit(&req).await {
         Ok(principal) => {
             if let Some(state) = req.app_data::<web::Data<AppState>>() {
-                match learning_feed::catch_up(&state.pool, TimeRule::default(), FEED_PATIENCE)
-                    .await
+                match learning_feed::catch_up(&state.pool, TimeRule::default(), FEED_PATIENCE).await
                 {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!("learning feed still behind; report may lag"),
