@@ -123,6 +123,16 @@ CREATE TABLE learning_day_courses (
 );
 CREATE INDEX learning_day_courses_learner ON learning_day_courses (store_id, learner, course);
 
+-- Other IFIs of a roster learner (the roster's `also` column): the feed credits their
+-- Statements to the learner, and the Agents resource answers one Person for all.
+CREATE TABLE learner_aliases (
+    store_id bigint NOT NULL REFERENCES stores (id),
+    alias    text   NOT NULL,
+    learner  text   NOT NULL,
+    PRIMARY KEY (store_id, alias)
+);
+CREATE INDEX learner_aliases_learner ON learner_aliases (store_id, learner);
+
 -- How often each learner named each team in `context.team`.
 CREATE TABLE learning_context_teams (
     store_id   bigint NOT NULL,
@@ -177,9 +187,14 @@ BEGIN
 
     WITH added AS (
         INSERT INTO learning_events
-        SELECT u.*, 0
+        SELECT u.store_id, u.seq, coalesce(a.learner, u.learner), u.day, u.at, u.mode, u.verb,
+               u.activity, u.activity_type, u.host, u.course, u.registration, u.team, u.goal,
+               u.seconds, 0
           FROM unnest(e_store, e_seq, e_learner, e_day, e_at, e_mode, e_verb, e_activity,
-                      e_activity_type, e_host, e_course, e_registration, e_team, e_goal, e_seconds) AS u
+                      e_activity_type, e_host, e_course, e_registration, e_team, e_goal, e_seconds)
+               AS u(store_id, seq, learner, day, at, mode, verb, activity, activity_type, host,
+                    course, registration, team, goal, seconds)
+          LEFT JOIN learner_aliases a ON a.store_id = u.store_id AND a.alias = u.learner
          ORDER BY 1, 2
         RETURNING *
     )

@@ -1,6 +1,8 @@
 //! `commonplace roster import roster.csv`: who is in which team. The file has a header
 //! line naming the columns `learner`, `name`, `team`, `manager` and optionally
-//! `opt_out` (`true`/`yes`/`1` leaves the learner out of learner-level reports).
+//! `opt_out` (`true`/`yes`/`1` leaves the learner out of learner-level reports) and
+//! `also` (the learner's other IFIs, separated by `;`: their Statements count as the
+//! learner's).
 //! `learner` is an IFI: `mailto:ada@example.org`, or any IFI as the LRS writes it
 //! (`mbox:mailto:…`, `mbox_sha1sum:…`, `openid:…`, `account:HOMEPAGE|NAME`).
 
@@ -20,7 +22,9 @@ pub fn parse(text: &str) -> Result<Vec<RosterEntry>, String> {
         required("manager")?,
     );
     let opt_out = column("opt_out");
-    let mut entries = Vec::new();
+    let also = column("also");
+    let mut entries: Vec<RosterEntry> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (line, fields) in records {
         if fields.iter().all(|f| f.trim().is_empty()) {
             continue;
@@ -36,7 +40,21 @@ pub fn parse(text: &str) -> Result<Vec<RosterEntry>, String> {
         if get(team).is_empty() {
             return Err(format!("line {line}: no team"));
         }
+        let aliases = also
+            .map(get)
+            .unwrap_or_default()
+            .split(';')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| canonical_ifi(a).ok_or_else(|| format!("line {line}: also: '{a}' is not an IFI")))
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in std::iter::once(&ifi).chain(&aliases) {
+            if !seen.insert(id.clone()) {
+                return Err(format!("line {line}: {id} is already a learner or an alias above"));
+            }
+        }
         entries.push(RosterEntry {
+            aliases,
             learner: ifi,
             name: get(name),
             team: get(team),
@@ -128,5 +146,24 @@ mod tests {
             .unwrap_err()
             .contains("manager"));
         assert!(parse("learner,name,team,manager\n\"open").is_err());
+    }
+
+    #[test]
+    fn other_ifis_of_a_learner_and_no_ifi_twice() {
+        let text = "learner,name,team,manager,also\n\
+                    mailto:ada@work.example.org,Ada,Design,Grace,mailto:ada@home.example.org; account:https://hr.example.org|77\n\
+                    mailto:bob@example.org,Bob,Ops,Grace,\n";
+        let entries = parse(text).unwrap();
+        assert_eq!(
+            entries[0].aliases,
+            ["mbox:mailto:ada@home.example.org", "account:https://hr.example.org|77"]
+        );
+        assert!(entries[1].aliases.is_empty());
+        let twice = "learner,name,team,manager,also\n\
+                     mailto:ada@example.org,Ada,Design,Grace,mailto:bob@example.org\n\
+                     mailto:bob@example.org,Bob,Ops,Grace,\n";
+        assert!(parse(twice).unwrap_err().starts_with("line 3"));
+        let not_an_ifi = "learner,name,team,manager,also\nmailto:a@example.org,A,T,M,ada\n";
+        assert!(parse(not_an_ifi).unwrap_err().contains("also: 'ada'"));
     }
 }

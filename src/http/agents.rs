@@ -9,6 +9,7 @@ use super::{get_or_head, resource, AppState, Caller};
 use crate::auth::Access;
 use crate::store::agents;
 use crate::xapi::agent::parse_agent_param;
+use crate::xapi::Ifi;
 
 pub fn routes() -> Resource {
     resource("/agents").route(get_or_head(get))
@@ -23,17 +24,31 @@ async fn get(
     let raw = single_parameter(req.query_string(), "agent")?;
     let ifi = parse_agent_param(&raw, caller.version)
         .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
-    let names = agents::names(&state.pool, caller.principal.store_id, ifi.as_str())
-        .await?
-        .unwrap_or_default();
+    let person = agents::person(&state.pool, caller.principal.store_id, ifi.as_str()).await?;
     // A Person lists every value it is known by; each property is an array.
-    let mut person = Map::new();
-    person.insert("objectType".into(), json!("Person"));
+    let mut names: Vec<String> = Vec::new();
+    let mut properties: Map<String, Value> = Map::new();
+    for (text, given) in person {
+        for name in given {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let Some(known) = Ifi::from_canonical(&text) else {
+            continue;
+        };
+        for (property, value) in known.to_json_properties() {
+            let list = properties.entry(property).or_insert_with(|| json!([]));
+            if let Value::Array(values) = list {
+                values.push(value);
+            }
+        }
+    }
+    let mut body = Map::new();
+    body.insert("objectType".into(), json!("Person"));
     if !names.is_empty() {
-        person.insert("name".into(), json!(names));
+        body.insert("name".into(), json!(names));
     }
-    for (property, value) in ifi.to_json_properties() {
-        person.insert(property, Value::Array(vec![value]));
-    }
-    Ok(HttpResponse::Ok().json(Value::Object(person)))
+    body.extend(properties);
+    Ok(HttpResponse::Ok().json(Value::Object(body)))
 }

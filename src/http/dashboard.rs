@@ -285,12 +285,13 @@ async fn learner_picker(
 }
 
 async fn learner_section(state: &AppState, scope: Scope, raw: &str) -> Result<String, ApiError> {
-    let Some(ifi) = crate::roster::canonical_ifi(raw.trim()) else {
+    let Some(asked) = crate::roster::canonical_ifi(raw.trim()) else {
         return Ok(format!(
             "<p class=\"note\">'{}' is not a learner IFI.</p>",
             escape(raw)
         ));
     };
+    let ifi = learning::learner_of(&state.pool, scope.store_id, &asked).await?;
     let roster = learning::roster_entry(&state.pool, scope.store_id, &ifi).await?;
     if roster.as_ref().is_some_and(|r| r.2) {
         return Ok("<p class=\"note\">This learner opted out of learner-level reports.</p>".into());

@@ -1,17 +1,35 @@
-//! The Agents seen in Statements, by IFI, with the names they were given.
+//! The Agents seen in Statements, by IFI, with the names they were given, and the
+//! people the roster says several IFIs belong to.
 
 use deadpool_postgres::Pool;
 
 use super::Error;
 
-/// Every name an IFI has been given; `None` when the IFI was never seen.
-pub async fn names(pool: &Pool, store_id: i64, ifi: &str) -> Result<Option<Vec<String>>, Error> {
+/// Every IFI of the person `ifi` belongs to (itself, and when the roster links it, the
+/// learner's IFI and every alias), each with the names it was given in Statements.
+pub async fn person(
+    pool: &Pool,
+    store_id: i64,
+    ifi: &str,
+) -> Result<Vec<(String, Vec<String>)>, Error> {
     let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT names FROM agents WHERE store_id = $1 AND ifi = $2",
+    let rows = client
+        .query(
+            "WITH person AS (
+                 SELECT coalesce((SELECT learner FROM learner_aliases
+                                   WHERE store_id = $1 AND alias = $2), $2) AS learner
+             ),
+             ifis AS (
+                 SELECT learner AS ifi FROM person
+                 UNION
+                 SELECT a.alias FROM learner_aliases a JOIN person p ON a.learner = p.learner
+                  WHERE a.store_id = $1
+             )
+             SELECT i.ifi, coalesce(g.names, '{}')
+               FROM ifis i LEFT JOIN agents g ON g.store_id = $1 AND g.ifi = i.ifi
+              ORDER BY i.ifi",
             &[&store_id, &ifi],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -255,6 +255,18 @@ fn with_params<'p>(
     base.iter().chain(extra).copied().collect()
 }
 
+/// The learner an IFI is credited to: the roster learner it is an alias of, else itself.
+pub async fn learner_of(pool: &Pool, store_id: i64, ifi: &str) -> Result<String, Error> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT learner FROM learner_aliases WHERE store_id = $1 AND alias = $2",
+            &[&store_id, &ifi],
+        )
+        .await?;
+    Ok(row.map_or_else(|| ifi.to_string(), |r| r.get(0)))
+}
+
 /// What the roster says of a learner: name, team, opted out.
 pub async fn roster_entry(
     pool: &Pool,

@@ -246,6 +246,22 @@ pub async fn regroup_teams(tx: &Transaction<'_>, store_id: i64) -> Result<(), Er
     Ok(())
 }
 
+/// Empties the events and rollups of every store, inside the caller's transaction, so
+/// the feed folds everything in again (under the estimate rule it follows now).
+pub async fn rebuild(tx: &Transaction<'_>) -> Result<(), Error> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&FEED_LOCK.0, &FEED_LOCK.1],
+    )
+    .await?;
+    tx.execute(
+        "SELECT learning_feed_restart(session_gap, estimate_cap) FROM learning_feed",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Brings the feed up to every Statement stored before the call, waiting for a pass
 /// another instance runs if need be; `false` when `patience` ran out first (the
 /// reports then answer from rollups that lag).

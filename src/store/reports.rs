@@ -170,6 +170,8 @@ pub struct RosterEntry {
     pub team: String,
     pub manager: String,
     pub opted_out: bool,
+    /// Other IFIs of the same person, credited to `learner` in the reports.
+    pub aliases: Vec<String>,
 }
 
 /// Replaces the store's roster with `entries`, in one transaction.
@@ -201,7 +203,36 @@ pub async fn replace_roster(
             ],
         )
         .await?;
-    super::learning_feed::regroup_teams(&tx, store_id).await?;
+    let (aliases, learners): (Vec<&str>, Vec<&str>) = entries
+        .iter()
+        .flat_map(|e| e.aliases.iter().map(|a| (a.as_str(), e.learner.as_str())))
+        .unzip();
+    let fingerprint = tx
+        .prepare_cached(
+            "SELECT coalesce(string_agg(alias || ' ' || learner, ',' ORDER BY alias), '')
+               FROM learner_aliases WHERE store_id = $1",
+        )
+        .await?;
+    let before: String = tx.query_one(&fingerprint, &[&store_id]).await?.get(0);
+    tx.execute(
+        "DELETE FROM learner_aliases WHERE store_id = $1",
+        &[&store_id],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO learner_aliases (store_id, alias, learner)
+         SELECT $1, * FROM UNNEST($2::text[], $3::text[])
+         ON CONFLICT (store_id, alias) DO UPDATE SET learner = EXCLUDED.learner",
+        &[&store_id, &aliases, &learners],
+    )
+    .await?;
+    let after: String = tx.query_one(&fingerprint, &[&store_id]).await?.get(0);
+    if before == after {
+        super::learning_feed::regroup_teams(&tx, store_id).await?;
+    } else {
+        // Whose Statements are whose changed: every rollup is rebuilt.
+        super::learning_feed::rebuild(&tx).await?;
+    }
     tx.commit().await?;
     Ok(inserted)
 }

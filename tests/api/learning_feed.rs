@@ -218,3 +218,82 @@ async fn a_writer_that_commits_late_is_folded_in() {
     in_flight.commit().await.unwrap();
     assert_eq!(statements_in_week(&app).await, 3);
 }
+
+#[tokio::test]
+async fn a_learner_known_by_several_ifis_is_one_learner() {
+    let app = spawn_app().await;
+    let by = |actor: Value, n: usize| {
+        json!({
+            "actor": actor,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+            "object": {"id": format!("http://example.com/pages/{n}")},
+            "timestamp": "2026-03-03T10:00:00Z",
+        })
+    };
+    let work = json!({"mbox": "mailto:ada@work.example.org", "name": "Ada"});
+    let home = json!({"mbox": "mailto:ada@home.example.org", "name": "Ada L."});
+    let hr = json!({"account": {"homePage": "https://hr.example.org", "name": "77"}});
+    post(
+        &app,
+        &json!([by(work.clone(), 1), by(work, 2), by(home, 3), by(hr, 4)]),
+    )
+    .await;
+    let learners = |figures: Value| -> Vec<(String, i64)> {
+        let mut totals: Vec<(String, i64)> = Vec::new();
+        for row in figures["rows"].as_array().unwrap() {
+            let learner = row["group"].as_str().unwrap().to_string();
+            let n = row["statements"].as_i64().unwrap();
+            match totals.iter_mut().find(|(l, _)| *l == learner) {
+                Some(entry) => entry.1 += n,
+                None => totals.push((learner, n)),
+            }
+        }
+        totals.sort();
+        totals
+    };
+    let path = format!("/reports/modes?{WEEK}&group=learner");
+    assert_eq!(learners(report(&app, &path).await).len(), 3);
+
+    let roster = commonplace::roster::parse(
+        "learner,name,team,manager,also\n\
+         mailto:ada@work.example.org,Ada,Design,Grace,mailto:ada@home.example.org;account:https://hr.example.org|77\n",
+    )
+    .unwrap();
+    let (store_id, _) = commonplace::store::modes::store_by_name(&app.pool, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    commonplace::store::reports::replace_roster(&app.pool, store_id, &roster)
+        .await
+        .unwrap();
+    assert_eq!(
+        learners(report(&app, &path).await),
+        [("mbox:mailto:ada@work.example.org".to_string(), 4)]
+    );
+    let one = report(
+        &app,
+        &format!("/reports/learners/mailto:ada@home.example.org?{WEEK}"),
+    )
+    .await;
+    assert_eq!(one["learner"], "mbox:mailto:ada@work.example.org");
+    assert_eq!(one["mix"][0]["statements"], 4);
+
+    let person: Value = app
+        .xapi(Method::GET, "/xapi/agents")
+        .query(&[("agent", r#"{"mbox": "mailto:ada@home.example.org"}"#)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        person,
+        json!({
+            "objectType": "Person",
+            "name": ["Ada L.", "Ada"],
+            "account": [{"homePage": "https://hr.example.org", "name": "77"}],
+            "mbox": ["mailto:ada@home.example.org", "mailto:ada@work.example.org"],
+        })
+    );
+}

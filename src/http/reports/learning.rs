@@ -180,7 +180,8 @@ pub async fn learner(
         "/reports/learners/{agent}",
         &["bucket", "top"],
     )?;
-    let learner = learner_ifi(&path.into_inner())?;
+    let asked = learner_ifi(&path.into_inner())?;
+    let learner = learning::learner_of(&state.pool, request.scope.store_id, &asked).await?;
     let bucket = match request.extra.get("bucket").map(String::as_str) {
         None | Some("week") => "week",
         Some("day") => "day",
