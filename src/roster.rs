@@ -46,11 +46,15 @@ pub fn parse(text: &str) -> Result<Vec<RosterEntry>, String> {
             .split(';')
             .map(str::trim)
             .filter(|a| !a.is_empty())
-            .map(|a| canonical_ifi(a).ok_or_else(|| format!("line {line}: also: '{a}' is not an IFI")))
+            .map(|a| {
+                canonical_ifi(a).ok_or_else(|| format!("line {line}: also: '{a}' is not an IFI"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for id in std::iter::once(&ifi).chain(&aliases) {
             if !seen.insert(id.clone()) {
-                return Err(format!("line {line}: {id} is already a learner or an alias above"));
+                return Err(format!(
+                    "line {line}: {id} is already a learner or an alias above"
+                ));
             }
         }
         entries.push(RosterEntry {
@@ -156,7 +160,10 @@ mod tests {
         let entries = parse(text).unwrap();
         assert_eq!(
             entries[0].aliases,
-            ["mbox:mailto:ada@home.example.org", "account:https://hr.example.org|77"]
+            [
+                "mbox:mailto:ada@home.example.org",
+                "account:https://hr.example.org|77"
+            ]
         );
         assert!(entries[1].aliases.is_empty());
         let twice = "learner,name,team,manager,also\n\

@@ -113,15 +113,6 @@ async fn tls_front(app: &TestApp) -> TlsFront {
     TlsFront { port, certificate }
 }
 
-async fn stored(app: &TestApp) -> i64 {
-    let client = app.pool.get().await.unwrap();
-    client
-        .query_one("SELECT count(*) FROM statements", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
 fn options(app: &TestApp, endpoint: String) -> DemoOptions {
     DemoOptions {
         endpoint,
@@ -162,7 +153,7 @@ async fn the_demo_posts_over_https_to_a_trusted_certificate() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let count = stored(&app).await;
+    let count = app.stored_statements().await;
     assert!(count > 0);
     assert!(
         stdout.contains(&format!("posted {count} Statements")),
@@ -179,7 +170,7 @@ async fn the_demo_posts_over_https_to_a_trusted_certificate() {
             && error.contains("certificate"),
         "{error}"
     );
-    assert_eq!(stored(&app).await, count);
+    assert_eq!(app.stored_statements().await, count);
 }
 
 #[tokio::test]

@@ -120,6 +120,30 @@ impl TestApp {
         .expect("create credential")
     }
 
+    /// How many Statements the database holds (every store).
+    pub async fn stored_statements(&self) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client
+            .query_one("SELECT count(*) FROM statements", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// A connection of its own, outside the pool: to hold a transaction open while the
+    /// server works.
+    pub async fn dedicated_connection(&self) -> tokio_postgres::Client {
+        let (client, connection) = self
+            .database_url
+            .parse::<tokio_postgres::Config>()
+            .unwrap()
+            .connect(tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    }
+
     /// A request with the `all` credential and an xAPI 2.0.0 header.
     pub fn xapi(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http

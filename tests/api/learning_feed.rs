@@ -9,7 +9,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use crate::helpers::{spawn_app, TestApp};
@@ -179,10 +178,7 @@ async fn a_writer_that_commits_late_is_folded_in() {
     post(&app, &first).await;
 
     // A writer takes its seq and has not committed yet; a later one commits.
-    let (mut slow, connection) = tokio_postgres::connect(&app.database_url, NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let mut slow = app.dedicated_connection().await;
     let in_flight = slow.transaction().await.unwrap();
     let reserved: i64 = in_flight
         .query_one(

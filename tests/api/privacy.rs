@@ -33,15 +33,6 @@ fn hosts_cli(app: &TestApp, args: &[&str]) -> Result<String, String> {
     }
 }
 
-async fn stored_count(app: &TestApp) -> i64 {
-    let client = app.pool.get().await.unwrap();
-    client
-        .query_one("SELECT count(*) FROM statements", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
-
 async fn post(app: &TestApp, who: &NewSecret, body: &Value) -> reqwest::Response {
     app.http
         .post(app.url("/xapi/statements"))
@@ -78,7 +69,7 @@ async fn browser_capture_about_a_denied_host_is_refused_whole() {
         "{message}"
     );
     assert!(message.contains("'mail.example.org'"), "{message}");
-    assert_eq!(stored_count(&app).await, 0);
+    assert_eq!(app.stored_statements().await, 0);
 
     // A PUT of one Statement is refused the same way.
     let response = app
@@ -108,7 +99,7 @@ async fn browser_capture_about_a_denied_host_is_refused_whole() {
     hosts_cli(&app, &["allow", "mail.example.org"]).unwrap();
     assert!(hosts_cli(&app, &["allow", "mail.example.org"]).is_err());
     assert_eq!(post(&app, &browser, &batch).await.status(), 200);
-    assert_eq!(stored_count(&app).await, 6);
+    assert_eq!(app.stored_statements().await, 6);
 }
 
 /// An allowed page read, with `change` applied: the place under test names a denied host.
@@ -194,7 +185,7 @@ async fn every_activity_a_browser_statement_reveals_is_checked() {
             "{path}: {message}"
         );
     }
-    assert_eq!(stored_count(&app).await, 0);
+    assert_eq!(app.stored_statements().await, 0);
 
     // In a batch, the message says which Statement; nothing of the batch is stored.
     let (_, statement) = &cases[3];
@@ -205,7 +196,7 @@ async fn every_activity_a_browser_statement_reveals_is_checked() {
         message.contains("statement[1].context.contextActivities.parent[0].id"),
         "{message}"
     );
-    assert_eq!(stored_count(&app).await, 0);
+    assert_eq!(app.stored_statements().await, 0);
 
     // The same Statements from an LMS are stored, and browser capture whose every
     // Activity is on an allowed host goes through.
@@ -216,7 +207,7 @@ async fn every_activity_a_browser_statement_reveals_is_checked() {
         s["context"] = json!({"contextActivities": {"parent": [allowed.clone()]}});
     });
     assert_eq!(post(&app, &browser, &harmless).await.status(), 200);
-    assert_eq!(stored_count(&app).await, cases.len() as i64 + 1);
+    assert_eq!(app.stored_statements().await, cases.len() as i64 + 1);
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio_postgres::NoTls;
 
 use crate::helpers::{spawn_app, TestApp};
 
@@ -46,25 +45,13 @@ async fn ids_in_order(app: &TestApp) -> (Vec<String>, String) {
     (ids, consistent_through)
 }
 
-async fn database(app: &TestApp) -> tokio_postgres::Client {
-    let (client, connection) = app
-        .database_url
-        .parse::<tokio_postgres::Config>()
-        .unwrap()
-        .connect(NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-}
-
 #[tokio::test]
 async fn a_later_statement_stays_hidden_while_an_earlier_writer_is_in_flight() {
     let app = spawn_app().await;
     let first = post(&app, &statement(1)).await;
 
     // A writer reserves its seq and has not committed yet.
-    let mut slow = database(&app).await;
+    let mut slow = app.dedicated_connection().await;
     let in_flight = slow.transaction().await.unwrap();
     let reserved: i64 = in_flight
         .query_one(
@@ -188,7 +175,7 @@ async fn concurrent_writers_and_a_paging_reader_see_every_statement_once() {
 #[tokio::test]
 async fn the_database_merges_definitions_by_the_same_rule_as_the_lrs() {
     let app = spawn_app().await;
-    let client = database(&app).await;
+    let client = app.dedicated_connection().await;
     let cases = [
         (
             json!({"name": {"en": "A"}}),
