@@ -1738,9 +1738,9 @@ impl Report {
             }
         }
         md.push_str(
-            "\n## Where targets are missed\n\nThe verdict column above says by how much. The \
-             reasons and the next step belong here after profiling a run \
-             (`perf record -g -p <server pid>` during a scenario).\n",
+            "\n## Where targets are missed\n\nThe verdict column above says by how much. Why, \
+             from profiles of these scenarios (`perf`), and the next steps are in \
+             [ANALYSIS.md](ANALYSIS.md).\n",
         );
         md
     }

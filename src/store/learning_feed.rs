@@ -22,8 +22,9 @@ use crate::modes::event::LearningEvent;
 
 /// The feed's advisory lock (two int4 keys: "comm", "feed").
 const FEED_LOCK: (i32, i32) = (0x636f_6d6d, 0x6665_6564);
-/// Seqs one pass takes at most, so a backlog is worked off in short transactions.
-const PASS_SEQS: i64 = 20_000;
+/// Seqs one pass takes at most, so a backlog is worked off in short transactions and
+/// the Statements a pass reads (about 1.5 KB each) stay a few MB of server memory.
+const PASS_SEQS: i64 = 5_000;
 /// How long the background feed rests once it has caught up.
 const IDLE: Duration = Duration::from_millis(500);
 
