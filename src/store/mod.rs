@@ -13,6 +13,7 @@ pub mod migrations;
 pub mod modes;
 pub mod reports;
 pub mod statement_reads;
+mod statement_sql;
 pub mod statements;
 pub mod transfer;
 
