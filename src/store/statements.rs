@@ -219,27 +219,20 @@ async fn read_before_write(
     let reserve_params: [&(dyn ToSql + Sync); 1] = [&count];
     let iri_params: [&(dyn ToSql + Sync); 2] = [&store_id, &iris];
     let ifi_params: [&(dyn ToSql + Sync); 2] = [&store_id, &ifis];
-    let (_, _, bodies, related, reservation, definitions, names) = tokio::try_join!(
+    let (_, _, bodies, voiders, referred, reservation, definitions, names) = tokio::try_join!(
         db.batch_execute("BEGIN"),
         db.query_one(&sql.lock, &lock_params),
         db.query(&sql.existing, &id_params),
-        db.query(&sql.related, &id_params),
+        db.query(&sql.voiders, &id_params),
+        db.query_one(&sql.referred, &id_params),
         db.query_one(&sql.reserve, &reserve_params),
         query_unless_empty(db, &sql.activities, &iri_params, iris.is_empty()),
         query_unless_empty(db, &sql.agents, &ifi_params, ifis.is_empty()),
     )?;
-    let id_set: HashSet<&Uuid> = ids.iter().collect();
-    let mut voided = HashSet::new();
-    let mut referred = false;
-    for row in &related {
-        let (voids, statement_ref): (Option<Uuid>, Option<Uuid>) = (row.get(0), row.get(1));
-        voided.extend(voids.filter(|id| id_set.contains(id)));
-        referred |= statement_ref.is_some_and(|id| id_set.contains(&id));
-    }
     Ok(Known {
         bodies: bodies.iter().map(|r| (r.get(0), r.get(1))).collect(),
-        voided,
-        referred,
+        voided: voiders.iter().map(|r| r.get(0)).collect(),
+        referred: referred.get(0),
         first_seq: reservation.get(0),
         stored: reservation.get(1),
         definitions: definitions.iter().map(|r| (r.get(0), r.get(1))).collect(),
