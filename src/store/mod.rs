@@ -15,6 +15,7 @@ pub mod modes;
 pub mod reports;
 pub mod roster;
 pub mod statement_reads;
+mod statement_sql;
 pub mod statements;
 pub mod transfer;
 

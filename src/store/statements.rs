@@ -9,11 +9,13 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::{ClientWrapper, Object, Pool};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
+use super::statement_sql::WriteSql;
 use super::Error;
 use crate::modes::Label;
 use crate::xapi::statement::ParsedStatement;
@@ -80,6 +82,10 @@ pub struct LrsProperties<'a> {
 /// Stores a batch in one transaction: either every Statement is stored (or was already
 /// stored identically) or nothing is. A stored Statement with the same id but other
 /// content is a conflict.
+///
+/// Round trips are what a write costs most (each is a wake-up and system calls on both
+/// sides), so the transaction takes two: BEGIN with every read (under the id locks,
+/// which it takes first), then every write with COMMIT.
 pub async fn insert_batch(
     pool: &Pool,
     store_id: i64,
@@ -88,32 +94,84 @@ pub async fn insert_batch(
     lrs: LrsProperties<'_>,
     same: SameStatement<'_>,
 ) -> Result<(), Error> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    lock_statement_ids(&tx, &batch).await?;
-    let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
-    let existing = existing_bodies(&tx, store_id, &ids).await?;
-    let mut fresh = Vec::with_capacity(batch.len());
-    for statement in batch {
-        match existing.get(&statement.id) {
-            Some(stored_body) if same(stored_body, &statement.body) => {}
-            Some(_) => {
-                return Err(Error::Conflict(format!(
-                    "statement {} already exists with different content",
-                    statement.id
-                )))
+    let client = pool.get().await?;
+    let sql = WriteSql::prepare(&client).await?;
+    let mut tx = PipelinedTransaction(Some(client));
+    let db = tx.client();
+    let outcome = async {
+        let known = read_before_write(db, &sql, store_id, &batch).await?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        for statement in batch {
+            match known.bodies.get(&statement.id) {
+                Some(stored_body) if same(stored_body, &statement.body) => {}
+                Some(_) => {
+                    return Err(Error::Conflict(format!(
+                        "statement {} already exists with different content",
+                        statement.id
+                    )))
+                }
+                None => fresh.push(statement),
             }
-            None => fresh.push(statement),
+        }
+        write(db, &sql, store_id, fresh, &known, &attachments, &lrs).await
+    }
+    .await;
+    match outcome {
+        Ok(()) => tx.finished(),
+        Err(_) => tx.roll_back().await,
+    }
+    outcome
+}
+
+/// A transaction whose BEGIN travels in the pipeline of its first statements and whose
+/// COMMIT in that of its last ones. Unlike tokio-postgres' `Transaction` it cannot roll
+/// back when dropped unfinished (a request abandoned mid-write), as that needs an
+/// await: it then takes its connection out of the pool instead, and closing the
+/// connection rolls the transaction back.
+struct PipelinedTransaction(Option<Object>);
+
+impl PipelinedTransaction {
+    fn client(&self) -> &ClientWrapper {
+        self.0
+            .as_ref()
+            .expect("the connection is held until the transaction ends")
+    }
+
+    /// Committed (or rolled back in a pipeline): the connection goes back to the pool.
+    fn finished(&mut self) {
+        self.0.take();
+    }
+
+    async fn roll_back(&mut self) {
+        // After a failure inside a pipeline the server may have ended the transaction
+        // already; a ROLLBACK outside one only warns.
+        if self.client().batch_execute("ROLLBACK").await.is_ok() {
+            self.finished();
         }
     }
-    if !fresh.is_empty() {
-        write_statements(&tx, store_id, &mut fresh, &lrs).await?;
+}
+
+impl Drop for PipelinedTransaction {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0.take() {
+            drop(Object::take(connection));
+        }
     }
-    if !attachments.is_empty() {
-        write_attachments(&tx, store_id, &attachments).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+}
+
+/// What the database holds that the write depends on, read under the id locks.
+struct Known {
+    /// Bodies already stored under the batch's ids.
+    bodies: HashMap<Uuid, Value>,
+    /// Batch ids a stored voiding Statement targets.
+    voided: HashSet<Uuid>,
+    /// Whether a stored StatementRef targets a batch id (it then inherits terms).
+    referred: bool,
+    /// Seqs reserved for the whole batch (from `first_seq`) and the `stored` they share.
+    first_seq: i64,
+    stored: DateTime<Utc>,
+    definitions: HashMap<String, Value>,
+    names: HashMap<String, Vec<String>>,
 }
 
 /// The lock key of a Statement id: writers of the same id, and of a Statement and the
@@ -123,9 +181,17 @@ fn lock_key(id: &Uuid) -> i32 {
     i32::from_le_bytes([bytes[0], bytes[5], bytes[10], bytes[15]])
 }
 
-/// Exclusive transaction locks on the batch's ids and the ids it targets, taken in
-/// key order so two writers can never wait on each other in a cycle.
-async fn lock_statement_ids(tx: &Transaction<'_>, batch: &[NewStatement]) -> Result<(), Error> {
+/// One pipeline: exclusive transaction locks on the batch's ids and the ids it targets
+/// (taken in key order, so two writers never wait on each other in a cycle), then
+/// everything the write needs to know. Each read runs after the locks are granted, so
+/// it sees every write to these ids that committed before. Seqs are reserved for the
+/// whole batch; those of Statements that turn out to be stored already stay unused.
+async fn read_before_write(
+    db: &ClientWrapper,
+    sql: &WriteSql,
+    store_id: i64,
+    batch: &[NewStatement],
+) -> Result<Known, Error> {
     let mut keys: Vec<i32> = batch
         .iter()
         .flat_map(|s| [Some(s.id), s.voids, s.statement_ref])
@@ -134,58 +200,91 @@ async fn lock_statement_ids(tx: &Transaction<'_>, batch: &[NewStatement]) -> Res
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let statement = tx
-        .prepare_cached("SELECT count(pg_advisory_xact_lock($1, k)) FROM unnest($2::int4[]) AS k")
-        .await?;
-    tx.query_one(&statement, &[&STATEMENT_LOCK_CLASS, &keys])
-        .await?;
-    Ok(())
+    let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
+    let count = batch.len() as i32;
+    let mut iris: Vec<&str> = batch
+        .iter()
+        .flat_map(|s| s.definitions.iter().map(|(iri, _)| iri.as_str()))
+        .collect();
+    iris.sort_unstable();
+    iris.dedup();
+    let mut ifis: Vec<&str> = batch
+        .iter()
+        .flat_map(|s| s.agent_names.iter().map(|(ifi, _)| ifi.as_str()))
+        .collect();
+    ifis.sort_unstable();
+    ifis.dedup();
+    let lock_params: [&(dyn ToSql + Sync); 2] = [&STATEMENT_LOCK_CLASS, &keys];
+    let id_params: [&(dyn ToSql + Sync); 2] = [&store_id, &ids];
+    let reserve_params: [&(dyn ToSql + Sync); 1] = [&count];
+    let iri_params: [&(dyn ToSql + Sync); 2] = [&store_id, &iris];
+    let ifi_params: [&(dyn ToSql + Sync); 2] = [&store_id, &ifis];
+    let (_, _, bodies, voiders, referred, reservation, definitions, names) = tokio::try_join!(
+        db.batch_execute("BEGIN"),
+        db.query_one(&sql.lock, &lock_params),
+        db.query(&sql.existing, &id_params),
+        db.query(&sql.voiders, &id_params),
+        db.query_one(&sql.referred, &id_params),
+        db.query_one(&sql.reserve, &reserve_params),
+        query_unless_empty(db, &sql.activities, &iri_params, iris.is_empty()),
+        query_unless_empty(db, &sql.agents, &ifi_params, ifis.is_empty()),
+    )?;
+    Ok(Known {
+        bodies: bodies.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        voided: voiders.iter().map(|r| r.get(0)).collect(),
+        referred: referred.get(0),
+        first_seq: reservation.get(0),
+        stored: reservation.get(1),
+        definitions: definitions.iter().map(|r| (r.get(0), r.get(1))).collect(),
+        names: names.iter().map(|r| (r.get(0), r.get(1))).collect(),
+    })
 }
 
-async fn existing_bodies(
-    tx: &Transaction<'_>,
-    store_id: i64,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Value>, Error> {
-    let statement = tx
-        .prepare_cached("SELECT id, body FROM statements WHERE store_id = $1 AND id = ANY($2)")
-        .await?;
-    let rows = tx.query(&statement, &[&store_id, &ids]).await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+async fn query_unless_empty(
+    db: &ClientWrapper,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+    empty: bool,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    if empty {
+        Ok(Vec::new())
+    } else {
+        db.query(statement, params).await
+    }
+}
+
+async fn execute_unless_empty(
+    db: &ClientWrapper,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+    empty: bool,
+) -> Result<u64, tokio_postgres::Error> {
+    if empty {
+        Ok(0)
+    } else {
+        db.execute(statement, params).await
+    }
 }
 
 fn timestamp_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-async fn write_statements(
-    tx: &Transaction<'_>,
+/// One pipeline of every write and the COMMIT; the server runs them in the order they
+/// are sent.
+async fn write(
+    db: &ClientWrapper,
+    sql: &WriteSql,
     store_id: i64,
-    fresh: &mut Vec<NewStatement>,
+    fresh: Vec<NewStatement>,
+    known: &Known,
+    attachments: &[NewAttachment],
     lrs: &LrsProperties<'_>,
 ) -> Result<(), Error> {
     // Targets first, so a StatementRef chain sent in one batch in any order inherits
     // its terms all the way down (terms are copied in seq order below).
-    *fresh = targets_first(std::mem::take(fresh));
-    let ids: Vec<Uuid> = fresh.iter().map(|s| s.id).collect();
-    let (already_voided, reservation) = {
-        let voiders = tx
-            .prepare_cached("SELECT voids FROM statements WHERE store_id = $1 AND voids = ANY($2)")
-            .await?;
-        let reserve = tx
-            .prepare_cached("SELECT first_seq, stored FROM commonplace_reserve_statements($1)")
-            .await?;
-        let count = fresh.len() as i32;
-        let voiders_params: [&(dyn ToSql + Sync); 2] = [&store_id, &ids];
-        let reserve_params: [&(dyn ToSql + Sync); 1] = [&count];
-        tokio::try_join!(
-            tx.query(&voiders, &voiders_params),
-            tx.query_one(&reserve, &reserve_params)
-        )?
-    };
-    let first_seq: i64 = reservation.get(0);
-    let stored: DateTime<Utc> = reservation.get(1);
-    let stored_text = Value::String(timestamp_text(stored));
+    let mut fresh = targets_first(fresh);
+    let stored_text = Value::String(timestamp_text(known.stored));
     for statement in fresh.iter_mut() {
         if let Some(body) = statement.body.as_object_mut() {
             body.insert("id".into(), Value::String(statement.id.to_string()));
@@ -199,9 +298,10 @@ async fn write_statements(
     }
     // A Statement is voided when a voiding Statement for it is stored (before or in
     // this batch) and it is not itself a voiding Statement (Data §2.3.2).
-    let mut voided_targets: HashSet<Uuid> = already_voided.iter().map(|r| r.get(0)).collect();
+    let mut voided_targets: HashSet<Uuid> = known.voided.clone();
     voided_targets.extend(fresh.iter().filter_map(|s| s.voids));
-    let seqs: Vec<i64> = (first_seq..first_seq + fresh.len() as i64).collect();
+    let ids: Vec<Uuid> = fresh.iter().map(|s| s.id).collect();
+    let seqs: Vec<i64> = (known.first_seq..known.first_seq + fresh.len() as i64).collect();
     let voided: Vec<bool> = fresh
         .iter()
         .map(|s| s.voids.is_none() && voided_targets.contains(&s.id))
@@ -224,34 +324,20 @@ async fn write_statements(
         }
     }
     let targets: Vec<Uuid> = fresh.iter().filter_map(|s| s.voids).collect();
+    // Row locks are taken in one order by every writer — activities, then agents, each
+    // sorted — and the server runs the pipeline in order, so upserts cannot deadlock.
+    let (definition_keys, definition_values) = changed_definitions(&fresh, &known.definitions);
+    let (agent_keys, agent_names) = changed_agents(&fresh, &known.names);
+    let hashes: Vec<&str> = attachments.iter().map(|a| a.sha2.as_str()).collect();
+    let types: Vec<&str> = attachments
+        .iter()
+        .map(|a| a.content_type.as_str())
+        .collect();
+    let contents: Vec<&[u8]> = attachments.iter().map(|a| a.content.as_slice()).collect();
 
-    let insert_statements = tx
-        .prepare_cached(
-            "INSERT INTO statements
-                 (store_id, seq, id, stored, registration, voided, voids, statement_ref, credential, body,
-                  mode, mode_rule)
-             SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, $3, u.body,
-                    u.mode, u.mode_rule
-               FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[], $10::jsonb[],
-                           $11::text[], $12::text[])
-                    AS u(seq, id, registration, voided, voids, ref, body, mode, mode_rule)",
-        )
-        .await?;
-    let insert_terms = tx
-        .prepare_cached(
-            "INSERT INTO statement_index (store_id, seq, kind, term)
-             SELECT $1, * FROM UNNEST($2::int8[], $3::int2[], $4::text[])",
-        )
-        .await?;
-    let void_targets = tx
-        .prepare_cached(
-            "UPDATE statements SET voided = true
-              WHERE store_id = $1 AND id = ANY($2) AND voids IS NULL AND NOT voided",
-        )
-        .await?;
     let statement_params: [&(dyn ToSql + Sync); 12] = [
         &store_id,
-        &stored,
+        &known.stored,
         &lrs.credential,
         &seqs,
         &ids,
@@ -265,23 +351,48 @@ async fn write_statements(
     ];
     let term_params: [&(dyn ToSql + Sync); 4] = [&store_id, &term_seqs, &term_kinds, &term_texts];
     let void_params: [&(dyn ToSql + Sync); 2] = [&store_id, &targets];
-    // Sent as one pipeline; the server runs them in this order.
+    let definition_params: [&(dyn ToSql + Sync); 3] =
+        [&store_id, &definition_keys, &definition_values];
+    let agent_params: [&(dyn ToSql + Sync); 3] = [&store_id, &agent_keys, &agent_names];
+    let attachment_params: [&(dyn ToSql + Sync); 4] = [&store_id, &hashes, &types, &contents];
+    // COMMIT joins the pipeline unless terms are inherited: those statements are sent
+    // one after another, and COMMIT must follow them. Should any statement before it
+    // fail, the server has aborted the transaction and turns the COMMIT into a ROLLBACK.
+    let inherits = known.referred || fresh.iter().any(|s| s.statement_ref.is_some());
     tokio::try_join!(
-        tx.execute(&insert_statements, &statement_params),
-        tx.execute(&insert_terms, &term_params),
-        inherit_referenced_terms(tx, store_id, fresh, &seqs),
+        execute_unless_empty(
+            db,
+            &sql.insert_statements,
+            &statement_params,
+            ids.is_empty()
+        ),
+        execute_unless_empty(db, &sql.insert_terms, &term_params, term_seqs.is_empty()),
+        inherit_referenced_terms(db, sql, store_id, &fresh, &seqs, known.referred),
+        execute_unless_empty(db, &sql.void_targets, &void_params, targets.is_empty()),
+        execute_unless_empty(
+            db,
+            &sql.upsert_activities,
+            &definition_params,
+            definition_keys.is_empty()
+        ),
+        execute_unless_empty(db, &sql.upsert_agents, &agent_params, agent_keys.is_empty()),
+        execute_unless_empty(
+            db,
+            &sql.insert_attachments,
+            &attachment_params,
+            hashes.is_empty()
+        ),
         async {
-            if targets.is_empty() {
-                Ok(0)
+            if inherits {
+                Ok(())
             } else {
-                tx.execute(&void_targets, &void_params).await
+                db.batch_execute("COMMIT").await
             }
         },
     )?;
-    // Row locks are taken in one order by every writer — activities, then agents, each
-    // sorted — so these two run one after the other, never interleaved in a pipeline.
-    upsert_definitions(tx, store_id, fresh).await?;
-    upsert_agents(tx, store_id, fresh).await?;
+    if inherits {
+        db.batch_execute("COMMIT").await?;
+    }
     Ok(())
 }
 
@@ -289,57 +400,30 @@ async fn write_statements(
 /// target matches, recursively. New referring Statements copy their target's terms;
 /// Statements already stored that refer to a new one (they arrived first) get its terms.
 async fn inherit_referenced_terms(
-    tx: &Transaction<'_>,
+    db: &ClientWrapper,
+    sql: &WriteSql,
     store_id: i64,
     fresh: &[NewStatement],
     seqs: &[i64],
+    referred: bool,
 ) -> Result<u64, tokio_postgres::Error> {
-    let (referring_seqs, referred): (Vec<i64>, Vec<Uuid>) = fresh
-        .iter()
-        .zip(seqs)
-        .filter_map(|(s, seq)| s.statement_ref.map(|target| (*seq, target)))
-        .unzip();
-    let copy_from_targets = tx
-        .prepare_cached(
-            "INSERT INTO statement_index (store_id, seq, kind, term)
-             SELECT $1, r.seq, i.kind, i.term
-               FROM UNNEST($2::int8[], $3::uuid[]) WITH ORDINALITY AS r(seq, target, position)
-               JOIN statements t ON t.store_id = $1 AND t.id = r.target
-               JOIN statement_index i ON i.store_id = $1 AND i.seq = t.seq
-              ORDER BY r.position",
-        )
-        .await?;
-    let copy_to_referrers = tx
-        .prepare_cached(
-            "WITH RECURSIVE referrers (seq, id, origin) AS (
-                 SELECT s.seq, s.id, t.seq
-                   FROM statements s JOIN statements t ON t.store_id = s.store_id AND t.id = s.statement_ref
-                  WHERE s.store_id = $1 AND s.statement_ref = ANY($2) AND NOT (s.id = ANY($2))
-                 UNION
-                 SELECT s.seq, s.id, r.origin
-                   FROM statements s JOIN referrers r ON s.statement_ref = r.id
-                  WHERE s.store_id = $1
-             )
-             INSERT INTO statement_index (store_id, seq, kind, term)
-             SELECT $1, r.seq, i.kind, i.term
-               FROM referrers r JOIN statement_index i ON i.store_id = $1 AND i.seq = r.origin",
-        )
-        .await?;
-    let ids: Vec<Uuid> = fresh.iter().map(|s| s.id).collect();
     let mut copied = 0;
-    if !referring_seqs.is_empty() {
-        // One statement per referring Statement, in batch order: a chain inside the
-        // batch sees the terms its earlier links just received.
-        for (seq, target) in referring_seqs.iter().zip(&referred) {
-            copied += tx
-                .execute(
-                    &copy_from_targets,
-                    &[&store_id, &vec![*seq], &vec![*target]],
-                )
+    // One statement per referring Statement, in batch order: a chain inside the batch
+    // sees the terms its earlier links just received.
+    for (statement, seq) in fresh.iter().zip(seqs) {
+        if let Some(target) = statement.statement_ref {
+            copied += db
+                .execute(&sql.copy_from_targets, &[&store_id, seq, &target])
                 .await?;
         }
     }
-    copied += tx.execute(&copy_to_referrers, &[&store_id, &ids]).await?;
+    // Rare (a StatementRef stored before its target), and only then worth a query.
+    if referred && !fresh.is_empty() {
+        let ids: Vec<Uuid> = fresh.iter().map(|s| s.id).collect();
+        copied += db
+            .execute(&sql.copy_to_referrers, &[&store_id, &ids])
+            .await?;
+    }
     Ok(copied)
 }
 
@@ -361,66 +445,36 @@ fn targets_first(batch: Vec<NewStatement>) -> Vec<NewStatement> {
     ordered
 }
 
-/// Merges the batch's definitions per Activity, then merges each into the stored one
-/// atomically — skipping Activities whose stored definition already says it all, so
-/// the common case (the same definition again) takes no row lock.
-async fn upsert_definitions(
-    tx: &Transaction<'_>,
-    store_id: i64,
+/// Merges the fresh Statements' definitions per Activity and keeps those that would
+/// change the stored one, sorted (one lock order for every writer): the common case,
+/// the same definition again, takes no row lock. The upsert merges atomically.
+fn changed_definitions(
     fresh: &[NewStatement],
-) -> Result<u64, tokio_postgres::Error> {
+    stored: &HashMap<String, Value>,
+) -> (Vec<String>, Vec<Value>) {
     let mut incoming: HashMap<&str, Value> = HashMap::new();
     for (iri, value) in fresh.iter().flat_map(|s| s.definitions.iter()) {
         let merged = definition::merge(incoming.get(iri.as_str()), value);
         incoming.insert(iri.as_str(), merged);
     }
-    if incoming.is_empty() {
-        return Ok(0);
-    }
-    let iris: Vec<&str> = incoming.keys().copied().collect();
-    let select = tx
-        .prepare_cached(
-            "SELECT iri, definition FROM activities WHERE store_id = $1 AND iri = ANY($2)",
-        )
-        .await?;
-    let stored: HashMap<String, Value> = tx
-        .query(&select, &[&store_id, &iris])
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let mut changed: Vec<(&str, Value)> = incoming
+    let mut changed: Vec<(String, Value)> = incoming
         .into_iter()
         .filter(|(iri, value)| match stored.get(*iri) {
             Some(current) => definition::merge(Some(current), value) != *current,
             None => true,
         })
+        .map(|(iri, value)| (iri.to_string(), value))
         .collect();
-    if changed.is_empty() {
-        return Ok(0);
-    }
-    // One lock order for every writer: no deadlocks between concurrent upserts.
-    changed.sort_by(|a, b| a.0.cmp(b.0));
-    let (keys, values): (Vec<&str>, Vec<Value>) = changed.into_iter().unzip();
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO activities (store_id, iri, definition)
-             SELECT $1, * FROM UNNEST($2::text[], $3::jsonb[])
-             ON CONFLICT (store_id, iri) DO UPDATE
-                SET definition = commonplace_merge_definition(activities.definition, EXCLUDED.definition),
-                    updated = now()",
-        )
-        .await?;
-    tx.execute(&upsert, &[&store_id, &keys, &values]).await
+    changed.sort_by(|a, b| a.0.cmp(&b.0));
+    changed.into_iter().unzip()
 }
 
-/// Records every IFI with the names it was given; only IFIs that are new or bring a
-/// new name are written, in one lock order.
-async fn upsert_agents(
-    tx: &Transaction<'_>,
-    store_id: i64,
+/// Every IFI of the fresh Statements with the names it was given; only IFIs that are
+/// new or bring a new name, sorted (one lock order), each with its names as JSON.
+fn changed_agents(
     fresh: &[NewStatement],
-) -> Result<u64, tokio_postgres::Error> {
+    known: &HashMap<String, Vec<String>>,
+) -> (Vec<String>, Vec<String>) {
     let mut names: HashMap<&str, Vec<&str>> = HashMap::new();
     for (ifi, name) in fresh.iter().flat_map(|s| s.agent_names.iter()) {
         let entry = names.entry(ifi.as_str()).or_default();
@@ -430,64 +484,17 @@ async fn upsert_agents(
             }
         }
     }
-    if names.is_empty() {
-        return Ok(0);
-    }
-    let ifis: Vec<&str> = names.keys().copied().collect();
-    let select = tx
-        .prepare_cached("SELECT ifi, names FROM agents WHERE store_id = $1 AND ifi = ANY($2)")
-        .await?;
-    let known: HashMap<String, Vec<String>> = tx
-        .query(&select, &[&store_id, &ifis])
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let mut changed: Vec<(&str, String)> = names
+    let mut changed: Vec<(String, String)> = names
         .into_iter()
         .filter(|(ifi, new)| match known.get(*ifi) {
             Some(old) => new.iter().any(|n| !old.iter().any(|o| o == n)),
             None => true,
         })
-        .map(|(ifi, new)| (ifi, serde_json::to_string(&new).expect("strings serialise")))
+        .map(|(ifi, new)| {
+            let list = serde_json::to_string(&new).expect("strings serialise");
+            (ifi.to_string(), list)
+        })
         .collect();
-    if changed.is_empty() {
-        return Ok(0);
-    }
     changed.sort();
-    let (ifis, lists): (Vec<&str>, Vec<String>) = changed.into_iter().unzip();
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO agents (store_id, ifi, names)
-             SELECT $1, u.ifi, ARRAY(SELECT jsonb_array_elements_text(u.names::jsonb))
-               FROM UNNEST($2::text[], $3::text[]) AS u(ifi, names)
-             ON CONFLICT (store_id, ifi) DO UPDATE
-                SET names = ARRAY(SELECT DISTINCT unnest(agents.names || EXCLUDED.names))
-              WHERE NOT (EXCLUDED.names <@ agents.names)",
-        )
-        .await?;
-    tx.execute(&upsert, &[&store_id, &ifis, &lists]).await
-}
-
-async fn write_attachments(
-    tx: &Transaction<'_>,
-    store_id: i64,
-    attachments: &[NewAttachment],
-) -> Result<(), Error> {
-    let hashes: Vec<&str> = attachments.iter().map(|a| a.sha2.as_str()).collect();
-    let types: Vec<&str> = attachments
-        .iter()
-        .map(|a| a.content_type.as_str())
-        .collect();
-    let contents: Vec<&[u8]> = attachments.iter().map(|a| a.content.as_slice()).collect();
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO attachments (store_id, sha2, content_type, content)
-             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::bytea[])
-             ON CONFLICT (store_id, sha2) DO NOTHING",
-        )
-        .await?;
-    tx.execute(&insert, &[&store_id, &hashes, &types, &contents])
-        .await?;
-    Ok(())
+    changed.into_iter().unzip()
 }
