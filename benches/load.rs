@@ -529,8 +529,8 @@ async fn drain_learning_feed(cluster: &Cluster, database: &str) -> String {
     }
     let took = started.elapsed().as_secs_f64();
     format!(
-        "Before the reports, the learning feed had {seqs} statements (and {redo} redos) to fold in; \
-         it drained them in {took:.1} s ({:.0} statements/s) while idle.",
+        "the learning feed had {seqs} statements (and {redo} redos) left to fold in, and \
+         drained them in {took:.1} s ({:.0} statements/s) with no other load.",
         seqs as f64 / took.max(1e-3)
     )
 }
@@ -782,7 +782,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         format!(
             "Preloaded {size} distinct Workload statements through the LRS (POST batches of \
              {PRELOAD_BATCH}, {PRELOAD_CLIENTS} clients) in {took:.0} s ({:.0} statements/s). \
-             After the preload: {feed} Then VACUUM ANALYZE.",
+             After the preload, {feed} Then VACUUM ANALYZE.",
             size as f64 / took
         )
     };
@@ -1251,7 +1251,10 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
 
     // ---- Reports read rollups the learning feed keeps outside the write path: let it
     // drain what ingest left first, so report latency is measured on its own.
-    let feed_note = drain_learning_feed(cluster, &database).await;
+    let feed_note = format!(
+        "Before the reports, {}",
+        drain_learning_feed(cluster, &database).await
+    );
     println!("  {feed_note}");
     let reports = [
         (
