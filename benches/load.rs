@@ -1035,6 +1035,10 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     );
 
     // ---- Queries.
+    // The feed folds the ingest scenarios' Statements in behind them; reads are measured
+    // once it has caught up, so no read figure pays for another scenario's backlog.
+    let ingest_feed = drain_learning_feed(cluster, &database).await;
+    println!("  after ingest, {ingest_feed}");
     println!("  -- LRS queries");
     let qc = config.query_clients;
     let (ids, registrations) = {
@@ -1252,7 +1256,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     // ---- Reports read rollups the learning feed keeps outside the write path: let it
     // drain what ingest left first, so report latency is measured on its own.
     let feed_note = format!(
-        "Before the reports, {}",
+        "After the ingest scenarios, {ingest_feed} Before the reports, {}",
         drain_learning_feed(cluster, &database).await
     );
     println!("  {feed_note}");
@@ -1509,11 +1513,14 @@ impl Report {
                     by: if met {
                         String::new()
                     } else {
-                        format!(
-                            "rate {}, p99 {}",
-                            short(s.items_per_second, 5_000.0, true),
-                            short(s.p99_ms, 20.0, false)
-                        )
+                        let mut by = Vec::new();
+                        if s.items_per_second < 5_000.0 {
+                            by.push(format!("rate {}", short(s.items_per_second, 5_000.0, true)));
+                        }
+                        if s.p99_ms > 20.0 {
+                            by.push(format!("p99 {}", short(s.p99_ms, 20.0, false)));
+                        }
+                        by.join(", ")
                     },
                 });
             }
