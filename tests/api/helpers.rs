@@ -133,15 +133,7 @@ impl TestApp {
     /// A connection of its own, outside the pool: to hold a transaction open while the
     /// server works.
     pub async fn dedicated_connection(&self) -> tokio_postgres::Client {
-        let (client, connection) = self
-            .database_url
-            .parse::<tokio_postgres::Config>()
-            .unwrap()
-            .connect(tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
+        connect(&self.database_url).await
     }
 
     /// A request with the `all` credential and an xAPI 2.0.0 header.
@@ -210,4 +202,27 @@ pub async fn error_of(response: reqwest::Response) -> (u16, String, String) {
         .expect("error.message")
         .to_string();
     (status, code, message)
+}
+
+/// A connection to the database at `url`, outside any pool.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = url
+        .parse::<tokio_postgres::Config>()
+        .unwrap()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Takes one seq the way a writer does, in `tx`: it stays in flight until `tx` ends.
+pub async fn reserve_one_seq(tx: &tokio_postgres::Transaction<'_>) -> i64 {
+    tx.query_one(
+        "SELECT first_seq FROM commonplace_reserve_statements(1)",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }

@@ -180,14 +180,7 @@ async fn a_writer_that_commits_late_is_folded_in() {
     // A writer takes its seq and has not committed yet; a later one commits.
     let mut slow = app.dedicated_connection().await;
     let in_flight = slow.transaction().await.unwrap();
-    let reserved: i64 = in_flight
-        .query_one(
-            "SELECT first_seq FROM commonplace_reserve_statements(1)",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let reserved = crate::helpers::reserve_one_seq(&in_flight).await;
     post(&app, &dated(2)).await;
     assert_eq!(
         statements_in_week(&app).await,

@@ -53,14 +53,7 @@ async fn a_later_statement_stays_hidden_while_an_earlier_writer_is_in_flight() {
     // A writer reserves its seq and has not committed yet.
     let mut slow = app.dedicated_connection().await;
     let in_flight = slow.transaction().await.unwrap();
-    let reserved: i64 = in_flight
-        .query_one(
-            "SELECT first_seq FROM commonplace_reserve_statements(1)",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let reserved = crate::helpers::reserve_one_seq(&in_flight).await;
     assert!(reserved > 0);
 
     let second = post(&app, &statement(2)).await;

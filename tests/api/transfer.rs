@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{fresh_database, spawn_app};
+use crate::helpers::{connect, fresh_database, spawn_app};
 use crate::support::{mixed, request, statement, with_attachments};
 
 fn cli(args: &[&str]) -> String {
@@ -23,17 +23,6 @@ fn cli(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = url
-        .parse::<tokio_postgres::Config>()
-        .unwrap()
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// Everything that must survive: bodies without `stored`, voided flags, credentials,
