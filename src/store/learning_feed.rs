@@ -296,9 +296,9 @@ pub async fn rebuild(tx: &Transaction<'_>) -> Result<(), Error> {
 /// reports then answer from rollups that lag).
 pub async fn catch_up(pool: &Pool, rule: TimeRule, patience: Duration) -> Result<bool, Error> {
     let deadline = Instant::now() + patience;
-    let target = position(pool).await?.settled_seq;
+    let mut now = position(pool).await?;
+    let target = now.settled_seq;
     loop {
-        let now = position(pool).await?;
         if now.last_seq >= target && !now.redo_pending {
             return Ok(true);
         }
@@ -308,6 +308,7 @@ pub async fn catch_up(pool: &Pool, rule: TimeRule, patience: Duration) -> Result
         if pass(pool, rule).await?.is_none() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        now = position(pool).await?;
     }
 }
 

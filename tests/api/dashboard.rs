@@ -86,9 +86,7 @@ async fn without_credentials_the_dashboard_asks_for_them() {
 
 async fn dashboard_status_and_body(app: &TestApp, query: &str) -> (u16, String) {
     let response = app
-        .http
-        .get(app.url(&format!("/dashboard{query}")))
-        .basic_auth(&app.key, Some(&app.secret))
+        .report(&format!("/dashboard{query}"))
         .send()
         .await
         .unwrap();
@@ -119,9 +117,7 @@ async fn the_period_is_checked_as_in_the_reports() {
         let (status, body) = dashboard_status_and_body(&app, query).await;
         let (api_status, api_body) = {
             let response = app
-                .http
-                .get(app.url(&format!("/reports/modes{query}")))
-                .basic_auth(&app.key, Some(&app.secret))
+                .report(&format!("/reports/modes{query}"))
                 .send()
                 .await
                 .unwrap();

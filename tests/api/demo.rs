@@ -29,9 +29,7 @@ async fn a_small_demo_run_populates_every_mode() {
         .get(0);
     assert_eq!(stored as usize, posted);
     let body: Value = app
-        .http
-        .get(app.url("/reports/modes?bucket=month"))
-        .basic_auth(&app.key, Some(&app.secret))
+        .report("/reports/modes?bucket=month")
         .send()
         .await
         .unwrap()
@@ -51,9 +49,7 @@ async fn a_small_demo_run_populates_every_mode() {
         ["directed", "guided", "self_directed", "self_planned"]
     );
     let teams: Value = app
-        .http
-        .get(app.url("/reports/teams"))
-        .basic_auth(&app.key, Some(&app.secret))
+        .report("/reports/teams")
         .send()
         .await
         .unwrap()

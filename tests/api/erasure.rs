@@ -124,9 +124,7 @@ async fn erase_removes_the_person_everywhere_and_only_them() {
 
     // A report makes the learning feed fold Erin's Statements into the rollups.
     let report = app
-        .http
-        .get(app.url("/reports/modes?group=learner"))
-        .basic_auth(&app.key, Some(&app.secret))
+        .report("/reports/modes?group=learner")
         .send()
         .await
         .unwrap();

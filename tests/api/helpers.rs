@@ -136,11 +136,39 @@ impl TestApp {
         connect(&self.database_url).await
     }
 
+    /// A GET of a report or the dashboard (outside xAPI: no version header) with the
+    /// `all` credential.
+    pub fn report(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.url(path))
+            .basic_auth(&self.key, Some(&self.secret))
+    }
+
     /// A request with the `all` credential and an xAPI 2.0.0 header.
     pub fn xapi(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.xapi_with(&self.key, &self.secret, method, path)
+    }
+
+    /// A request with another credential (`who`) and an xAPI 2.0.0 header.
+    pub fn xapi_as(
+        &self,
+        who: &NewSecret,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.xapi_with(&who.key, &who.secret, method, path)
+    }
+
+    fn xapi_with(
+        &self,
+        key: &str,
+        secret: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.http
             .request(method, self.url(path))
-            .basic_auth(&self.key, Some(&self.secret))
+            .basic_auth(key, Some(secret))
             .header("X-Experience-API-Version", "2.0.0")
     }
 }

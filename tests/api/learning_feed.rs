@@ -26,13 +26,7 @@ async fn post(app: &TestApp, body: &Value) {
 }
 
 async fn report(app: &TestApp, path: &str) -> Value {
-    let response = app
-        .http
-        .get(app.url(path))
-        .basic_auth(&app.key, Some(&app.secret))
-        .send()
-        .await
-        .unwrap();
+    let response = app.report(path).send().await.unwrap();
     assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
 }

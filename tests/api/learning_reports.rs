@@ -50,10 +50,7 @@ fn page(path: &str) -> Value {
 
 async fn post(app: &TestApp, who: &NewSecret, body: Value) -> Vec<String> {
     let response = app
-        .http
-        .post(app.url("/xapi/statements"))
-        .basic_auth(&who.key, Some(&who.secret))
-        .header("X-Experience-API-Version", "2.0.0")
+        .xapi_as(who, Method::POST, "/xapi/statements")
         .json(&body)
         .send()
         .await
@@ -431,9 +428,7 @@ async fn csv_of_the_new_reports() {
         "/reports/learners/mailto:ada@example.org",
     ] {
         let response = app
-            .http
-            .get(app.url(&format!("{path}?{WEEK}")))
-            .basic_auth(&app.key, Some(&app.secret))
+            .report(&format!("{path}?{WEEK}"))
             .header("accept", "text/csv")
             .send()
             .await

@@ -20,10 +20,7 @@ fn read_of(page: &str) -> Value {
 
 async fn post(app: &TestApp, who: &NewSecret, statement: &Value) -> String {
     let response = app
-        .http
-        .post(app.url("/xapi/statements"))
-        .basic_auth(&who.key, Some(&who.secret))
-        .header("X-Experience-API-Version", "2.0.0")
+        .xapi_as(who, Method::POST, "/xapi/statements")
         .json(statement)
         .send()
         .await
@@ -35,9 +32,7 @@ async fn post(app: &TestApp, who: &NewSecret, statement: &Value) -> String {
 
 async fn explain(app: &TestApp, id: &str) -> Value {
     let response = app
-        .http
-        .get(app.url(&format!("/reports/explain?statementId={id}")))
-        .basic_auth(&app.key, Some(&app.secret))
+        .report(&format!("/reports/explain?statementId={id}"))
         .send()
         .await
         .unwrap();

@@ -34,10 +34,7 @@ fn hosts_cli(app: &TestApp, args: &[&str]) -> Result<String, String> {
 }
 
 async fn post(app: &TestApp, who: &NewSecret, body: &Value) -> reqwest::Response {
-    app.http
-        .post(app.url("/xapi/statements"))
-        .basic_auth(&who.key, Some(&who.secret))
-        .header("X-Experience-API-Version", "2.0.0")
+    app.xapi_as(who, reqwest::Method::POST, "/xapi/statements")
         .json(body)
         .send()
         .await

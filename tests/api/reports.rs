@@ -23,10 +23,7 @@ fn statement(learner: &str, object: &str, day: &str, duration: Option<&str>) -> 
 
 async fn post(app: &TestApp, who: &NewSecret, body: Value) -> Vec<String> {
     let response = app
-        .http
-        .post(app.url("/xapi/statements"))
-        .basic_auth(&who.key, Some(&who.secret))
-        .header("X-Experience-API-Version", "2.0.0")
+        .xapi_as(who, Method::POST, "/xapi/statements")
         .json(&body)
         .send()
         .await
@@ -102,11 +99,9 @@ async fn fixture() -> TestApp {
 
 async fn rows(app: &TestApp, query: &str) -> Vec<Value> {
     let response = app
-        .http
-        .get(app.url(&format!(
+        .report(&format!(
             "/reports/modes?since=2026-03-01&until=2026-03-15&{query}"
-        )))
-        .basic_auth(&app.key, Some(&app.secret))
+        ))
         .send()
         .await
         .unwrap();
@@ -219,11 +214,9 @@ async fn csv_has_a_header_and_one_line_per_row() {
     let app = fixture().await;
     for (query, accept) in [("format=csv", "application/json"), ("", "text/csv")] {
         let response = app
-            .http
-            .get(app.url(&format!(
+            .report(&format!(
                 "/reports/modes?since=2026-03-01&until=2026-03-15&{query}"
-            )))
-            .basic_auth(&app.key, Some(&app.secret))
+            ))
             .header("accept", accept)
             .send()
             .await
@@ -258,9 +251,7 @@ async fn bad_report_parameters_are_400() {
         "colour=red",
     ] {
         let response = app
-            .http
-            .get(app.url(&format!("/reports/modes?{query}")))
-            .basic_auth(&app.key, Some(&app.secret))
+            .report(&format!("/reports/modes?{query}"))
             .send()
             .await
             .unwrap();
