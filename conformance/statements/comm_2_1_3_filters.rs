@@ -442,6 +442,53 @@ async fn comm_2_1_3_statement_ref_rule_applies_within_one_batch() {
     post_ok(&app, V2, &batch).await;
 }
 
+/// `agent` + `verb` is answered from the pair terms; each parameter still matches
+/// through a StatementRef on its own (the referring actor with the target's verb), in
+/// whichever order the chain arrives.
+#[tokio::test]
+async fn comm_2_1_3_statement_ref_rule_for_agent_with_verb() {
+    let app = spawn_app().await;
+    let confirmed = enc(&json!("http://example.com/verbs/confirmed"));
+    let q = |who: &str, verb: &str| format!("{}&verb={verb}", agent_q(&agent(who)));
+    let original = post_one(&app, V2, &statement("ben", "x")).await;
+    let confirm = post_one(&app, V2, &referring("andrew", original)).await;
+    // Arrives before its target: inherits the pairs once the target is stored.
+    let early_target = Uuid::new_v4();
+    let early = post_one(&app, V2, &referring("carl", early_target)).await;
+    post_ok(&app, V2, &with_id(statement("dora", "y"), early_target)).await;
+    let experienced = enc(&json!(VERB));
+    for version in VERSIONS {
+        assert_query(&app, version, &q("ben", &experienced), &[original, confirm]).await;
+        assert_query(&app, version, &q("andrew", &experienced), &[confirm]).await;
+        assert_query(&app, version, &q("andrew", &confirmed), &[confirm]).await;
+        assert_query(&app, version, &q("ben", &confirmed), &[confirm]).await;
+        assert_query(&app, version, &q("carl", &experienced), &[early]).await;
+        assert_query(&app, version, &q("dora", &confirmed), &[early]).await;
+        assert_query(
+            &app,
+            version,
+            &q("dora", &experienced),
+            &[early_target, early],
+        )
+        .await;
+        assert_query(
+            &app,
+            version,
+            &q("carl", &enc(&json!("http://example.com/verbs/other"))),
+            &[],
+        )
+        .await;
+        // related_agents pairs every role; no pair term serves it.
+        assert_query(
+            &app,
+            version,
+            &format!("{}&related_agents=true", q("ben", &confirmed)),
+            &[confirm],
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn comm_2_1_3_statement_ref_rule_does_not_bypass_since_until() {
     let app = spawn_app().await;

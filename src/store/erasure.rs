@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::Error;
 use crate::xapi::agent::parse_agent_object;
+use crate::xapi::ingest::AGENT_VERB_KIND;
 use crate::xapi::{Ifi, Version};
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -106,9 +107,12 @@ pub async fn erase(
             &[&store_id, &doomed],
         )
         .await?;
+        // The inherited rows: the IFI itself, and its pairs with a verb.
         tx.execute(
-            "DELETE FROM statement_index WHERE store_id = $1 AND seq = ANY($2) AND term = $3",
-            &[&store_id, &referrers, &term],
+            "DELETE FROM statement_index
+              WHERE store_id = $1 AND seq = ANY($2)
+                AND (term = $3 OR (kind = $4 AND right(term, length($3) + 1) = ' ' || $3))",
+            &[&store_id, &referrers, &term, &AGENT_VERB_KIND],
         )
         .await?;
         erased.statements += tx

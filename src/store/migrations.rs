@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_learning_feed",
         include_str!("../../migrations/0008_learning_feed.sql"),
     ),
+    (
+        "0009_agent_verb_terms",
+        include_str!("../../migrations/0009_agent_verb_terms.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

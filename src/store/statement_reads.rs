@@ -178,11 +178,13 @@ fn page_query<'a>(
     PageQuery { sql, params }
 }
 
-/// Which term to walk first: registrations are rarest, then agents, activities, verbs.
+/// Which term to walk first: registrations are rarest, then agents (alone or with
+/// their verb), activities, verbs.
 fn selectivity_rank(kinds: &[i16]) -> u8 {
-    use crate::xapi::ingest::{REGISTRATION_KIND, VERB_KIND};
+    use crate::xapi::ingest::{AGENT_VERB_KIND, REGISTRATION_KIND, VERB_KIND};
     match kinds.first() {
         Some(&REGISTRATION_KIND) => 0,
+        Some(&AGENT_VERB_KIND) => 1,
         Some(&VERB_KIND) => 3,
         Some(kind) if *kind > 100 => 2,
         _ => 1,

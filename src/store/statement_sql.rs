@@ -17,6 +17,7 @@ pub(super) struct WriteSql {
     pub(super) insert_terms: Statement,
     pub(super) copy_from_targets: Statement,
     pub(super) copy_to_referrers: Statement,
+    pub(super) combine_agent_verb: Statement,
     pub(super) void_targets: Statement,
     pub(super) upsert_activities: Statement,
     pub(super) upsert_agents: Statement,
@@ -27,7 +28,13 @@ impl WriteSql {
     pub(super) async fn prepare(db: &ClientWrapper) -> Result<WriteSql, tokio_postgres::Error> {
         let (
             (lock, existing, voiders, referred, reserve, activities, agents),
-            (insert_statements, insert_terms, copy_from_targets, copy_to_referrers),
+            (
+                insert_statements,
+                insert_terms,
+                copy_from_targets,
+                copy_to_referrers,
+                combine_agent_verb,
+            ),
             (void_targets, upsert_activities, upsert_agents, insert_attachments),
         ) = tokio::try_join!(
             async {
@@ -47,6 +54,7 @@ impl WriteSql {
                     db.prepare_cached(INSERT_TERMS),
                     db.prepare_cached(COPY_FROM_TARGETS),
                     db.prepare_cached(COPY_TO_REFERRERS),
+                    db.prepare_cached(COMBINE_AGENT_VERB),
                 )
             },
             async {
@@ -70,6 +78,7 @@ impl WriteSql {
             insert_terms,
             copy_from_targets,
             copy_to_referrers,
+            combine_agent_verb,
             void_targets,
             upsert_activities,
             upsert_agents,
@@ -115,7 +124,20 @@ const COPY_TO_REFERRERS: &str = "WITH RECURSIVE referrers (seq, id, origin) AS (
      )
      INSERT INTO statement_index (store_id, seq, kind, term)
      SELECT $1, r.seq, i.kind, i.term
-       FROM referrers r JOIN statement_index i ON i.store_id = $1 AND i.seq = r.origin";
+       FROM referrers r JOIN statement_index i ON i.store_id = $1 AND i.seq = r.origin
+     RETURNING seq";
+// A referring Statement matches `agent` + `verb` when its own terms or its target's
+// hold the agent and the verb, so once it has inherited terms its agent-verb pairs are
+// every pair of agent and verb it now holds ($3 is AGENT_VERB_KIND, $4 the agent kinds
+// that pair, $5 VERB_KIND).
+const COMBINE_AGENT_VERB: &str = "INSERT INTO statement_index (store_id, seq, kind, term)
+     SELECT DISTINCT $1, v.seq, $3::int2, v.term || ' ' || a.term
+       FROM statement_index v
+       JOIN statement_index a ON a.store_id = $1 AND a.seq = v.seq AND a.kind = ANY($4)
+      WHERE v.store_id = $1 AND v.seq = ANY($2) AND v.kind = $5
+        AND NOT EXISTS (SELECT FROM statement_index x
+                         WHERE x.store_id = $1 AND x.term = v.term || ' ' || a.term
+                           AND x.seq = v.seq AND x.kind = $3)";
 const VOID_TARGETS: &str = "UPDATE statements SET voided = true
       WHERE store_id = $1 AND id = ANY($2) AND voids IS NULL AND NOT voided";
 const UPSERT_ACTIVITIES: &str = "INSERT INTO activities (store_id, iri, definition)

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::statement_sql::WriteSql;
 use super::Error;
 use crate::modes::Label;
+use crate::xapi::ingest::{agent_kinds, AGENT_VERB_KIND, VERB_KIND};
 use crate::xapi::statement::ParsedStatement;
 use crate::xapi::{definition, ingest, Ifi};
 
@@ -409,25 +410,40 @@ async fn inherit_referenced_terms(
     fresh: &[NewStatement],
     seqs: &[i64],
     referred: bool,
-) -> Result<u64, tokio_postgres::Error> {
-    let mut copied = 0;
+) -> Result<(), tokio_postgres::Error> {
+    let mut inheritors = Vec::new();
     // One statement per referring Statement, in batch order: a chain inside the batch
     // sees the terms its earlier links just received.
     for (statement, seq) in fresh.iter().zip(seqs) {
         if let Some(target) = statement.statement_ref {
-            copied += db
-                .execute(&sql.copy_from_targets, &[&store_id, seq, &target])
+            db.execute(&sql.copy_from_targets, &[&store_id, seq, &target])
                 .await?;
+            inheritors.push(*seq);
         }
     }
     // Rare (a StatementRef stored before its target), and only then worth a query.
     if referred && !fresh.is_empty() {
         let ids: Vec<Uuid> = fresh.iter().map(|s| s.id).collect();
-        copied += db
-            .execute(&sql.copy_to_referrers, &[&store_id, &ids])
-            .await?;
+        for row in db.query(&sql.copy_to_referrers, &[&store_id, &ids]).await? {
+            inheritors.push(row.get(0));
+        }
     }
-    Ok(copied)
+    inheritors.sort_unstable();
+    inheritors.dedup();
+    if !inheritors.is_empty() {
+        db.execute(
+            &sql.combine_agent_verb,
+            &[
+                &store_id,
+                &inheritors,
+                &AGENT_VERB_KIND,
+                &agent_kinds(false),
+                &VERB_KIND,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The referring Statements of a batch after any Statement of the batch they refer

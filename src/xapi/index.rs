@@ -268,6 +268,8 @@ mod tests {
                 AgentRole::ObjectMember
             ]
         );
+        // Migration 0009 pairs these codes with verbs.
+        assert_eq!(super::super::ingest::agent_kinds(false), [1, 2, 8, 9]);
         assert!(ActivityRole::Object.counts_for_activity_filter());
         assert!(!ActivityRole::Parent.counts_for_activity_filter());
         assert!(!ActivityRole::SubObject.counts_for_activity_filter());

@@ -19,6 +19,10 @@ pub const SIGNATURE_USAGE_TYPE: &str = "http://adlnet.gov/expapi/attachments/sig
 /// Index kinds beyond the agent (1..) and activity (101..) roles.
 pub const VERB_KIND: i16 = 201;
 pub const REGISTRATION_KIND: i16 = 202;
+/// An Agent the plain `agent` filter matches, paired with the verb: `agent` + `verb`,
+/// the commonest combined query, walks one term's entries instead of probing the verb
+/// of each of the agent's Statements.
+pub const AGENT_VERB_KIND: i16 = 203;
 const ACTIVITY_KIND_BASE: i16 = 100;
 
 pub fn activity_kind(role: ActivityRole) -> i16 {
@@ -54,6 +58,11 @@ pub fn credential_authority(home_page: &str, key: &str, name: &str) -> (Value, I
     (agent, Ifi::account(home_page, key))
 }
 
+/// The term of [`AGENT_VERB_KIND`]. IRIs hold no spaces, so the first one ends the verb.
+pub fn agent_verb_term(verb: &str, ifi: &str) -> String {
+    format!("{verb} {ifi}")
+}
+
 /// Every (kind, term) a Statement is filed under.
 pub fn index_terms(statement: &ParsedStatement, authority: &Ifi) -> Vec<(i16, String)> {
     let mut terms: Vec<(i16, String)> = statement
@@ -71,6 +80,18 @@ pub fn index_terms(statement: &ParsedStatement, authority: &Ifi) -> Vec<(i16, St
         AgentRole::Authority.as_i16(),
         authority.as_str().to_string(),
     ));
+    let agent_verb_terms: Vec<(i16, String)> = statement
+        .agents
+        .iter()
+        .filter(|(_, role)| role.counts_for_agent_filter())
+        .map(|(ifi, _)| {
+            (
+                AGENT_VERB_KIND,
+                agent_verb_term(&statement.verb_id, ifi.as_str()),
+            )
+        })
+        .collect();
+    terms.extend(agent_verb_terms);
     terms.push((VERB_KIND, statement.verb_id.clone()));
     if let Some(registration) = statement.registration {
         terms.push((REGISTRATION_KIND, registration.to_string()));

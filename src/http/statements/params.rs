@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::http::error::ApiError;
 pub use crate::http::params::query_pairs;
-use crate::xapi::ingest::{activity_kinds, agent_kinds, REGISTRATION_KIND, VERB_KIND};
+use crate::xapi::ingest::{
+    activity_kinds, agent_kinds, agent_verb_term, AGENT_VERB_KIND, REGISTRATION_KIND, VERB_KIND,
+};
 use crate::xapi::iri::is_iri;
 use crate::xapi::time::parse_timestamp;
 use crate::xapi::uuid_text::parse_uuid;
@@ -176,15 +178,25 @@ pub fn parse_get(
     let related_agents = boolean(get("related_agents"), "related_agents")?;
     let related_activities = boolean(get("related_activities"), "related_activities")?;
     filter.ascending = boolean(get("ascending"), "ascending")?;
-    if let Some(raw) = get("agent") {
-        let ifi = agent::parse_agent_param(raw, version)
-            .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
-        filter
+    let agent = get("agent")
+        .map(|raw| agent::parse_agent_param(raw, version))
+        .transpose()
+        .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
+    let verb = get("verb").map(|verb| iri(verb, "verb")).transpose()?;
+    match (agent, verb) {
+        (Some(ifi), Some(verb)) if !related_agents => filter
             .terms
-            .push((ifi.into_string(), agent_kinds(related_agents)));
-    }
-    if let Some(verb) = get("verb") {
-        filter.terms.push((iri(verb, "verb")?, vec![VERB_KIND]));
+            .push((agent_verb_term(&verb, ifi.as_str()), vec![AGENT_VERB_KIND])),
+        (agent, verb) => {
+            if let Some(ifi) = agent {
+                filter
+                    .terms
+                    .push((ifi.into_string(), agent_kinds(related_agents)));
+            }
+            if let Some(verb) = verb {
+                filter.terms.push((verb, vec![VERB_KIND]));
+            }
+        }
     }
     if let Some(activity) = get("activity") {
         filter.terms.push((
