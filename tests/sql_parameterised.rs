@@ -17,6 +17,8 @@ const REVIEWED: &[(&str, &str)] = &[
     ("reports.rs", "{learner_filter}"),
     ("reports.rs", "{activity_rollup}"),
     ("reports.rs", "{activity_group}"),
+    ("reports.rs", "{bucket_of}"),
+    ("reports.rs", "{activity_rows}"),
     ("learning.rs", "{period}"),
     ("learning.rs", "{name}"),
     ("learning.rs", "{goal_name}"),

@@ -85,51 +85,56 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
 
 pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>, Error> {
     let sql = format!(
-        "WITH days AS (
-             SELECT * FROM learning_days WHERE store_id = $1 AND day >= $2 AND day < $3
+        "WITH per_learner AS (
+             SELECT learner, sum(statements) AS statements, sum(seconds) AS reported,
+                    sum(estimated) AS estimated,
+                    coalesce(sum(statements) FILTER (WHERE mode IN {SELF_MODES}), 0) AS self_statements,
+                    coalesce(sum(seconds + estimated) FILTER (WHERE mode IN {SELF_MODES}), 0)
+                        AS self_seconds,
+                    coalesce(sum(goal_linked) FILTER (WHERE mode IN {SELF_MODES}), 0) AS linked,
+                    sum(shares) AS shares
+               FROM learning_days WHERE store_id = $1 AND day >= $2 AND day < $3
+              GROUP BY learner
          ),
          context_team AS (
              SELECT DISTINCT ON (learner) learner, team FROM learning_context_teams
               WHERE store_id = $1
               ORDER BY learner, statements DESC, team
          ),
-         team_of AS (
-             SELECT l.learner, coalesce(r.team, c.team, '(no team)') AS team
-               FROM (SELECT DISTINCT learner FROM days) l
-               LEFT JOIN roster r ON r.store_id = $1 AND r.learner = l.learner
-               LEFT JOIN context_team c ON c.learner = l.learner
-         ),
          goal_setters AS (
              SELECT DISTINCT learner FROM learning_events
               WHERE store_id = $1 AND day < $3 AND activity_type = $4
          ),
+         -- A course counts when the learner was active in it in the period: its first or
+         -- last day falls there, or (spanning the period) some day in between does.
          directed AS (
-             SELECT learner, course, bool_or(completions > 0) AS completed
-               FROM learning_day_courses WHERE store_id = $1 AND day < $3
-              GROUP BY learner, course
-             HAVING bool_or(day >= $2)
+             SELECT c.learner, count(*) AS courses,
+                    count(*) FILTER (WHERE c.first_completion < $3) AS completed
+               FROM learning_courses c
+              WHERE c.store_id = $1 AND c.first_day < $3 AND c.last_day >= $2
+                AND (c.first_day >= $2 OR c.last_day < $3
+                     OR EXISTS (SELECT 1 FROM learning_day_courses d
+                                 WHERE d.store_id = $1 AND d.learner = c.learner
+                                   AND d.course = c.course AND d.day >= $2 AND d.day < $3))
+              GROUP BY c.learner
          ),
          per_team AS (
-             SELECT o.team, count(DISTINCT d.learner) AS learners,
-                    sum(d.statements)::int8 AS statements,
-                    sum(d.seconds) AS reported, sum(d.estimated) AS estimated,
-                    coalesce(sum(d.statements) FILTER (WHERE d.mode IN {SELF_MODES}), 0)::int8
-                        AS self_statements,
-                    coalesce(sum(d.seconds + d.estimated) FILTER (WHERE d.mode IN {SELF_MODES}), 0)
-                        AS self_seconds,
-                    coalesce(sum(d.goal_linked) FILTER (WHERE d.mode IN {SELF_MODES}), 0)::int8
-                        AS linked,
-                    sum(d.shares)::int8 AS shares
-               FROM days d JOIN team_of o USING (learner)
-              GROUP BY o.team
+             SELECT coalesce(r.team, t.team, '(no team)') AS team, count(*) AS learners,
+                    sum(l.statements)::int8 AS statements, sum(l.reported) AS reported,
+                    sum(l.estimated) AS estimated, sum(l.self_statements)::int8 AS self_statements,
+                    sum(l.self_seconds) AS self_seconds, sum(l.linked)::int8 AS linked,
+                    sum(l.shares)::int8 AS shares, count(g.learner) AS goal_setters,
+                    coalesce(sum(d.courses), 0)::int8 AS courses,
+                    coalesce(sum(d.completed), 0)::int8 AS completed
+               FROM per_learner l
+               LEFT JOIN roster r ON r.store_id = $1 AND r.learner = l.learner
+               LEFT JOIN context_team t ON t.learner = l.learner
+               LEFT JOIN goal_setters g ON g.learner = l.learner
+               LEFT JOIN directed d ON d.learner = l.learner
+              GROUP BY 1
          )
          SELECT p.team, p.learners, p.statements, p.reported, p.estimated, p.self_statements,
-                p.self_seconds, p.linked, p.shares,
-                (SELECT count(*) FROM team_of o JOIN goal_setters g USING (learner)
-                  WHERE o.team = p.team),
-                (SELECT count(*) FROM directed d JOIN team_of o USING (learner) WHERE o.team = p.team),
-                (SELECT count(*) FROM directed d JOIN team_of o USING (learner)
-                  WHERE o.team = p.team AND d.completed)
+                p.self_seconds, p.linked, p.shares, p.goal_setters, p.courses, p.completed
            FROM per_team p
           WHERE p.learners >= $5
           ORDER BY p.team"
@@ -431,33 +436,39 @@ pub struct ModeSources {
 /// Per mode, the `top` hosts and Activities by statements.
 pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSources>, Error> {
     let client = pool.get().await?;
-    // Activities are ranked on the rollup without learners, and only the top ones are
-    // looked up per learner for their distinct-learner count.
+    // Hosts and Activities are ranked on their sums; only the top ones are counted
+    // for distinct learners: hosts from the learner spans (see `directed` of
+    // `team_figures`), Activities from the events.
     let sql = format!(
-        "WITH hosts AS (
-             SELECT 'host' AS kind, mode, host AS key, sum(n)::int8 AS n, count(*) AS learners,
-                    sum(reported) AS reported, sum(estimated) AS estimated
-               FROM (SELECT mode, host, learner, sum(statements) AS n, sum(seconds) AS reported,
-                            sum(estimated) AS estimated
-                       FROM learning_day_hosts WHERE store_id = $1 AND day >= $2 AND day < $3
-                      GROUP BY mode, host, learner) per_learner
+        "WITH ranked AS (
+             SELECT 'host' AS kind, mode, host AS key, sum(statements)::int8 AS n,
+                    sum(seconds) AS reported, sum(estimated) AS estimated
+               FROM learning_day_hosts WHERE store_id = $1 AND day >= $2 AND day < $3
               GROUP BY mode, host
-         ),
-         object_activities AS (
-             SELECT 'activity' AS kind, mode, activity AS key, sum(statements)::int8 AS n,
-                    NULL::int8 AS learners, sum(seconds) AS reported, sum(estimated) AS estimated
+             UNION ALL
+             SELECT 'activity', mode, activity, sum(statements)::int8, sum(seconds), sum(estimated)
                FROM learning_activity_days WHERE store_id = $1 AND day >= $2 AND day < $3
               GROUP BY mode, activity
          ),
          numbered AS (
              SELECT r.*, row_number() OVER (PARTITION BY kind, mode ORDER BY n DESC, key) AS place
-               FROM (SELECT * FROM hosts UNION ALL SELECT * FROM object_activities) r
+               FROM ranked r
          )
          SELECT kind, mode, key, CASE WHEN kind = 'activity' THEN {name} END, n,
-                coalesce(learners,
-                         (SELECT count(DISTINCT a.learner) FROM learning_events a
-                           WHERE a.store_id = $1 AND a.activity = numbered.key AND a.day >= $2
-                             AND a.day < $3 AND a.mode = numbered.mode)),
+                CASE WHEN kind = 'host' THEN
+                    (SELECT count(*) FROM learning_host_learners h
+                      WHERE h.store_id = $1 AND h.mode = numbered.mode AND h.host = numbered.key
+                        AND h.first_day < $3 AND h.last_day >= $2
+                        AND (h.first_day >= $2 OR h.last_day < $3
+                             OR EXISTS (SELECT 1 FROM learning_day_hosts d
+                                         WHERE d.store_id = $1 AND d.mode = h.mode
+                                           AND d.host = h.host AND d.learner = h.learner
+                                           AND d.day >= $2 AND d.day < $3)))
+                ELSE
+                    (SELECT count(DISTINCT a.learner) FROM learning_events a
+                      WHERE a.store_id = $1 AND a.activity = numbered.key AND a.day >= $2
+                        AND a.day < $3 AND a.mode = numbered.mode)
+                END,
                 reported, estimated
            FROM numbered WHERE place <= $4
           ORDER BY mode, kind, place",

@@ -44,6 +44,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_agent_verb_terms",
         include_str!("../../migrations/0009_agent_verb_terms.sql"),
     ),
+    (
+        "0010_learning_spans",
+        include_str!("../../migrations/0010_learning_spans.sql"),
+    ),
+    (
+        "0011_learning_activity_weeks",
+        include_str!("../../migrations/0011_learning_activity_weeks.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

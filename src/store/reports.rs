@@ -2,9 +2,10 @@
 //! `learning_activity_days`, and `learning_events` for per-learner Activity counts),
 //! and the roster they group learners by.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Days, NaiveDate};
 use deadpool_postgres::Pool;
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 
 use super::Error;
 
@@ -86,57 +87,77 @@ pub async fn mode_figures(
             group,
         ),
     };
-    // Distinct counts as a DISTINCT then a count: hash aggregates, no per-group sort.
+    // The first day of a day's bucket, by arithmetic where it can be (date_trunc
+    // parses its unit on every row).
+    let bucket_of = match bucket {
+        Bucket::Day => "d.day",
+        Bucket::Week => "learning_week(d.day)",
+        Bucket::Month => "date_trunc('month', d.day)::date",
+    };
+    // The rows whose distinct Activities are counted. By week, for the store or teams,
+    // the weeks wholly inside the period come from the weekly rollup.
+    let activity_rows = match (bucket, grouping) {
+        (Bucket::Week, Grouping::Store | Grouping::Team) => format!(
+            "SELECT d.week AS bucket, {activity_group} AS grp, d.mode, d.activity
+               FROM learning_activity_weeks d
+              WHERE d.store_id = $1 AND d.week >= $6 AND d.week < $7
+             UNION ALL
+             SELECT {bucket_of}, {activity_group}, d.mode, d.activity
+               FROM learning_activity_days d
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND (d.day < $6 OR d.day >= $7)"
+        ),
+        _ => format!(
+            "SELECT {bucket_of} AS bucket, {activity_group} AS grp, d.mode, d.activity
+               FROM {activity_rollup}
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND {learner_filter}"
+        ),
+    };
+    // Counts of distinct learners and Activities are a DISTINCT (or a per-learner
+    // group) then a count: hash aggregates, no sorts.
     let sql = format!(
-        "WITH days AS (
-             SELECT date_trunc($4, d.day::timestamp)::date AS bucket, {group} AS grp, d.mode, d.learner,
-                    d.statements, d.seconds, d.timed, d.estimated
+        "WITH per_learner AS (
+             SELECT {bucket_of} AS bucket, {group} AS grp, d.mode, d.learner,
+                    sum(d.statements) AS statements, sum(d.seconds) AS seconds,
+                    sum(d.timed) AS timed, sum(d.estimated) AS estimated
                FROM learning_days d
                LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
               WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
                 AND {learner_filter}
+              GROUP BY 1, 2, 3, 4
          ),
          figures AS (
              SELECT bucket, grp, mode, sum(statements)::int8 AS statements,
-                    count(DISTINCT learner) AS learners, sum(seconds) AS seconds,
+                    count(*) AS learners, sum(seconds) AS seconds,
                     sum(timed)::int8 AS timed, sum(estimated) AS estimated
-               FROM days GROUP BY bucket, grp, mode
+               FROM per_learner GROUP BY bucket, grp, mode
          ),
          activities AS (
              SELECT bucket, grp, mode, count(*) AS activities
-               FROM (SELECT DISTINCT date_trunc($4, d.day::timestamp)::date AS bucket,
-                            {activity_group} AS grp, d.mode, d.activity
-                       FROM {activity_rollup}
-                      WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
-                        AND {learner_filter}) x
+               FROM (SELECT DISTINCT * FROM ({activity_rows}) r) x
               GROUP BY 1, 2, 3
          ),
          group_sizes AS (
-             SELECT bucket, grp, count(DISTINCT learner) AS learners FROM days GROUP BY 1, 2
+             SELECT bucket, grp, count(*) AS learners
+               FROM (SELECT DISTINCT bucket, grp, learner FROM per_learner) x
+              GROUP BY 1, 2
          )
          SELECT f.bucket, f.grp, f.mode, f.statements, f.learners, coalesce(a.activities, 0),
                 f.seconds, f.timed, f.estimated
            FROM figures f
            JOIN group_sizes g ON g.bucket = f.bucket AND g.grp = f.grp
            LEFT JOIN activities a ON a.bucket = f.bucket AND a.grp = f.grp AND a.mode = f.mode
-          WHERE NOT $5 OR g.learners >= $6
+          WHERE NOT $4 OR g.learners >= $5
           ORDER BY f.bucket, f.grp, f.mode"
     );
     let client = pool.get().await?;
     let is_team = grouping == Grouping::Team;
-    let rows = client
-        .query(
-            &sql,
-            &[
-                &store_id,
-                &since,
-                &until,
-                &bucket.as_str(),
-                &is_team,
-                &privacy.min_team_size,
-            ],
-        )
-        .await?;
+    let (whole_weeks_from, whole_weeks_until) = whole_weeks(since, until);
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&store_id, &since, &until, &is_team, &privacy.min_team_size];
+    if activity_rows.contains("learning_activity_weeks") {
+        params.extend([&whole_weeks_from as &(dyn ToSql + Sync), &whole_weeks_until]);
+    }
+    let rows = client.query(&sql, &params).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -159,6 +180,15 @@ pub async fn mode_figures(
             }
         })
         .collect())
+}
+
+/// The Mondays starting the first and ending the last whole week inside
+/// `[since, until)` (equal when there is none).
+fn whole_weeks(since: NaiveDate, until: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let to_monday = (7 - since.weekday().num_days_from_monday()) % 7;
+    let first = since + Days::new(u64::from(to_monday));
+    let last = until - Days::new(u64::from(until.weekday().num_days_from_monday()));
+    (first, last.max(first))
 }
 
 /// One line of a roster.
@@ -235,4 +265,35 @@ pub async fn replace_roster(
     }
     tx.commit().await?;
     Ok(inserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn whole_weeks_are_the_mondays_inside_the_period() {
+        // Wednesday to a Monday (exclusive): the week of 9 March only.
+        assert_eq!(
+            whole_weeks(day("2026-03-04"), day("2026-03-16")),
+            (day("2026-03-09"), day("2026-03-16"))
+        );
+        // Monday to the next Monday: that one week.
+        assert_eq!(
+            whole_weeks(day("2026-03-02"), day("2026-03-09")),
+            (day("2026-03-02"), day("2026-03-09"))
+        );
+        // Six days: no whole week.
+        assert_eq!(
+            whole_weeks(day("2026-03-02"), day("2026-03-08")),
+            (day("2026-03-02"), day("2026-03-02"))
+        );
+        // Wednesday to Sunday: none either.
+        let (first, last) = whole_weeks(day("2026-03-04"), day("2026-03-08"));
+        assert_eq!(first, last);
+    }
 }

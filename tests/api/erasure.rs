@@ -245,6 +245,8 @@ async fn learning_rows_of_erin(app: &TestApp) -> i64 {
         "learning_day_hosts",
         "learning_day_courses",
         "learning_context_teams",
+        "learning_courses",
+        "learning_host_learners",
     ] {
         let count: i64 = client
             .query_one(

@@ -83,6 +83,12 @@ async fn rollups(app: &TestApp) -> Vec<String> {
         "SELECT concat_ws('|', day, learner, course, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3), completions) FROM learning_day_courses ORDER BY 1",
         "SELECT concat_ws('|', learner, team, statements) FROM learning_context_teams ORDER BY 1",
+        "SELECT concat_ws('|', learner, course, first_day, last_day, first_completion)
+           FROM learning_courses ORDER BY 1",
+        "SELECT concat_ws('|', mode, host, learner, first_day, last_day)
+           FROM learning_host_learners ORDER BY 1",
+        "SELECT concat_ws('|', week, team, mode, activity, statements)
+           FROM learning_activity_weeks ORDER BY 1",
     ] {
         for row in client.query(sql, &[]).await.unwrap() {
             rows.push(row.get(0));
@@ -114,6 +120,29 @@ async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
         // Each report folds in what is stored so far: the feed works in pieces.
         report(&app, &format!("/reports/modes?{WEEK}")).await;
     }
+    // A learner's only course completion, voided after it was folded in, while the
+    // day keeps their other Statement in the course.
+    let course = json!({"id": "http://example.com/courses/c1",
+                        "definition": {"type": "http://adlnet.gov/expapi/activities/course"}});
+    let completion = Uuid::new_v4();
+    for (id, verb) in [(Uuid::new_v4(), "experienced"), (completion, "completed")] {
+        post(
+            &app,
+            &json!({"id": id, "actor": {"mbox": "mailto:learner9@example.org"},
+                    "verb": {"id": format!("http://adlnet.gov/expapi/verbs/{verb}")},
+                    "object": course, "timestamp": "2026-03-04T10:00:00Z"}),
+        )
+        .await;
+    }
+    report(&app, &format!("/reports/modes?{WEEK}")).await;
+    post(
+        &app,
+        &json!({"actor": {"mbox": "mailto:admin@example.org"},
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+                "object": {"objectType": "StatementRef", "id": completion}}),
+    )
+    .await;
+    report(&app, &format!("/reports/modes?{WEEK}")).await;
     let incremental = rollups(&app).await;
     assert!(incremental.len() > 200, "{} rows", incremental.len());
     let estimated: f64 = app

@@ -183,6 +183,40 @@ async fn weekly_store_figures_match_the_hand_count() {
     );
 }
 
+/// A period starting mid-week: its first week is counted from the days inside it,
+/// the next (whole) week from the weekly rollup.
+#[tokio::test]
+async fn a_partial_first_week_counts_only_its_days_in_the_period() {
+    let app = fixture().await;
+    let response = app
+        .report("/reports/modes?since=2026-03-04&until=2026-03-15&bucket=week&group=store")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let got: Vec<_> = body["rows"].as_array().unwrap().iter().map(brief).collect();
+    assert_eq!(
+        got,
+        vec![
+            // From 4 March: lesson 1 by cy; ada's lessons (2 and 3 March) are before it.
+            expect("2026-03-02", "default", "directed", (1, 1, 1, 300.0, 1.0)),
+            expect(
+                "2026-03-02",
+                "default",
+                "self_directed",
+                (1, 1, 1, 90.0, 1.0)
+            ),
+            expect(
+                "2026-03-09",
+                "default",
+                "self_directed",
+                (1, 1, 1, 0.0, 0.0)
+            ),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn teams_below_the_minimum_and_opted_out_learners_are_left_out() {
     let app = fixture().await;
