@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
 
+use super::reports::whole_weeks;
 use super::Error;
 
 pub use crate::modes::event::GOAL_TYPE;
@@ -436,18 +437,31 @@ pub struct ModeSources {
 /// Per mode, the `top` hosts and Activities by statements.
 pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSources>, Error> {
     let client = pool.get().await?;
-    // Hosts and Activities are ranked on their sums; only the top ones are counted
-    // for distinct learners: hosts from the learner spans (see `directed` of
-    // `team_figures`), Activities from the events.
+    // Hosts and Activities are ranked on their sums (the weeks wholly inside the
+    // period from the weekly rollups, the days of partial weeks from the daily ones);
+    // only the top ones are counted for distinct learners: hosts from the learner spans
+    // (see `directed` of `team_figures`), Activities from the events.
     let sql = format!(
         "WITH ranked AS (
              SELECT 'host' AS kind, mode, host AS key, sum(statements)::int8 AS n,
                     sum(seconds) AS reported, sum(estimated) AS estimated
-               FROM learning_day_hosts WHERE store_id = $1 AND day >= $2 AND day < $3
+               FROM (SELECT mode, host, statements, seconds, estimated FROM learning_host_weeks
+                      WHERE store_id = $1 AND week >= $5 AND week < $6
+                     UNION ALL
+                     SELECT mode, host, statements, seconds, estimated FROM learning_day_hosts
+                      WHERE store_id = $1
+                        AND ((day >= $2 AND day < $5) OR (day >= $6 AND day < $3))) h
               GROUP BY mode, host
              UNION ALL
              SELECT 'activity', mode, activity, sum(statements)::int8, sum(seconds), sum(estimated)
-               FROM learning_activity_days WHERE store_id = $1 AND day >= $2 AND day < $3
+               FROM (SELECT mode, activity, statements, seconds, estimated
+                       FROM learning_activity_weeks
+                      WHERE store_id = $1 AND week >= $5 AND week < $6
+                     UNION ALL
+                     SELECT mode, activity, statements, seconds, estimated
+                       FROM learning_activity_days
+                      WHERE store_id = $1
+                        AND ((day >= $2 AND day < $5) OR (day >= $6 AND day < $3))) a
               GROUP BY mode, activity
          ),
          numbered AS (
@@ -474,8 +488,19 @@ pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSour
           ORDER BY mode, kind, place",
         name = activity_name("numbered.key"),
     );
+    let (whole_weeks_from, whole_weeks_until) = whole_weeks(scope.since, scope.until);
     let rows = client
-        .query(&sql, &[&scope.store_id, &scope.since, &scope.until, &top])
+        .query(
+            &sql,
+            &[
+                &scope.store_id,
+                &scope.since,
+                &scope.until,
+                &top,
+                &whole_weeks_from,
+                &whole_weeks_until,
+            ],
+        )
         .await?;
     let mut by_mode: Vec<ModeSources> = Vec::new();
     for r in &rows {

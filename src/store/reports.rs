@@ -104,7 +104,7 @@ pub async fn mode_figures(
              UNION ALL
              SELECT {bucket_of}, {activity_group}, d.mode, d.activity
                FROM learning_activity_days d
-              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND (d.day < $6 OR d.day >= $7)"
+              WHERE d.store_id = $1 AND ((d.day >= $2 AND d.day < $6) OR (d.day >= $7 AND d.day < $3))"
         ),
         _ => format!(
             "SELECT {bucket_of} AS bucket, {activity_group} AS grp, d.mode, d.activity
@@ -184,7 +184,7 @@ pub async fn mode_figures(
 
 /// The Mondays starting the first and ending the last whole week inside
 /// `[since, until)` (equal when there is none).
-fn whole_weeks(since: NaiveDate, until: NaiveDate) -> (NaiveDate, NaiveDate) {
+pub(super) fn whole_weeks(since: NaiveDate, until: NaiveDate) -> (NaiveDate, NaiveDate) {
     let to_monday = (7 - since.weekday().num_days_from_monday()) % 7;
     let first = since + Days::new(u64::from(to_monday));
     let last = until - Days::new(u64::from(until.weekday().num_days_from_monday()));

@@ -87,8 +87,10 @@ async fn rollups(app: &TestApp) -> Vec<String> {
            FROM learning_courses ORDER BY 1",
         "SELECT concat_ws('|', mode, host, learner, first_day, last_day)
            FROM learning_host_learners ORDER BY 1",
-        "SELECT concat_ws('|', week, team, mode, activity, statements)
-           FROM learning_activity_weeks ORDER BY 1",
+        "SELECT concat_ws('|', week, team, mode, activity, statements, round(seconds::numeric, 3),
+                          round(estimated::numeric, 3)) FROM learning_activity_weeks ORDER BY 1",
+        "SELECT concat_ws('|', week, mode, host, statements, round(seconds::numeric, 3),
+                          round(estimated::numeric, 3)) FROM learning_host_weeks ORDER BY 1",
     ] {
         for row in client.query(sql, &[]).await.unwrap() {
             rows.push(row.get(0));
