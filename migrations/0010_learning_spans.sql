@@ -31,6 +31,8 @@ CREATE TABLE learning_host_learners (
 DROP INDEX learning_day_courses_learner;
 CREATE INDEX learning_day_courses_learner ON learning_day_courses (store_id, learner, course, day);
 CREATE INDEX learning_day_hosts_pair ON learning_day_hosts (store_id, mode, host, learner, day);
+-- And by learner, for one learner's report (its top hosts).
+CREATE INDEX learning_day_hosts_learner ON learning_day_hosts (store_id, learner, day);
 
 -- Rows added or changed widen their pair's span; rows removed recompute it (a span
 -- left empty is a pair without activity: its row goes); a changed row that lost its
@@ -46,7 +48,11 @@ BEGIN
         ON CONFLICT (store_id, learner, course) DO UPDATE
            SET first_day = least(c.first_day, EXCLUDED.first_day),
                last_day = greatest(c.last_day, EXCLUDED.last_day),
-               first_completion = least(c.first_completion, EXCLUDED.first_completion);
+               first_completion = least(c.first_completion, EXCLUDED.first_completion)
+         -- Most days fall inside the span already: leave those rows unwritten.
+         WHERE EXCLUDED.first_day < c.first_day OR EXCLUDED.last_day > c.last_day
+            OR EXCLUDED.first_completion < c.first_completion
+            OR (c.first_completion IS NULL AND EXCLUDED.first_completion IS NOT NULL);
     END IF;
     IF TG_OP = 'UPDATE' THEN
         UPDATE learning_courses c
@@ -84,7 +90,8 @@ BEGIN
           FROM grown WHERE statements > 0 GROUP BY 1, 2, 3, 4
         ON CONFLICT (store_id, mode, host, learner) DO UPDATE
            SET first_day = least(h.first_day, EXCLUDED.first_day),
-               last_day = greatest(h.last_day, EXCLUDED.last_day);
+               last_day = greatest(h.last_day, EXCLUDED.last_day)
+         WHERE EXCLUDED.first_day < h.first_day OR EXCLUDED.last_day > h.last_day;
     ELSE
         UPDATE learning_host_learners h
            SET (first_day, last_day) = (

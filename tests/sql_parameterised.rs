@@ -19,6 +19,7 @@ const REVIEWED: &[(&str, &str)] = &[
     ("reports.rs", "{activity_group}"),
     ("reports.rs", "{bucket_of}"),
     ("reports.rs", "{activity_rows}"),
+    ("reports.rs", "{learner_rows}"),
     ("learning.rs", "{period}"),
     ("learning.rs", "{name}"),
     ("learning.rs", "{goal_name}"),

@@ -84,6 +84,8 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
     (whole > 0.0).then(|| part / whole)
 }
 
+/// Per roster team over the period; each learner's sums come from the weekly rollup for
+/// the weeks wholly inside the period and from the days for the rest.
 pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>, Error> {
     let sql = format!(
         "WITH per_learner AS (
@@ -94,7 +96,14 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                         AS self_seconds,
                     coalesce(sum(goal_linked) FILTER (WHERE mode IN {SELF_MODES}), 0) AS linked,
                     sum(shares) AS shares
-               FROM learning_days WHERE store_id = $1 AND day >= $2 AND day < $3
+               FROM (SELECT learner, mode, statements, seconds, estimated, goal_linked, shares
+                       FROM learning_learner_weeks
+                      WHERE store_id = $1 AND week >= $6 AND week < $7
+                     UNION ALL
+                     SELECT learner, mode, statements, seconds, estimated, goal_linked, shares
+                       FROM learning_days
+                      WHERE store_id = $1
+                        AND ((day >= $2 AND day < $6) OR (day >= $7 AND day < $3))) d
               GROUP BY learner
          ),
          context_team AS (
@@ -141,6 +150,7 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
           ORDER BY p.team"
     );
     let client = pool.get().await?;
+    let (whole_weeks_from, whole_weeks_until) = whole_weeks(scope.since, scope.until);
     let rows = client
         .query(
             &sql,
@@ -150,6 +160,8 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                 &scope.until,
                 &GOAL_TYPE,
                 &scope.min_team_size,
+                &whole_weeks_from,
+                &whole_weeks_until,
             ],
         )
         .await?;

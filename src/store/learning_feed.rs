@@ -209,7 +209,8 @@ async fn keep_statistics(client: &Client, folded: u64) -> Result<(), Error> {
         .batch_execute(
             "ANALYZE learning_events, learning_days, learning_activity_days, learning_day_hosts,
                      learning_day_courses, learning_context_teams, learning_courses,
-                     learning_host_learners, learning_activity_weeks, learning_host_weeks",
+                     learning_host_learners, learning_learner_weeks, learning_activity_weeks,
+                     learning_host_weeks",
         )
         .await?;
     Ok(())

@@ -49,8 +49,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0010_learning_spans.sql"),
     ),
     (
-        "0011_learning_activity_weeks",
-        include_str!("../../migrations/0011_learning_activity_weeks.sql"),
+        "0011_learning_weeks",
+        include_str!("../../migrations/0011_learning_weeks.sql"),
     ),
 ];
 

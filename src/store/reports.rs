@@ -112,17 +112,34 @@ pub async fn mode_figures(
               WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND {learner_filter}"
         ),
     };
+    // The learner rows, by week likewise from the weekly rollup for whole weeks.
+    let learner_rows = match bucket {
+        Bucket::Week => "SELECT d.store_id, d.week AS bucket, d.learner, d.mode, d.statements,
+                    d.seconds, d.timed, d.estimated
+               FROM learning_learner_weeks d
+              WHERE d.store_id = $1 AND d.week >= $6 AND d.week < $7
+             UNION ALL
+             SELECT d.store_id, learning_week(d.day), d.learner, d.mode, d.statements,
+                    d.seconds, d.timed, d.estimated
+               FROM learning_days d
+              WHERE d.store_id = $1 AND ((d.day >= $2 AND d.day < $6) OR (d.day >= $7 AND d.day < $3))"
+            .to_string(),
+        Bucket::Day | Bucket::Month => format!(
+            "SELECT d.store_id, {bucket_of} AS bucket, d.learner, d.mode, d.statements,
+                    d.seconds, d.timed, d.estimated
+               FROM learning_days d WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3"
+        ),
+    };
     // Counts of distinct learners and Activities are a DISTINCT (or a per-learner
     // group) then a count: hash aggregates, no sorts.
     let sql = format!(
         "WITH per_learner AS (
-             SELECT {bucket_of} AS bucket, {group} AS grp, d.mode, d.learner,
+             SELECT d.bucket, {group} AS grp, d.mode, d.learner,
                     sum(d.statements) AS statements, sum(d.seconds) AS seconds,
                     sum(d.timed) AS timed, sum(d.estimated) AS estimated
-               FROM learning_days d
+               FROM ({learner_rows}) d
                LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
-              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3
-                AND {learner_filter}
+              WHERE {learner_filter}
               GROUP BY 1, 2, 3, 4
          ),
          figures AS (
@@ -154,7 +171,7 @@ pub async fn mode_figures(
     let (whole_weeks_from, whole_weeks_until) = whole_weeks(since, until);
     let mut params: Vec<&(dyn ToSql + Sync)> =
         vec![&store_id, &since, &until, &is_team, &privacy.min_team_size];
-    if activity_rows.contains("learning_activity_weeks") {
+    if bucket == Bucket::Week {
         params.extend([&whole_weeks_from as &(dyn ToSql + Sync), &whole_weeks_until]);
     }
     let rows = client.query(&sql, &params).await?;
@@ -182,11 +199,12 @@ pub async fn mode_figures(
         .collect())
 }
 
-/// The Mondays starting the first and ending the last whole week inside
-/// `[since, until)` (equal when there is none).
+/// `[first, last)`: the whole weeks inside `[since, until)`, from the Monday starting
+/// the first to the Monday ending the last; equal, and inside the period, when there
+/// is none. The rest of the period is `[since, first)` and `[last, until)`.
 pub(super) fn whole_weeks(since: NaiveDate, until: NaiveDate) -> (NaiveDate, NaiveDate) {
     let to_monday = (7 - since.weekday().num_days_from_monday()) % 7;
-    let first = since + Days::new(u64::from(to_monday));
+    let first = (since + Days::new(u64::from(to_monday))).min(until);
     let last = until - Days::new(u64::from(until.weekday().num_days_from_monday()));
     (first, last.max(first))
 }
@@ -292,8 +310,15 @@ mod tests {
             whole_weeks(day("2026-03-02"), day("2026-03-08")),
             (day("2026-03-02"), day("2026-03-02"))
         );
-        // Wednesday to Sunday: none either.
-        let (first, last) = whole_weeks(day("2026-03-04"), day("2026-03-08"));
-        assert_eq!(first, last);
+        // Wednesday to Sunday: none either, and the rest is the period itself.
+        assert_eq!(
+            whole_weeks(day("2026-03-04"), day("2026-03-08")),
+            (day("2026-03-08"), day("2026-03-08"))
+        );
+        // One Tuesday.
+        assert_eq!(
+            whole_weeks(day("2026-03-03"), day("2026-03-04")),
+            (day("2026-03-04"), day("2026-03-04"))
+        );
     }
 }

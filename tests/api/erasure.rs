@@ -247,6 +247,7 @@ async fn learning_rows_of_erin(app: &TestApp) -> i64 {
         "learning_context_teams",
         "learning_courses",
         "learning_host_learners",
+        "learning_learner_weeks",
     ] {
         let count: i64 = client
             .query_one(

@@ -91,6 +91,9 @@ async fn rollups(app: &TestApp) -> Vec<String> {
                           round(estimated::numeric, 3)) FROM learning_activity_weeks ORDER BY 1",
         "SELECT concat_ws('|', week, mode, host, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_host_weeks ORDER BY 1",
+        "SELECT concat_ws('|', week, learner, mode, statements, round(seconds::numeric, 3), timed,
+                          round(estimated::numeric, 3), shares, goal_linked)
+           FROM learning_learner_weeks ORDER BY 1",
     ] {
         for row in client.query(sql, &[]).await.unwrap() {
             rows.push(row.get(0));

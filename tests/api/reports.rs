@@ -215,6 +215,26 @@ async fn a_partial_first_week_counts_only_its_days_in_the_period() {
             ),
         ]
     );
+    // One Tuesday: only its own day counts, nothing later in its week.
+    let response = app
+        .report("/reports/modes?since=2026-03-03&until=2026-03-03&bucket=week&group=store")
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    let got: Vec<_> = body["rows"].as_array().unwrap().iter().map(brief).collect();
+    assert_eq!(
+        got,
+        vec![
+            expect("2026-03-02", "default", "directed", (1, 1, 1, 1200.0, 1.0)),
+            expect(
+                "2026-03-02",
+                "default",
+                "self_directed",
+                (1, 1, 1, 0.0, 0.0)
+            ),
+        ]
+    );
 }
 
 #[tokio::test]
