@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod modes;
 mod privacy;
+mod report_periods;
 mod reports;
 mod statement_consistency;
 mod support;
