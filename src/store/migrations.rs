@@ -61,15 +61,6 @@ const MIGRATION_LOCK: (i32, i32) = (0x636f_6d6d, 0x6d69_6772);
 /// Applies every migration the database lacks; returns the names applied now.
 pub async fn apply(client: &mut Client) -> Result<Vec<&'static str>, Error> {
     client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version text PRIMARY KEY,
-                 applied timestamptz NOT NULL DEFAULT now()
-             )",
-        )
-        .await
-        .or_else(ignore_concurrent_create)?;
-    client
         .execute(
             "SELECT pg_advisory_lock($1, $2)",
             &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
@@ -88,6 +79,16 @@ pub async fn apply(client: &mut Client) -> Result<Vec<&'static str>, Error> {
 }
 
 async fn apply_locked(client: &mut Client) -> Result<Vec<&'static str>, Error> {
+    // Created under the lock too: two concurrent `CREATE TABLE IF NOT EXISTS` can both
+    // find no table and the loser fails (on the table or on its row type).
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version text PRIMARY KEY,
+                 applied timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
     let done: Vec<String> = client
         .query("SELECT version FROM schema_migrations", &[])
         .await?
@@ -111,14 +112,4 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<&'static str>, Error> {
         applied.push(*version);
     }
     Ok(applied)
-}
-
-/// Two instances may both run `CREATE TABLE IF NOT EXISTS` before either commits,
-/// and the loser sees a unique violation on the catalog: the table exists, all is well.
-fn ignore_concurrent_create(e: tokio_postgres::Error) -> Result<(), Error> {
-    match e.code() {
-        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
-        | Some(&tokio_postgres::error::SqlState::DUPLICATE_TABLE) => Ok(()),
-        _ => Err(e.into()),
-    }
 }
