@@ -330,13 +330,7 @@ async fn migrations_from_racing_processes_apply_once() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let (client, connection) = url
-        .parse::<tokio_postgres::Config>()
-        .unwrap()
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = helpers::connect(&url).await;
     let rows = client
         .query(
             "SELECT version, count(*) FROM schema_migrations GROUP BY version",

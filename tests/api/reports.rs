@@ -98,10 +98,12 @@ async fn fixture() -> TestApp {
 }
 
 async fn rows(app: &TestApp, query: &str) -> Vec<Value> {
+    rows_over(app, "since=2026-03-01&until=2026-03-15", query).await
+}
+
+async fn rows_over(app: &TestApp, period: &str, query: &str) -> Vec<Value> {
     let response = app
-        .report(&format!(
-            "/reports/modes?since=2026-03-01&until=2026-03-15&{query}"
-        ))
+        .report(&format!("/reports/modes?{period}&{query}"))
         .send()
         .await
         .unwrap();
@@ -188,14 +190,12 @@ async fn weekly_store_figures_match_the_hand_count() {
 #[tokio::test]
 async fn a_partial_first_week_counts_only_its_days_in_the_period() {
     let app = fixture().await;
-    let response = app
-        .report("/reports/modes?since=2026-03-04&until=2026-03-15&bucket=week&group=store")
-        .send()
+    let weekly = "bucket=week&group=store";
+    let got: Vec<_> = rows_over(&app, "since=2026-03-04&until=2026-03-15", weekly)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let got: Vec<_> = body["rows"].as_array().unwrap().iter().map(brief).collect();
+        .iter()
+        .map(brief)
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -216,13 +216,11 @@ async fn a_partial_first_week_counts_only_its_days_in_the_period() {
         ]
     );
     // One Tuesday: only its own day counts, nothing later in its week.
-    let response = app
-        .report("/reports/modes?since=2026-03-03&until=2026-03-03&bucket=week&group=store")
-        .send()
+    let got: Vec<_> = rows_over(&app, "since=2026-03-03&until=2026-03-03", weekly)
         .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
-    let got: Vec<_> = body["rows"].as_array().unwrap().iter().map(brief).collect();
+        .iter()
+        .map(brief)
+        .collect();
     assert_eq!(
         got,
         vec![

@@ -147,13 +147,7 @@ async fn a_server_killed_mid_batch_leaves_whole_batches_or_nothing() {
     server.signal(Signal::SIGKILL);
     server.wait(Duration::from_secs(10));
     let outcomes = load.finish().await;
-    let (db, connection) = url
-        .parse::<tokio_postgres::Config>()
-        .unwrap()
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let db = crate::helpers::connect(&url).await;
     let tally = load::verify(&db, &outcomes).await;
     eprintln!("server kill -9: {tally:?}");
     assert!(tally.acknowledged > 0);

@@ -51,13 +51,7 @@ async fn three_instances_on_one_database_agree() {
     let servers = three(&url);
     let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
     let http = client();
-    let (db, connection) = url
-        .parse::<tokio_postgres::Config>()
-        .unwrap()
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let db = crate::helpers::connect(&url).await;
     // A mixed load runs on all three throughout.
     let background = load::start(&ports, 3, 10);
 

@@ -217,15 +217,7 @@ impl OwnCluster {
     }
 
     pub async fn connect(&self, database: &str) -> tokio_postgres::Client {
-        let (client, connection) = self
-            .url(database)
-            .parse::<tokio_postgres::Config>()
-            .unwrap()
-            .connect(NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
+        crate::helpers::connect(&self.url(database)).await
     }
 }
 
