@@ -8,7 +8,6 @@
 //! queued by triggers and redone. The server reads the Statements and computes their
 //! events ([`LearningEvent`]); `learning_feed_fold` (migration 0008) folds them in.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -188,31 +187,34 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
     }))
 }
 
-/// Events this process folded in since it last analysed the learning tables, and how
-/// many more it waits for before the next time. The wait doubles from 1,000 up to a
-/// million, so the planner's statistics follow a store growing from empty (a first
-/// demo, a bulk import) long before autovacuum would, and a large store is left to
-/// autovacuum. Plans made for an empty table (nested loops over thousands of rows)
-/// made a report on 13,000 Statements take seconds.
-static FOLDED_SINCE_ANALYZE: AtomicU64 = AtomicU64::new(0);
-static ANALYZE_AFTER: AtomicU64 = AtomicU64::new(1_000);
-
+/// Analyses the learning tables once the events have doubled since they were last
+/// analysed (from 1,000), so the planner's statistics follow a store growing from
+/// empty (a first demo, a bulk import) long before autovacuum would, and a large store
+/// is left to autovacuum. Plans made for an empty table (nested loops over thousands of
+/// rows) made a report on 13,000 Statements take seconds. The table's own counters
+/// decide, not this process's: a restarted server does not analyse a large store again.
 async fn keep_statistics(client: &Client, folded: u64) -> Result<(), Error> {
-    let since = FOLDED_SINCE_ANALYZE.fetch_add(folded, Ordering::Relaxed) + folded;
-    let after = ANALYZE_AFTER.load(Ordering::Relaxed);
-    if folded == 0 || since < after {
+    if folded == 0 {
         return Ok(());
     }
-    FOLDED_SINCE_ANALYZE.store(0, Ordering::Relaxed);
-    ANALYZE_AFTER.store((after * 2).min(1_000_000), Ordering::Relaxed);
-    client
-        .batch_execute(
-            "ANALYZE learning_events, learning_days, learning_activity_days, learning_day_hosts,
-                     learning_day_courses, learning_context_teams, learning_courses,
-                     learning_host_learners, learning_learner_weeks, learning_activity_weeks,
-                     learning_host_weeks",
+    let due: bool = client
+        .query_one(
+            "SELECT n_mod_since_analyze >= greatest(1000, n_live_tup / 2)
+               FROM pg_stat_user_tables WHERE relid = 'learning_events'::regclass",
+            &[],
         )
-        .await?;
+        .await?
+        .get(0);
+    if due {
+        client
+            .batch_execute(
+                "ANALYZE learning_events, learning_days, learning_activity_days, learning_day_hosts,
+                         learning_day_courses, learning_context_teams, learning_courses,
+                         learning_host_learners, learning_learner_weeks, learning_activity_weeks,
+                         learning_host_weeks",
+            )
+            .await?;
+    }
     Ok(())
 }
 

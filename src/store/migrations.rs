@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_learning_weeks",
         include_str!("../../migrations/0011_learning_weeks.sql"),
     ),
+    (
+        "0012_learning_feed_estimates",
+        include_str!("../../migrations/0012_learning_feed_estimates.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because
