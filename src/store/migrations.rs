@@ -53,8 +53,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0011_learning_weeks.sql"),
     ),
     (
-        "0012_learning_feed_estimates",
-        include_str!("../../migrations/0012_learning_feed_estimates.sql"),
+        "0012_learning_feed_cost",
+        include_str!("../../migrations/0012_learning_feed_cost.sql"),
     ),
 ];
 

@@ -102,6 +102,28 @@ async fn rollups(app: &TestApp) -> Vec<String> {
     rows
 }
 
+/// Events whose estimate is not what the session rule gives when computed from scratch
+/// over each learner's day in time order: the gap to the next event for an event
+/// without a duration, when at most 30 minutes, capped at 10.
+async fn estimates_off_the_session_rule(app: &TestApp) -> i64 {
+    let client = app.pool.get().await.unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT estimated,
+                        CASE WHEN seconds IS NULL AND extract(epoch FROM lead(at) OVER w - at) <= 1800
+                             THEN least(extract(epoch FROM lead(at) OVER w - at)::float8, 600)
+                             ELSE 0 END AS rule
+                   FROM learning_events
+                 WINDOW w AS (PARTITION BY store_id, learner, day ORDER BY at, seq)) e
+              WHERE abs(estimated - rule) > 1e-6",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 #[tokio::test]
 async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
     let app = spawn_app().await;
@@ -160,6 +182,7 @@ async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
         .unwrap()
         .get(0);
     assert!(estimated > 0.0, "sessions were estimated");
+    assert_eq!(estimates_off_the_session_rule(&app).await, 0);
 
     app.pool
         .get()
