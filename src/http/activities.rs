@@ -1,6 +1,7 @@
 //! The Activities resource (Communication §2.5): the canonical definition of an Activity.
 
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use actix_web::dev::HttpServiceFactory;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::error::ApiError;
@@ -10,7 +11,7 @@ use crate::auth::Access;
 use crate::store::activities;
 use crate::xapi::iri::is_iri;
 
-pub fn routes() -> Resource {
+pub fn routes() -> impl HttpServiceFactory {
     resource("/activities").route(get_or_head(get))
 }
 

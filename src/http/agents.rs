@@ -1,6 +1,7 @@
 //! The Agents resource (Communication §2.4): the Person object behind an Agent.
 
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use actix_web::dev::HttpServiceFactory;
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
@@ -11,7 +12,7 @@ use crate::store::agents;
 use crate::xapi::agent::parse_agent_param;
 use crate::xapi::Ifi;
 
-pub fn routes() -> Resource {
+pub fn routes() -> impl HttpServiceFactory {
     resource("/agents").route(get_or_head(get))
 }
 

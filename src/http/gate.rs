@@ -24,19 +24,60 @@ pub async fn xapi_gate(
         .app_data::<web::Data<AppState>>()
         .map(|state| state.settings.request_timeout)
         .unwrap_or(std::time::Duration::from_secs(60));
-    // The request cannot be kept for a response of our own (routing needs it unshared),
-    // so a timeout is returned as an error, which actix renders as the 503 response.
-    let timed_out = || {
-        tracing::warn!(limit = ?limit, "request timed out");
-        Err(ApiError::TimedOut(limit.as_secs()).into())
+    let deadline = Deadline {
+        at: started + limit,
+        limit,
     };
-    match tokio::time::timeout_at(started + limit, admit(&mut req)).await {
-        Err(_) => timed_out(),
+    match tokio::time::timeout_at(deadline.at, admit(&mut req)).await {
+        Err(_) => Ok(req.error_response(deadline.passed()).map_into_right_body()),
         Ok(Err(e)) => Ok(req.error_response(e).map_into_right_body()),
-        Ok(Ok(())) => match tokio::time::timeout_at(started + limit, next.call(req)).await {
-            Ok(outcome) => outcome.map(|res| res.map_into_left_body()),
-            Err(_) => timed_out(),
-        },
+        Ok(Ok(())) => {
+            req.extensions_mut().insert(deadline);
+            // Each resource answers its own deadline (`answer_by_deadline`). This one
+            // only catches what routing answers without a resource, later, and as an
+            // error: the request cannot be kept here for a response of our own
+            // (routing needs it unshared), so that 503 lacks the version header.
+            let backstop = deadline.at + std::time::Duration::from_secs(1);
+            match tokio::time::timeout_at(backstop, next.call(req)).await {
+                Ok(outcome) => outcome.map(|res| res.map_into_left_body()),
+                Err(_) => Err(deadline.passed().into()),
+            }
+        }
+    }
+}
+
+/// When an admitted xAPI request must have been answered.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: tokio::time::Instant,
+    limit: std::time::Duration,
+}
+
+impl Deadline {
+    fn passed(&self) -> ApiError {
+        tracing::warn!(limit = ?self.limit, "request timed out");
+        ApiError::TimedOut(self.limit.as_secs())
+    }
+}
+
+/// Answers 503 when the gate's deadline passes. Mounted on each resource, after
+/// routing, where the request may be kept for the response: so the 503 goes out
+/// through the outer middleware (the version header, CORS) like every other answer. Requests that did
+/// not pass the gate (reports) carry no deadline and pass through.
+pub async fn answer_by_deadline(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(deadline) = req.extensions().get::<Deadline>().copied() else {
+        return next.call(req).await.map(|res| res.map_into_left_body());
+    };
+    let request = req.request().clone();
+    match tokio::time::timeout_at(deadline.at, next.call(req)).await {
+        Ok(outcome) => outcome.map(|res| res.map_into_left_body()),
+        Err(_) => {
+            let response = actix_web::ResponseError::error_response(&deadline.passed());
+            Ok(ServiceResponse::new(request, response).map_into_right_body())
+        }
     }
 }
 

@@ -19,6 +19,8 @@ mod statements;
 mod throttle;
 
 use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse, Route};
 use deadpool_postgres::Pool;
@@ -104,9 +106,22 @@ pub fn cors(settings: &Settings) -> Cors {
 pub use metrics::track_requests;
 pub use middleware::{request_span, version_header};
 
-/// A resource whose unmatched methods answer 405 rather than 404.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource([path, &format!("{path}/")]).default_service(web::to(method_not_allowed))
+/// A resource whose unmatched methods answer 405 rather than 404, and which answers
+/// 503 itself when an xAPI request's deadline passes.
+fn resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource([path, &format!("{path}/")])
+        .default_service(web::to(method_not_allowed))
+        .wrap(actix_web::middleware::from_fn(gate::answer_by_deadline))
 }
 
 /// Every GET route answers HEAD with the same headers and no body.

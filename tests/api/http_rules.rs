@@ -138,3 +138,50 @@ async fn health_reports_the_database() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["database"], "up");
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_503_through_cors_and_writes_nothing() {
+    let app = spawn_app_with(|s| s.request_timeout = std::time::Duration::from_secs(1)).await;
+    // Another transaction holds the Statement table against writers: the write waits.
+    let blocker = app.pool.get().await.unwrap();
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE statements IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let id = uuid::Uuid::new_v4();
+    let response = app
+        .xapi(
+            reqwest::Method::PUT,
+            &format!("/xapi/statements?statementId={id}"),
+        )
+        .header("Origin", "https://course.example.org")
+        .json(&serde_json::json!({
+            "actor": {"mbox": "mailto:late@example.org"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+            "object": {"id": "http://example.com/late"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(response.status(), 503);
+    let headers = response.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://course.example.org"
+    );
+    assert!(headers.contains_key("x-experience-api-version"));
+    assert!(headers.contains_key("retry-after"));
+    let (_, code, _) = error_of(response).await;
+    assert_eq!(code, "timeout");
+    // The abandoned write was rolled back: the Statement is not there.
+    let lookup = app
+        .xapi(
+            reqwest::Method::GET,
+            &format!("/xapi/statements?statementId={id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lookup.status(), 404);
+}

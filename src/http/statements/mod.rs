@@ -4,11 +4,12 @@ mod params;
 mod read;
 mod write;
 
-use actix_web::{web, Resource};
+use actix_web::dev::HttpServiceFactory;
+use actix_web::web;
 
 use super::{get_or_head, resource};
 
-pub fn routes() -> Resource {
+pub fn routes() -> impl HttpServiceFactory {
     resource("/statements")
         .route(get_or_head(read::get))
         .route(web::put().to(write::put))
