@@ -549,6 +549,40 @@ async fn feed_backlog(client: &tokio_postgres::Client) -> (i64, i64) {
     (row.get::<_, i64>(0).max(0), row.get::<_, i64>(1))
 }
 
+/// How far the learning feed had got, and when: what it folds in while ingest
+/// scenarios run shows whether it keeps up with them.
+struct FeedProgress {
+    at: Instant,
+    last_seq: i64,
+}
+
+impl FeedProgress {
+    async fn read(cluster: &Cluster, database: &str) -> FeedProgress {
+        let client = connect(cluster, database).await;
+        let last_seq = client
+            .query_one("SELECT last_seq FROM learning_feed", &[])
+            .await
+            .unwrap()
+            .get(0);
+        FeedProgress {
+            at: Instant::now(),
+            last_seq,
+        }
+    }
+
+    /// What the feed folded in since `self` (seqs of this workload are dense).
+    async fn until_now(&self, cluster: &Cluster, database: &str) -> String {
+        let now = FeedProgress::read(cluster, database).await;
+        let took = now.at.duration_since(self.at).as_secs_f64();
+        let folded = now.last_seq - self.last_seq;
+        format!(
+            "While the ingest scenarios ran ({took:.0} s), the learning feed folded in \
+             {folded} statements ({:.0} statements/s).",
+            folded as f64 / took.max(1e-3)
+        )
+    }
+}
+
 async fn database_statements(cluster: &Cluster, database: &str) -> Option<i64> {
     let admin = connect(cluster, "postgres").await;
     let exists = admin
@@ -975,6 +1009,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
             Box::pin(async move { send(request, 200).await.map(|_| rows as u64) })
         })
     };
+    let feed_before_ingest = FeedProgress::read(cluster, &database).await;
     checkpoint().await;
     scenarios.extend(
         measure(
@@ -1037,8 +1072,12 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     // ---- Queries.
     // The feed folds the ingest scenarios' Statements in behind them; reads are measured
     // once it has caught up, so no read figure pays for another scenario's backlog.
-    let ingest_feed = drain_learning_feed(cluster, &database).await;
-    println!("  after ingest, {ingest_feed}");
+    let folded_during_ingest = feed_before_ingest.until_now(cluster, &database).await;
+    let ingest_feed = format!(
+        "{folded_during_ingest} After them, {}",
+        drain_learning_feed(cluster, &database).await
+    );
+    println!("  {ingest_feed}");
     println!("  -- LRS queries");
     let qc = config.query_clients;
     let (ids, registrations) = {
@@ -1256,7 +1295,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     // ---- Reports read rollups the learning feed keeps outside the write path: let it
     // drain what ingest left first, so report latency is measured on its own.
     let feed_note = format!(
-        "After the ingest scenarios, {ingest_feed} Before the reports, {}",
+        "{ingest_feed} Before the reports, {}",
         drain_learning_feed(cluster, &database).await
     );
     println!("  {feed_note}");
