@@ -167,9 +167,10 @@ $$;
 -- A changed day row added its new figures to its week and then took its old ones
 -- away: two writes of every weekly row, and a look for emptied weeks, on each pass of
 -- the feed (whose upserts mostly change existing days). A change now adds the
--- difference, in one write. A week cannot empty here: its figures fall only with
--- removed Statements, whose emptied days the feed then deletes, and the deletion
--- removes the emptied week. Otherwise these functions are those of 0011.
+-- difference, in one write, and leaves a week it empties in place: only the feed
+-- changes day rows, a week's figures fall only with removed Statements, and the feed
+-- deletes the days they emptied in the same pass, which removes the week. Otherwise
+-- these functions are those of 0011.
 
 CREATE OR REPLACE FUNCTION learning_learner_weeks_follow() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -164,6 +164,26 @@ async fn a_request_past_its_deadline_is_503_through_cors_and_writes_nothing() {
         .await
         .unwrap();
     blocker.batch_execute("ROLLBACK").await.unwrap();
+    // The abandoned write's connection is closed; wait until its backend is gone, so
+    // the lookup below sees whatever it was ever going to commit.
+    let mut others = i64::MAX;
+    for _ in 0..100 {
+        others = blocker
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    AND state <> 'idle'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(others, 0, "the abandoned write's backend is still busy");
     assert_eq!(response.status(), 503);
     let headers = response.headers();
     assert_eq!(
