@@ -19,29 +19,22 @@ pub async fn xapi_gate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let started = tokio::time::Instant::now();
     let limit = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.settings.request_timeout)
         .unwrap_or(std::time::Duration::from_secs(60));
     let deadline = Deadline {
-        at: started + limit,
+        at: tokio::time::Instant::now() + limit,
         limit,
     };
     match tokio::time::timeout_at(deadline.at, admit(&mut req)).await {
         Err(_) => Ok(req.error_response(deadline.passed()).map_into_right_body()),
         Ok(Err(e)) => Ok(req.error_response(e).map_into_right_body()),
         Ok(Ok(())) => {
+            // The resource answers the deadline (`answer_by_deadline`): only after
+            // routing may the request be kept for a response of our own.
             req.extensions_mut().insert(deadline);
-            // Each resource answers its own deadline (`answer_by_deadline`). This one
-            // only catches what routing answers without a resource, later, and as an
-            // error: the request cannot be kept here for a response of our own
-            // (routing needs it unshared), so that 503 lacks the version header.
-            let backstop = deadline.at + std::time::Duration::from_secs(1);
-            match tokio::time::timeout_at(backstop, next.call(req)).await {
-                Ok(outcome) => outcome.map(|res| res.map_into_left_body()),
-                Err(_) => Err(deadline.passed().into()),
-            }
+            next.call(req).await.map(|res| res.map_into_left_body())
         }
     }
 }
@@ -60,8 +53,8 @@ impl Deadline {
     }
 }
 
-/// Answers 503 when the gate's deadline passes. Mounted on each resource, after
-/// routing, where the request may be kept for the response: so the 503 goes out
+/// Answers 503 when the gate's deadline passes. Mounted on every resource (all are
+/// built by `super::resource`), after routing, where the request may be kept for the response: so the 503 goes out
 /// through the outer middleware (the version header, CORS) like every other answer. Requests that did
 /// not pass the gate (reports) carry no deadline and pass through.
 pub async fn answer_by_deadline(
