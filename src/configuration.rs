@@ -22,6 +22,9 @@ pub struct Settings {
     /// The URL clients reach this LRS at; used in authorities and printed at start.
     pub public_url: Option<String>,
     pub workers: Option<usize>,
+    /// How many combined writes of small Statement requests may run at once (default:
+    /// one per core); see `store::write_queue`.
+    pub statement_writers: Option<usize>,
     /// The longest an xAPI request may take before it is answered 503 (a database that
     /// hangs rather than fails must not hang its clients).
     pub request_timeout: Duration,
@@ -88,6 +91,7 @@ impl Settings {
             cors_origins: None,
             public_url: None,
             workers: None,
+            statement_writers: None,
             shutdown_grace: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
             credential_cache_ttl: Duration::from_secs(10),

@@ -10,6 +10,7 @@ use crate::auth::{NewSecret, Scope};
 use crate::configuration::Settings;
 use crate::http::{self, AppState, CredentialCache, Throttles};
 use crate::store::learning::TimeRule;
+use crate::store::write_queue::StatementWriter;
 use crate::store::{self, credentials, learning_feed, Database};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,12 @@ impl Application {
             credentials: CredentialCache::new(settings.credential_cache_ttl),
             metrics: http::metrics::Metrics::new(),
             throttles: Throttles::new(&settings.limits),
+            statement_writer: StatementWriter::new(
+                database.pool.clone(),
+                settings
+                    .statement_writers
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            ),
             settings: settings.clone(),
         });
         let cors_settings = settings.clone();

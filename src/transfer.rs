@@ -20,7 +20,6 @@ use crate::modes::{Ruleset, Writer};
 use crate::store::statements::{self, LrsProperties, NewStatement};
 use crate::store::transfer;
 use crate::xapi::agent::parse_agent_object;
-use crate::xapi::compare::equivalent;
 use crate::xapi::{parse_statement, Ifi, Version};
 
 const PAGE: i64 = 500;
@@ -92,12 +91,9 @@ fn version_of(body: &Value) -> Version {
     }
 }
 
-/// A batch of Statements sharing one authority and credential, and the offset the file
-/// has been read to once it is committed.
+/// A batch of Statements, and the offset the file has been read to once it is committed.
 struct Pending {
     statements: Vec<NewStatement>,
-    authority: Value,
-    credential: String,
     end: u64,
 }
 
@@ -196,16 +192,20 @@ pub async fn import(
                 tags: &BTreeMap::new(),
             },
         );
-        let statement = NewStatement::from_parsed(parsed, &authority_ifi, label);
-        let fits = pending.as_ref().is_some_and(|p| {
-            p.authority == authority && p.credential == credential && p.statements.len() < BATCH
-        });
-        if !fits {
+        let statement = NewStatement::from_parsed(
+            parsed,
+            &authority_ifi,
+            label,
+            &LrsProperties {
+                authority: &authority,
+                default_version: "1.0.0",
+                credential: &credential,
+            },
+        );
+        if pending.as_ref().is_none_or(|p| p.statements.len() >= BATCH) {
             flush(pool, store_id, &mut pending, &mut imported, &progress_file).await?;
             pending = Some(Pending {
                 statements: Vec::new(),
-                authority,
-                credential,
                 end: offset,
             });
         }
@@ -237,22 +237,9 @@ async fn flush(
         return Ok(());
     };
     let count = batch.statements.len() as u64;
-    let same =
-        |stored: &Value, incoming: &Value| equivalent(stored, incoming, version_of(incoming));
-    statements::insert_batch(
-        pool,
-        store_id,
-        batch.statements,
-        Vec::new(),
-        LrsProperties {
-            authority: &batch.authority,
-            default_version: "1.0.0",
-            credential: &batch.credential,
-        },
-        &same,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    statements::insert_batch(pool, store_id, batch.statements, Vec::new())
+        .await
+        .map_err(|e| e.to_string())?;
     imported.statements += count;
     save_progress(progress_file, batch.end)
 }

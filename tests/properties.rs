@@ -219,7 +219,7 @@ proptest! {
             let parsed = parse_statements(s.clone(), version)
                 .map_err(|e| TestCaseError::fail(format!("{e}: {s}")))?;
             let body = parsed[0].body.clone();
-            prop_assert!(equivalent(&s, &body, version), "{} vs {}", s, body);
+            prop_assert!(equivalent(&s, &body), "{} vs {}", s, body);
             let again = parse_statements(body.clone(), version).unwrap();
             prop_assert_eq!(&again[0].body, &body);
         }

@@ -229,6 +229,10 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "COMMONPLACE_WORKERS")]
     workers: Option<usize>,
+    /// How many transactions may store small Statement requests at once; requests
+    /// arriving while they are all busy are stored together (default: one per core).
+    #[arg(long, env = "COMMONPLACE_STATEMENT_WRITERS")]
+    statement_writers: Option<usize>,
     /// Seconds an xAPI request may take before it is answered 503.
     #[arg(long, env = "COMMONPLACE_REQUEST_TIMEOUT", default_value_t = 60)]
     request_timeout: u64,
@@ -268,6 +272,7 @@ impl ServeArgs {
         settings.cors_origins = self.cors_origins.clone();
         settings.public_url = self.public_url.clone();
         settings.workers = self.workers;
+        settings.statement_writers = self.statement_writers;
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
         settings.modes = Arc::new(self.rules.load()?);
         settings.min_team_size = self.min_team_size.max(1);

@@ -9,6 +9,9 @@
 //!   /xapi/statements` (a Statement already stored unchanged counts again);
 //! - `commonplace_database_pool_{max_size,size,in_use,available,waiting}`: the connection
 //!   pool, read when scraped;
+//! - `commonplace_statement_writers_busy` and `commonplace_statement_writes_waiting`: the
+//!   writers of small Statement requests (`store::write_queue`) writing now, and the
+//!   requests queued for them, read when scraped;
 //! - `commonplace_database_operation_duration_seconds{operation}` (histogram): the
 //!   database calls of the Statement resource (`insert_statements`, `statement_by_id`,
 //!   `statement_page`), connection wait included.
@@ -27,6 +30,7 @@ use prometheus::{
 };
 
 use super::AppState;
+use crate::store::write_queue::StatementWriter;
 
 /// Request latency buckets, in seconds: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 15] = [
@@ -44,6 +48,8 @@ pub struct Metrics {
     pool_in_use: IntGauge,
     pool_available: IntGauge,
     pool_waiting: IntGauge,
+    writers_busy: IntGauge,
+    writes_waiting: IntGauge,
 }
 
 impl Default for Metrics {
@@ -113,9 +119,17 @@ impl Metrics {
                 "commonplace_database_pool_waiting",
                 "Requests waiting for a connection",
             ),
+            writers_busy: gauge(
+                "commonplace_statement_writers_busy",
+                "Writers of small Statement requests writing now",
+            ),
+            writes_waiting: gauge(
+                "commonplace_statement_writes_waiting",
+                "Small Statement requests queued for a writer, to be stored together",
+            ),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.request_seconds.clone()),
             Box::new(metrics.statements_ingested.clone()),
@@ -125,6 +139,8 @@ impl Metrics {
             Box::new(metrics.pool_in_use.clone()),
             Box::new(metrics.pool_available.clone()),
             Box::new(metrics.pool_waiting.clone()),
+            Box::new(metrics.writers_busy.clone()),
+            Box::new(metrics.writes_waiting.clone()),
         ];
         for collector in collectors {
             metrics
@@ -156,8 +172,8 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// The text exposition of every metric, the pool's read now.
-    pub fn render(&self, pool: &Pool) -> String {
+    /// The text exposition of every metric, the pool's and the writers' read now.
+    pub fn render(&self, pool: &Pool, writer: &StatementWriter) -> String {
         let status = pool.status();
         let in_use = status.size.saturating_sub(status.available);
         self.pool_max_size.set(status.max_size as i64);
@@ -165,6 +181,9 @@ impl Metrics {
         self.pool_in_use.set(in_use as i64);
         self.pool_available.set(status.available as i64);
         self.pool_waiting.set(status.waiting as i64);
+        let (busy, waiting) = writer.status();
+        self.writers_busy.set(busy as i64);
+        self.writes_waiting.set(waiting as i64);
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
@@ -177,7 +196,7 @@ impl Metrics {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(TextEncoder::new().format_type())
-        .body(state.metrics.render(&state.pool))
+        .body(state.metrics.render(&state.pool, &state.statement_writer))
 }
 
 /// Counts and times every request by method, matched route pattern and status.

@@ -31,6 +31,7 @@ pub use gate::Caller;
 pub use throttle::Throttles;
 
 use crate::configuration::Settings;
+use crate::store::write_queue::StatementWriter;
 
 /// Shared by every worker.
 pub struct AppState {
@@ -39,6 +40,7 @@ pub struct AppState {
     pub credentials: CredentialCache,
     pub metrics: metrics::Metrics,
     pub throttles: Throttles,
+    pub statement_writer: StatementWriter,
 }
 
 impl AppState {

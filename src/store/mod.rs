@@ -18,6 +18,7 @@ pub mod statement_reads;
 mod statement_sql;
 pub mod statements;
 pub mod transfer;
+pub mod write_queue;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -102,11 +102,11 @@ const AGENTS: &str = "SELECT ifi, names FROM agents WHERE store_id = $1 AND ifi 
 const INSERT_STATEMENTS: &str = "INSERT INTO statements
          (store_id, seq, id, stored, registration, voided, voids, statement_ref, credential, body,
           mode, mode_rule)
-     SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, $3, u.body,
-            u.mode, u.mode_rule
-       FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[], $10::jsonb[],
-                   $11::text[], $12::text[])
-            AS u(seq, id, registration, voided, voids, ref, body, mode, mode_rule)";
+     SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, u.credential,
+            u.body, u.mode, u.mode_rule
+       FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[],
+                   $3::text[], $10::jsonb[], $11::text[], $12::text[])
+            AS u(seq, id, registration, voided, voids, ref, credential, body, mode, mode_rule)";
 const INSERT_TERMS: &str = "INSERT INTO statement_index (store_id, seq, kind, term)
      SELECT $1, * FROM UNNEST($2::int8[], $3::int2[], $4::text[])";
 const COPY_FROM_TARGETS: &str = "INSERT INTO statement_index (store_id, seq, kind, term)

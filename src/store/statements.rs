@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::statement_sql::WriteSql;
 use super::Error;
 use crate::modes::Label;
+use crate::xapi::compare::equivalent;
 use crate::xapi::ingest::{agent_kinds, AGENT_VERB_KIND, VERB_KIND};
 use crate::xapi::statement::ParsedStatement;
 use crate::xapi::{definition, ingest, Ifi};
@@ -29,9 +30,11 @@ const STATEMENT_LOCK_CLASS: i32 = 0x5354_4d54;
 #[derive(Debug, Clone)]
 pub struct NewStatement {
     pub id: Uuid,
-    /// The body without `stored`, `authority`-as-set or a defaulted `timestamp`: those
-    /// are filled in once the write knows `stored`.
+    /// The body as stored, but for `id`, `stored` and a defaulted `timestamp`: those are
+    /// filled in once the write knows `stored`.
     pub body: Value,
+    /// The credential that wrote it (its authority), for statements/read/mine.
+    pub credential: String,
     pub registration: Option<Uuid>,
     pub voids: Option<Uuid>,
     pub statement_ref: Option<Uuid>,
@@ -45,17 +48,32 @@ pub struct NewStatement {
 
 impl NewStatement {
     /// What a validated Statement is stored as, with the authority it is filed under
-    /// and its learning-mode label; the id is minted here when the client sent none.
-    pub fn from_parsed(statement: ParsedStatement, authority: &Ifi, label: Label) -> Self {
+    /// and its learning-mode label; the id is minted here when the client sent none, so
+    /// writing the same `NewStatement` again is idempotent.
+    pub fn from_parsed(
+        statement: ParsedStatement,
+        authority_ifi: &Ifi,
+        label: Label,
+        lrs: &LrsProperties<'_>,
+    ) -> Self {
+        let terms = ingest::index_terms(&statement, authority_ifi);
+        let agent_names = ingest::agent_names(&statement);
+        let mut body = statement.body;
+        if let Some(map) = body.as_object_mut() {
+            map.insert("authority".into(), lrs.authority.clone());
+            map.entry("version")
+                .or_insert_with(|| Value::String(lrs.default_version.to_string()));
+        }
         NewStatement {
             id: statement.id.unwrap_or_else(Uuid::new_v4),
-            terms: ingest::index_terms(&statement, authority),
-            agent_names: ingest::agent_names(&statement),
+            terms,
+            agent_names,
             registration: statement.registration,
             voids: statement.voids,
             statement_ref: statement.statement_ref,
             definitions: statement.activity_definitions,
-            body: statement.body,
+            body,
+            credential: lrs.credential.to_string(),
             mode: label.mode.as_str(),
             mode_rule: label.rule,
         }
@@ -68,9 +86,6 @@ pub struct NewAttachment {
     pub content_type: String,
     pub content: Vec<u8>,
 }
-
-/// How a write learns whether a Statement already stored under an id is "the same".
-pub type SameStatement<'a> = &'a (dyn Fn(&Value, &Value) -> bool + Sync);
 
 /// What the LRS writes into each Statement as it stores it.
 pub struct LrsProperties<'a> {
@@ -92,8 +107,6 @@ pub async fn insert_batch(
     store_id: i64,
     batch: Vec<NewStatement>,
     attachments: Vec<NewAttachment>,
-    lrs: LrsProperties<'_>,
-    same: SameStatement<'_>,
 ) -> Result<(), Error> {
     let client = pool.get().await?;
     let sql = WriteSql::prepare(&client).await?;
@@ -104,7 +117,7 @@ pub async fn insert_batch(
         let mut fresh = Vec::with_capacity(batch.len());
         for statement in batch {
             match known.bodies.get(&statement.id) {
-                Some(stored_body) if same(stored_body, &statement.body) => {}
+                Some(stored_body) if equivalent(stored_body, &statement.body) => {}
                 Some(_) => {
                     return Err(Error::Conflict(format!(
                         "statement {} already exists with different content",
@@ -114,7 +127,7 @@ pub async fn insert_batch(
                 None => fresh.push(statement),
             }
         }
-        write(db, &sql, store_id, fresh, &known, &attachments, &lrs).await
+        write(db, &sql, store_id, fresh, &known, &attachments).await
     }
     .await;
     match outcome {
@@ -283,7 +296,6 @@ async fn write(
     fresh: Vec<NewStatement>,
     known: &Known,
     attachments: &[NewAttachment],
-    lrs: &LrsProperties<'_>,
 ) -> Result<(), Error> {
     // Targets first, so a StatementRef chain sent in one batch in any order inherits
     // its terms all the way down (terms are copied in seq order below).
@@ -293,9 +305,6 @@ async fn write(
         if let Some(body) = statement.body.as_object_mut() {
             body.insert("id".into(), Value::String(statement.id.to_string()));
             body.insert("stored".into(), stored_text.clone());
-            body.insert("authority".into(), lrs.authority.clone());
-            body.entry("version")
-                .or_insert_with(|| Value::String(lrs.default_version.to_string()));
             body.entry("timestamp")
                 .or_insert_with(|| stored_text.clone());
         }
@@ -314,6 +323,7 @@ async fn write(
     let voids: Vec<Option<Uuid>> = fresh.iter().map(|s| s.voids).collect();
     let refs: Vec<Option<Uuid>> = fresh.iter().map(|s| s.statement_ref).collect();
     let bodies: Vec<&Value> = fresh.iter().map(|s| &s.body).collect();
+    let credentials: Vec<&str> = fresh.iter().map(|s| s.credential.as_str()).collect();
     let modes: Vec<&str> = fresh.iter().map(|s| s.mode).collect();
     let mode_rules: Vec<Option<&str>> = fresh.iter().map(|s| s.mode_rule.as_deref()).collect();
 
@@ -342,7 +352,7 @@ async fn write(
     let statement_params: [&(dyn ToSql + Sync); 12] = [
         &store_id,
         &known.stored,
-        &lrs.credential,
+        &credentials,
         &seqs,
         &ids,
         &registrations,

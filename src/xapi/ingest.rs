@@ -11,7 +11,6 @@ use super::index::{ActivityRole, AgentRole};
 use super::multipart::AttachmentPart;
 use super::signature::verify_jws;
 use super::statement::ParsedStatement;
-use super::version::Version;
 use super::{Ifi, Invalid};
 
 pub const SIGNATURE_USAGE_TYPE: &str = "http://adlnet.gov/expapi/attachments/signature";
@@ -139,7 +138,6 @@ pub fn ifi_of(agent: &Value) -> Option<Ifi> {
 pub fn check_attachments(
     statements: &[ParsedStatement],
     parts: Vec<AttachmentPart>,
-    version: Version,
 ) -> Result<Vec<AttachmentPart>, Invalid> {
     let mut by_hash: HashMap<String, AttachmentPart> = parts
         .into_iter()
@@ -174,7 +172,7 @@ pub fn check_attachments(
                 ));
             }
             if meta.usage_type == SIGNATURE_USAGE_TYPE {
-                check_signature(statement, meta.content_type.as_str(), part, &path, version)?;
+                check_signature(statement, meta.content_type.as_str(), part, &path)?;
             }
         }
     }
@@ -186,7 +184,6 @@ fn check_signature(
     content_type: &str,
     part: Option<&AttachmentPart>,
     path: &str,
-    version: Version,
 ) -> Result<(), Invalid> {
     if content_type != "application/octet-stream" {
         return Err(Invalid::new(
@@ -202,7 +199,7 @@ fn check_signature(
     })?;
     let payload = verify_jws(&part.body)
         .map_err(|e| Invalid::new(path, format!("invalid signature: {e}")))?;
-    if !equivalent(&payload, &statement.body, version) {
+    if !equivalent(&payload, &statement.body) {
         return Err(Invalid::new(
             path,
             "the signature's payload is not the Statement it is attached to",

@@ -6,6 +6,7 @@ mod demo;
 mod documents;
 mod erasure;
 mod errors;
+mod group_commit;
 mod helpers;
 mod http_rules;
 mod isolation;

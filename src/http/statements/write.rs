@@ -12,8 +12,7 @@ use crate::http::{AppState, Caller};
 use crate::modes::Writer;
 use crate::privacy;
 use crate::store::hosts;
-use crate::store::statements::{self, LrsProperties, NewAttachment, NewStatement};
-use crate::xapi::compare::equivalent;
+use crate::store::statements::{LrsProperties, NewAttachment, NewStatement};
 use crate::xapi::ingest::{self, credential_authority};
 use crate::xapi::multipart::{split_statement_request, AttachmentPart};
 use crate::xapi::statement::{parse_statement, parse_statements, ParsedStatement};
@@ -187,7 +186,7 @@ async fn store(
     parts: Vec<AttachmentPart>,
 ) -> Result<Vec<Uuid>, ApiError> {
     let version: Version = caller.version;
-    let parts = ingest::check_attachments(&parsed, parts, version).map_err(invalid)?;
+    let parts = ingest::check_attachments(&parsed, parts).map_err(invalid)?;
     let principal = &caller.principal;
     refuse_denied_hosts(state, principal, &parsed).await?;
     let (authority, authority_ifi) = credential_authority(
@@ -201,11 +200,16 @@ async fn store(
         credential_name: &principal.name,
         tags: &principal.tags,
     };
+    let lrs = LrsProperties {
+        authority: &authority,
+        default_version: version.statement_version(),
+        credential: &principal.key,
+    };
     let batch: Vec<NewStatement> = parsed
         .into_iter()
         .map(|statement| {
             let label = state.settings.modes.classify(&statement.body, &writer);
-            NewStatement::from_parsed(statement, &authority_ifi, label)
+            NewStatement::from_parsed(statement, &authority_ifi, label, &lrs)
         })
         .collect();
     let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
@@ -217,23 +221,11 @@ async fn store(
             content: part.body,
         })
         .collect();
-    let same = move |stored: &serde_json::Value, incoming: &serde_json::Value| {
-        equivalent(stored, incoming, version)
-    };
     let timer = state.metrics.database_timer("insert_statements");
-    statements::insert_batch(
-        &state.pool,
-        principal.store_id,
-        batch,
-        attachments,
-        LrsProperties {
-            authority: &authority,
-            default_version: version.statement_version(),
-            credential: &principal.key,
-        },
-        &same,
-    )
-    .await?;
+    state
+        .statement_writer
+        .write(principal.store_id, batch, attachments)
+        .await?;
     timer.observe_duration();
     state.metrics.statements_ingested(ids.len());
     Ok(ids)

@@ -10,6 +10,7 @@ use actix_web::dev::Service;
 use actix_web::{test, web, App};
 use commonplace::configuration::Settings;
 use commonplace::http::{self, AppState, CredentialCache, Throttles};
+use commonplace::store::write_queue::StatementWriter;
 use commonplace::store::Source;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use libfuzzer_sys::fuzz_target;
@@ -37,6 +38,8 @@ fn state() -> web::Data<AppState> {
                 .build()
                 .unwrap();
             web::Data::new(AppState {
+                statement_writer: StatementWriter::new(pool.clone(), 1),
+                metrics: commonplace::http::metrics::Metrics::new(),
                 pool,
                 credentials: CredentialCache::new(std::time::Duration::from_secs(1)),
                 throttles: Throttles::new(&settings.limits),
