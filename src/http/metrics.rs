@@ -14,7 +14,8 @@
 //!   requests queued for them, read when scraped;
 //! - `commonplace_database_operation_duration_seconds{operation}` (histogram): the
 //!   database calls of the Statement resource (`insert_statements`, `statement_by_id`,
-//!   `statement_page`), connection wait included.
+//!   `statement_page`), connection wait (and the wait for a group-commit writer)
+//!   included.
 
 use std::time::Instant;
 
@@ -181,9 +182,9 @@ impl Metrics {
         self.pool_in_use.set(in_use as i64);
         self.pool_available.set(status.available as i64);
         self.pool_waiting.set(status.waiting as i64);
-        let (busy, waiting) = writer.status();
-        self.writers_busy.set(busy as i64);
-        self.writes_waiting.set(waiting as i64);
+        let writers = writer.status();
+        self.writers_busy.set(writers.busy as i64);
+        self.writes_waiting.set(writers.waiting as i64);
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

@@ -195,6 +195,12 @@ fn lock_key(id: &Uuid) -> i32 {
     i32::from_le_bytes([bytes[0], bytes[5], bytes[10], bytes[15]])
 }
 
+/// The advisory lock (both int4 keys) a write of Statement `id` takes: holding it holds
+/// that write, as a test or an operator investigating one may need.
+pub fn statement_write_lock(id: &Uuid) -> (i32, i32) {
+    (STATEMENT_LOCK_CLASS, lock_key(id))
+}
+
 /// One pipeline: exclusive transaction locks on the batch's ids and the ids it targets
 /// (taken in key order, so two writers never wait on each other in a cycle), then
 /// everything the write needs to know. Each read runs after the locks are granted, so

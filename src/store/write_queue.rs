@@ -10,10 +10,11 @@
 //! Each request stays all-or-nothing and gets its own answer. When a combined
 //! transaction fails (one request's Statement conflicts, say), every request in it is
 //! written again alone; that is idempotent because ids are fixed before a request
-//! queues. A request that goes away while queued (its client left, its deadline
-//! passed) is dropped from the queue; one that goes away while its group is written
-//! cancels that write, and the others are written again, so a request that was not
-//! answered with success has not been stored, as when it writes alone.
+//! queues. A request that goes away while queued (its deadline passed) is dropped
+//! from the queue; one that goes away while its group is written cancels that write,
+//! and the others are written again together, so a request that was not answered with
+//! success has not been stored, as when it writes alone. When the database is
+//! unavailable, every request of the group is answered so.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -55,6 +56,21 @@ struct Waiting {
     reply: oneshot::Sender<Reply>,
 }
 
+/// What `/metrics` shows of the writers.
+pub struct WriterStatus {
+    /// Writers writing now.
+    pub busy: usize,
+    /// Requests waiting to be written together.
+    pub waiting: usize,
+}
+
+/// How a combined write ended.
+enum GroupWrite {
+    Done(Result<(), Error>),
+    /// A request's caller went away while it was written.
+    MemberGone,
+}
+
 /// Whether a request takes a free writer's place or waits for an answer.
 enum Turn {
     Write(Request),
@@ -65,8 +81,11 @@ enum Turn {
 /// hands on its writer's place.
 enum Reply {
     Stored,
-    /// The combined write failed: the request writes itself, alone, for its own answer.
+    /// The combined write failed on some request's Statements: the request writes
+    /// itself, alone, for its own answer.
     WriteAlone(Request),
+    /// The database is unavailable: every request of the group is answered so.
+    Unavailable(String),
     /// The writer went away before finishing: the request queues again.
     Requeue(Request),
     /// A writer finished and hands over its place: the request writes the next group.
@@ -121,6 +140,7 @@ impl StatementWriter {
             match answer.await {
                 Ok(Reply::Stored) => return Ok(()),
                 Ok(Reply::WriteAlone(alone)) => return self.alone(alone).await,
+                Ok(Reply::Unavailable(reason)) => return Err(Error::Unavailable(reason)),
                 Ok(Reply::Lead(mine, place)) => return self.lead(mine, place).await,
                 Ok(Reply::Requeue(again)) => request = again,
                 // Every queued request is answered unless the writer itself is gone.
@@ -130,9 +150,16 @@ impl StatementWriter {
     }
 
     /// How many writers are writing now, and how many requests wait for one.
-    pub fn status(&self) -> (usize, usize) {
+    pub fn status(&self) -> WriterStatus {
         let queue = lock(&self.queue);
-        (queue.writing, queue.waiting.len())
+        WriterStatus {
+            busy: queue.writing,
+            waiting: queue
+                .waiting
+                .iter()
+                .filter(|w| !w.reply.is_closed())
+                .count(),
+        }
     }
 
     async fn alone(&self, request: Request) -> Result<(), Error> {
@@ -143,27 +170,42 @@ impl StatementWriter {
     /// place, which it hands on when done (or dropped).
     async fn lead(&self, mine: Request, _place: WriterPlace) -> Result<(), Error> {
         let mut group = Group(self.take_waiting(&mine));
-        if group.0.is_empty() {
-            return self.alone(mine).await;
+        loop {
+            if group.0.is_empty() {
+                return self.alone(mine).await;
+            }
+            // Cloned: should the combined write fail, each request still holds its own
+            // Statements as they were, to be written alone.
+            let combined: Vec<NewStatement> = mine
+                .statements
+                .iter()
+                .chain(group.0.iter().flat_map(|w| w.request.statements.iter()))
+                .cloned()
+                .collect();
+            let outcome = tokio::select! {
+                written = insert_batch(&self.pool, mine.store_id, combined, Vec::new()) => {
+                    GroupWrite::Done(written)
+                }
+                () = group.one_gone() => GroupWrite::MemberGone,
+            };
+            match outcome {
+                // The write was dropped (closing its connection rolls it back); the
+                // requests still waiting for it are written again together.
+                GroupWrite::MemberGone => group.drop_gone(),
+                GroupWrite::Done(Ok(())) => {
+                    group.answer(|_| Reply::Stored);
+                    return Ok(());
+                }
+                GroupWrite::Done(Err(Error::Unavailable(reason))) => {
+                    group.answer(|_| Reply::Unavailable(reason.clone()));
+                    return Err(Error::Unavailable(reason));
+                }
+                GroupWrite::Done(Err(_)) => {
+                    group.answer(Reply::WriteAlone);
+                    return self.alone(mine).await;
+                }
+            }
         }
-        // Cloned: should the combined write fail, each request still holds its own
-        // Statements as they were, to be written alone.
-        let combined: Vec<NewStatement> = mine
-            .statements
-            .iter()
-            .chain(group.0.iter().flat_map(|w| w.request.statements.iter()))
-            .cloned()
-            .collect();
-        let written = tokio::select! {
-            written = insert_batch(&self.pool, mine.store_id, combined, Vec::new()) => written,
-            () = group.one_gone() => Err(Error::Unavailable("a combined request went away".into())),
-        };
-        if written.is_ok() {
-            group.answer(|_| Reply::Stored);
-            return Ok(());
-        }
-        group.answer(Reply::WriteAlone);
-        self.alone(mine).await
     }
 
     /// The waiting requests of `mine`'s store that fit in one group with it, oldest
@@ -211,20 +253,25 @@ impl Drop for WriterPlace {
         };
         let mut queue = lock(&shared);
         while let Some(waiting) = queue.waiting.pop_front() {
-            match waiting
+            let handed = waiting
                 .reply
-                .send(Reply::Lead(waiting.request, WriterPlace::new(&shared)))
-            {
+                .send(Reply::Lead(waiting.request, WriterPlace::new(&shared)));
+            match handed {
                 Ok(()) => return,
-                // That caller has gone: the place is still ours (emptied, so dropping
-                // it here does not try to hand it on under this lock).
-                Err(Reply::Lead(_, mut place)) => {
-                    place.0 = None;
-                }
-                Err(_) => {}
+                Err(undelivered) => undelivered.keep_place(),
             }
         }
         queue.writing -= 1;
+    }
+}
+
+impl Reply {
+    /// A `Lead` whose caller had gone: its place is emptied, so dropping it does not
+    /// try to hand it on (under the lock its sender holds).
+    fn keep_place(self) {
+        if let Reply::Lead(_, mut place) = self {
+            place.0 = None;
+        }
     }
 }
 
@@ -238,6 +285,10 @@ impl Group {
             // A caller gone by now needs no answer.
             let _ = waiting.reply.send(reply(waiting.request));
         }
+    }
+
+    fn drop_gone(&mut self) {
+        self.0.retain(|w| !w.reply.is_closed());
     }
 
     /// Resolves when the caller of any request in the group has gone away.

@@ -244,6 +244,28 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
+/// Waits until no other backend of `client`'s database is busy: a write abandoned by
+/// the server (its connection closed) has then committed or rolled back for good.
+pub async fn until_other_backends_idle(client: &tokio_postgres::Client) {
+    for _ in 0..100 {
+        let busy: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    AND state <> 'idle'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if busy == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("an abandoned write's backend is still busy");
+}
+
 /// Takes one seq the way a writer does, in `tx`: it stays in flight until `tx` ends.
 pub async fn reserve_one_seq(tx: &tokio_postgres::Transaction<'_>) -> i64 {
     tx.query_one(

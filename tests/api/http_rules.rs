@@ -1,6 +1,6 @@
 //! Cross-cutting HTTP rules: CORS, HEAD, unknown routes and methods, body limits, health.
 
-use crate::helpers::{error_of, spawn_app, spawn_app_with};
+use crate::helpers::{error_of, spawn_app, spawn_app_with, until_other_backends_idle};
 
 #[tokio::test]
 async fn cors_preflight_allows_xapi_headers_from_any_origin() {
@@ -166,24 +166,7 @@ async fn a_request_past_its_deadline_is_503_through_cors_and_writes_nothing() {
     blocker.batch_execute("ROLLBACK").await.unwrap();
     // The abandoned write's connection is closed; wait until its backend is gone, so
     // the lookup below sees whatever it was ever going to commit.
-    let mut others = i64::MAX;
-    for _ in 0..100 {
-        others = blocker
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE datname = current_database() AND pid <> pg_backend_pid()
-                    AND state <> 'idle'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if others == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(others, 0, "the abandoned write's backend is still busy");
+    until_other_backends_idle(&blocker).await;
     assert_eq!(response.status(), 503);
     let headers = response.headers();
     assert_eq!(
