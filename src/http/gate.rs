@@ -54,9 +54,10 @@ impl Deadline {
 }
 
 /// Answers 503 when the gate's deadline passes. Mounted on every resource (all are
-/// built by `super::resource`), after routing, where the request may be kept for the response: so the 503 goes out
-/// through the outer middleware (the version header, CORS) like every other answer. Requests that did
-/// not pass the gate (reports) carry no deadline and pass through.
+/// built by `super::resource`), after routing, where the request may be kept for the
+/// response: so the 503 goes out through the outer middleware (the version header,
+/// CORS) like every other answer. Requests that did not pass the gate (reports) carry
+/// no deadline and pass through.
 pub async fn answer_by_deadline(
     req: ServiceRequest,
     next: Next<impl MessageBody>,

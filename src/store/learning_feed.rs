@@ -6,7 +6,8 @@
 //! seqs below every writer still in flight, so a late commit is never skipped, and
 //! Statements changed after the feed passed them (voided, relabelled, erased) are
 //! queued by triggers and redone. The server reads the Statements and computes their
-//! events ([`LearningEvent`]); `learning_feed_fold` (migrations 0008 and 0012) folds them in.
+//! events ([`LearningEvent`]); `learning_feed_fold` (migrations 0008 and 0012) folds
+//! them in.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

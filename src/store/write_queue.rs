@@ -28,7 +28,7 @@ use super::Error;
 
 /// Requests of up to this many Statements are combined; larger ones gain little (their
 /// fixed cost is already shared) and are written as they come.
-pub const COMBINED_REQUEST_STATEMENTS: usize = 20;
+const COMBINED_REQUEST_STATEMENTS: usize = 20;
 /// The most Statements one combined transaction takes.
 const GROUP_STATEMENTS: usize = 200;
 

@@ -18,7 +18,7 @@ use commonplace::store::write_queue::StatementWriter;
 use commonplace::xapi::ingest::credential_authority;
 use commonplace::xapi::{parse_statement, Version};
 
-use crate::helpers::{spawn_app_with, until_other_backends_idle, TestApp};
+use crate::helpers::{metric_sample, spawn_app_with, until_other_backends_idle, TestApp};
 
 fn statement(n: usize) -> Value {
     json!({
@@ -43,29 +43,15 @@ async fn hold_statements(app: &TestApp) -> tokio_postgres::Client {
     blocker
 }
 
-async fn gauge(app: &TestApp, name: &str) -> i64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} is not in /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
+async fn gauge(app: &TestApp, name: &str) -> f64 {
+    metric_sample(&app.metrics_text().await, name)
 }
 
 /// Waits until `/metrics` shows the writer busy and `waiting` requests queued.
 async fn until_queued(app: &TestApp, waiting: i64) {
     for _ in 0..400 {
-        if gauge(app, "commonplace_statement_writers_busy").await == 1
-            && gauge(app, "commonplace_statement_writes_waiting").await == waiting
+        if gauge(app, "commonplace_statement_writers_busy").await == 1.0
+            && gauge(app, "commonplace_statement_writes_waiting").await == waiting as f64
         {
             return;
         }
@@ -258,15 +244,7 @@ async fn the_same_new_statement_queued_twice_is_stored_once() {
 
 /// A writer of one place on the app's database, and the default store's id.
 async fn writer_of(app: &TestApp) -> (Arc<StatementWriter>, i64) {
-    let store_id: i64 = app
-        .pool
-        .get()
-        .await
-        .unwrap()
-        .query_one("SELECT id FROM stores WHERE name = 'default'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let store_id = app.default_store_id().await;
     (
         Arc::new(StatementWriter::new(app.pool.clone(), 1)),
         store_id,

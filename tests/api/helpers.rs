@@ -120,6 +120,28 @@ impl TestApp {
         .expect("create credential")
     }
 
+    /// The id of the `default` store.
+    pub async fn default_store_id(&self) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client
+            .query_one("SELECT id FROM stores WHERE name = 'default'", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// `GET /metrics`, checked to be Prometheus text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        response.text().await.unwrap()
+    }
+
     /// How many Statements the database holds (every store).
     pub async fn stored_statements(&self) -> i64 {
         let client = self.pool.get().await.unwrap();
@@ -264,6 +286,18 @@ pub async fn until_other_backends_idle(client: &tokio_postgres::Client) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("an abandoned write's backend is still busy");
+}
+
+/// The value of the metrics sample whose name and labels are exactly `series`, 0 when
+/// absent.
+pub fn metric_sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().unwrap())
+        })
+        .unwrap_or(0.0)
 }
 
 /// Takes one seq the way a writer does, in `tx`: it stays in flight until `tx` ends.

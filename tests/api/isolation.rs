@@ -61,15 +61,7 @@ async fn a_credential_of_another_store_reads_and_changes_nothing_of_it() {
     let app = spawn_app().await;
     let store_b = credentials::create_store(&app.pool, "b").await.unwrap();
     let b = app.credential("b", &[Scope::All]).await;
-    let store_a: i64 = app
-        .pool
-        .get()
-        .await
-        .unwrap()
-        .query_one("SELECT id FROM stores WHERE name = 'default'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let store_a = app.default_store_id().await;
     assert_ne!(store_a, store_b);
 
     // Store A: a statement with an attachment, a voided one, a few more, documents.
