@@ -20,6 +20,10 @@
 //! - `BENCH_ONLY`: run only the scenarios whose names contain one of these
 //!   comma-separated parts (for a quick look at one figure; the results files then
 //!   hold only those).
+//! - `BENCH_MERGE`: the `results.json` of an earlier run; its store sizes that this
+//!   run does not measure are carried into this run's results, each named with the
+//!   commit and date of the run that measured it (the 10 M size takes hours, so it can
+//!   be measured once and kept beside later runs of the smaller sizes).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +39,7 @@ use commonplace::workload::{Workload, LEARNERS};
 use futures_util::future::BoxFuture;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
@@ -60,6 +64,7 @@ struct Config {
     server_bin: PathBuf,
     target: PathBuf,
     out: PathBuf,
+    merge: Option<PathBuf>,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -97,6 +102,7 @@ impl Config {
             out: std::env::var("BENCH_OUT")
                 .map(PathBuf::from)
                 .unwrap_or_else(|_| manifest.join("benches")),
+            merge: std::env::var("BENCH_MERGE").ok().map(PathBuf::from),
             target,
         }
     }
@@ -104,12 +110,12 @@ impl Config {
 
 // ---------------------------------------------------------------- measurements
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Scenario {
     store_size: usize,
     name: String,
     /// `lrs` (over HTTP) or `raw` (straight into PostgreSQL).
-    kind: &'static str,
+    kind: String,
     clients: usize,
     seconds: f64,
     requests: u64,
@@ -137,9 +143,13 @@ struct Scenario {
     note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SizeRun {
     store_size: usize,
+    /// For a size carried over from an earlier run (`BENCH_MERGE`): that run's commit
+    /// and date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    measured_by: Option<String>,
     database: String,
     preload_note: String,
     /// How long the learning feed took to fold in what the scenarios before the
@@ -280,7 +290,7 @@ async fn measure(
     let scenario = Scenario {
         store_size,
         name: name.into(),
-        kind,
+        kind: kind.into(),
         clients,
         seconds: elapsed,
         requests,
@@ -571,8 +581,15 @@ impl FeedProgress {
     }
 
     /// What the feed folded in since `self` (seqs of this workload are dense), while
-    /// `scenario` ran, and how long the rest took it once the scenario had ended.
-    async fn after(&self, scenario: &str, cluster: &Cluster, database: &str) -> String {
+    /// `scenario` ran, and how long the rest took it once the scenario had ended; nothing
+    /// for a scenario `BENCH_ONLY` left out.
+    async fn after(
+        &self,
+        scenario: Option<&Scenario>,
+        cluster: &Cluster,
+        database: &str,
+    ) -> Option<String> {
+        let scenario = &scenario?.name;
         let now = FeedProgress::read(cluster, database).await;
         let took = now.at.duration_since(self.at).as_secs_f64();
         let folded = now.last_seq - self.last_seq;
@@ -583,7 +600,7 @@ impl FeedProgress {
             drain_learning_feed(cluster, database).await
         );
         println!("  {note}");
-        note
+        Some(note)
     }
 }
 
@@ -705,6 +722,10 @@ async fn main() {
     let mut runs = Vec::new();
     for &size in &config.sizes {
         runs.push(run_size(&config, &cluster, size, bodies.clone()).await);
+    }
+    if let Some(earlier) = &config.merge {
+        runs.extend(earlier_runs(earlier, &config.sizes));
+        runs.sort_by_key(|run| run.store_size);
     }
     let micro = read_criterion(&config.target.join("criterion"));
     let report = Report {
@@ -1020,81 +1041,68 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     drain_learning_feed(cluster, &database).await;
     checkpoint().await;
     let feed = FeedProgress::read(cluster, &database).await;
-    scenarios.extend(
-        measure(
-            "POST /statements, batches of 100",
-            "lrs",
-            size,
-            clients,
-            secs,
-            pid,
-            |c| post_op(c, 100),
-        )
-        .await,
-    );
-    ingest_feed.push(
-        feed.after("POST /statements, batches of 100", cluster, &database)
-            .await,
-    );
+    let batches = measure(
+        "POST /statements, batches of 100",
+        "lrs",
+        size,
+        clients,
+        secs,
+        pid,
+        |c| post_op(c, 100),
+    )
+    .await;
+    ingest_feed.extend(feed.after(batches.as_ref(), cluster, &database).await);
+    scenarios.extend(batches);
     checkpoint().await;
     let feed = FeedProgress::read(cluster, &database).await;
-    scenarios.extend(
-        measure(
-            "POST /statements, single",
-            "lrs",
-            size,
-            clients,
-            secs,
-            pid,
-            |c| post_op(c, 1),
-        )
-        .await,
-    );
-    ingest_feed.push(
-        feed.after("POST /statements, single", cluster, &database)
-            .await,
-    );
+    let singles = measure(
+        "POST /statements, single",
+        "lrs",
+        size,
+        clients,
+        secs,
+        pid,
+        |c| post_op(c, 1),
+    )
+    .await;
+    ingest_feed.extend(feed.after(singles.as_ref(), cluster, &database).await);
+    scenarios.extend(singles);
     checkpoint().await;
     let feed = FeedProgress::read(cluster, &database).await;
-    scenarios.extend(
-        measure(
-            "PUT /statements, single",
-            "lrs",
-            size,
-            clients,
-            secs,
-            pid,
-            |c| {
-                let http = http.clone();
-                let bodies = bodies.clone();
-                let mut rng = StdRng::from_entropy();
-                let mut next = c * 1013 + 11;
-                Box::new(move || {
-                    let id = fresh_id(&mut rng);
-                    let body = bodies.with_id(next, id);
-                    next += 1;
-                    let request = http
-                        .request(
-                            reqwest::Method::PUT,
-                            &format!("/xapi/statements?statementId={id}"),
-                            "2.0.0",
-                        )
-                        .header("Content-Type", "application/json")
-                        .body(body);
-                    Box::pin(async move { send(request, 204).await.map(|_| 1) })
-                })
-            },
-        )
-        .await,
-    );
-
+    let puts = measure(
+        "PUT /statements, single",
+        "lrs",
+        size,
+        clients,
+        secs,
+        pid,
+        |c| {
+            let http = http.clone();
+            let bodies = bodies.clone();
+            let mut rng = StdRng::from_entropy();
+            let mut next = c * 1013 + 11;
+            Box::new(move || {
+                let id = fresh_id(&mut rng);
+                let body = bodies.with_id(next, id);
+                next += 1;
+                let request = http
+                    .request(
+                        reqwest::Method::PUT,
+                        &format!("/xapi/statements?statementId={id}"),
+                        "2.0.0",
+                    )
+                    .header("Content-Type", "application/json")
+                    .body(body);
+                Box::pin(async move { send(request, 204).await.map(|_| 1) })
+            })
+        },
+    )
+    .await;
     // ---- Queries.
     // Reads too are measured once the feed has caught up, so no read figure pays for
     // another scenario's backlog.
-    ingest_feed.push(
-        feed.after("PUT /statements, single", cluster, &database)
-            .await,
-    );
+    ingest_feed.extend(feed.after(puts.as_ref(), cluster, &database).await);
+    scenarios.extend(puts);
     let ingest_feed = ingest_feed.join(" ");
     println!("  -- LRS queries");
     let qc = config.query_clients;
@@ -1363,6 +1371,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     link_ratios(&mut scenarios);
     SizeRun {
         store_size: size,
+        measured_by: None,
         database,
         preload_note,
         feed_note,
@@ -1405,6 +1414,32 @@ fn link_ratios(scenarios: &mut [Scenario]) {
 }
 
 // ---------------------------------------------------------------- the report
+
+/// The store sizes of an earlier run's `results.json` that this run does not measure,
+/// each marked with the run that measured it.
+fn earlier_runs(path: &Path, measured_now: &[usize]) -> Vec<SizeRun> {
+    #[derive(Deserialize)]
+    struct EarlierReport {
+        commit: String,
+        date: String,
+        runs: Vec<SizeRun>,
+    }
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("BENCH_MERGE: read {}: {e}", path.display()));
+    let earlier: EarlierReport = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("BENCH_MERGE: {} is not a results.json: {e}", path.display()));
+    earlier
+        .runs
+        .into_iter()
+        .filter(|run| !measured_now.contains(&run.store_size))
+        .map(|mut run| {
+            run.measured_by.get_or_insert_with(|| {
+                format!("the run at commit {} on {}", earlier.commit, earlier.date)
+            });
+            run
+        })
+        .collect()
+}
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -1714,6 +1749,14 @@ impl Report {
                     .join(", ")
             ));
         }
+        for run in self.runs.iter().filter(|run| run.measured_by.is_some()) {
+            md.push_str(&format!(
+                "Store size {} is carried over from an earlier run: measured by {}, not by this \
+                 one.\n\n",
+                run.store_size,
+                run.measured_by.as_deref().unwrap_or_default()
+            ));
+        }
         md.push_str("## Machine\n\n| | |\n|---|---|\n");
         for (k, v) in &self.machine {
             md.push_str(&format!("| {k} | {v} |\n"));
@@ -1732,6 +1775,11 @@ impl Report {
         }
         for run in &self.runs {
             md.push_str(&format!("\n## Store size {}\n\n", run.store_size));
+            if let Some(earlier) = &run.measured_by {
+                md.push_str(&format!(
+                    "Measured by {earlier}, not by this one (carried over with `BENCH_MERGE`).\n\n"
+                ));
+            }
             md.push_str(&format!(
                 "{} Time to ready with this existing database (3 restarts): {} ms. Server peak RSS \
                  (VmHWM) over the scenarios: {:.0} MB. {}\n\n",
