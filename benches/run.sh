@@ -4,10 +4,13 @@
 # embedded PostgreSQL (target/bench-pg), store sizes 0 and 1,000,000.
 #
 #   bash benches/run.sh                 # the full run (about 30-40 minutes)
-#   BENCH_10M=1 bash benches/run.sh     # also at 10,000,000 statements (hours)
+#   BENCH_10M=1 bash benches/run.sh     # also at 10,000,000 (an hour more, 65 GB)
+#   BENCH_MERGE=benches/results-10m.json bash benches/run.sh
+#                                       # the committed RESULTS.md: 0 and 1,000,000
+#                                       # measured now, 10,000,000 carried over
 #   BENCH_SIZES=0,20000 BENCH_SECONDS=2 bash benches/run.sh   # a quick smoke run
 #
-# Other settings (BENCH_CLIENTS, BENCH_QUERY_CLIENTS, BENCH_REUSE, BENCH_OUT) are
+# Other settings (BENCH_CLIENTS, BENCH_QUERY_CLIENTS, BENCH_REUSE, BENCH_OUT, ...) are
 # described at the top of benches/load.rs. Run it on a quiet machine: the driver,
 # the server and PostgreSQL share its cores.
 set -euo pipefail
