@@ -1749,13 +1749,14 @@ impl Report {
                     .join(", ")
             ));
         }
-        for run in self.runs.iter().filter(|run| run.measured_by.is_some()) {
-            md.push_str(&format!(
-                "Store size {} is carried over from an earlier run: measured by {}, not by this \
-                 one.\n\n",
-                run.store_size,
-                run.measured_by.as_deref().unwrap_or_default()
-            ));
+        for run in &self.runs {
+            if let Some(earlier) = &run.measured_by {
+                md.push_str(&format!(
+                    "Store size {} is carried over from an earlier run: measured by {earlier}, \
+                     not by this one.\n\n",
+                    run.store_size
+                ));
+            }
         }
         md.push_str("## Machine\n\n| | |\n|---|---|\n");
         for (k, v) in &self.machine {
