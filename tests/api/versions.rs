@@ -1,6 +1,6 @@
 //! X-Experience-API-Version negotiation (Communication §3.3, 2.0 notes §1).
 
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{error_of, spawn_app, TestApp};
 
 async fn statements_get(app: &crate::helpers::TestApp, version: Option<&str>) -> reqwest::Response {
     let mut request = app
@@ -63,25 +63,43 @@ async fn served_versions_pass_the_gate_and_are_echoed_as_their_patch() {
     }
 }
 
+async fn about_versions(app: &TestApp, header: Option<&str>) -> Vec<String> {
+    let mut request = app.http.get(app.url("/xapi/about"));
+    if let Some(h) = header {
+        request = request.header("X-Experience-API-Version", h);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "{header:?}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["extensions"].is_object());
+    body["version"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn about_answers_without_auth_or_version_and_lists_both_versions() {
     let app = spawn_app().await;
-    for header in [None, Some("3.0"), Some("1.0.3")] {
-        let mut request = app.http.get(app.url("/xapi/about"));
-        if let Some(h) = header {
-            request = request.header("X-Experience-API-Version", h);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let body: serde_json::Value = response.json().await.unwrap();
-        let versions: Vec<&str> = body["version"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert!(versions.contains(&"1.0.3") && versions.contains(&"2.0.0"));
-        assert!(body["extensions"].is_object());
+    for header in [None, Some("3.0"), Some("2.0"), Some("2.0.0")] {
+        let versions = about_versions(&app, header).await;
+        assert!(
+            versions.contains(&"1.0.3".to_string()) && versions.contains(&"2.0.0".to_string()),
+            "{header:?}: {versions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn about_under_1_0_lists_only_the_1_0_versions() {
+    // 1.0.3 allows only 0.9, 0.95 and 1.0.x in `version`, and 1.0.x clients refuse
+    // anything else.
+    let app = spawn_app().await;
+    for header in ["1.0.3", "1.0.1", "1.0"] {
+        let versions = about_versions(&app, Some(header)).await;
+        assert_eq!(versions, ["1.0.0", "1.0.1", "1.0.2", "1.0.3"], "{header}");
     }
 }
 
