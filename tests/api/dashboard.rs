@@ -7,34 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, TestApp};
-
-/// Runs Chromium off the runtime's thread: the app under test is served by this same
-/// runtime, so blocking it would leave the page unanswered.
-async fn chromium(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || run_chromium(&args))
-        .await
-        .unwrap()
-}
-
-fn run_chromium(args: &[String]) -> std::process::Output {
-    let profile = tempfile::tempdir().unwrap();
-    Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .output()
-        .expect("run chromium (Debian: apt-get install -y chromium)")
-}
+use crate::helpers::{chromium, spawn_app_with, TestApp};
 
 async fn demo_app() -> TestApp {
     let app = spawn_app_with(|s| s.min_team_size = 1).await;

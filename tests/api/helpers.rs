@@ -310,3 +310,28 @@ pub async fn reserve_one_seq(tx: &tokio_postgres::Transaction<'_>) -> i64 {
     .unwrap()
     .get(0)
 }
+
+/// Runs headless Chromium with `args` off the runtime's thread: the app under test is
+/// served by this same runtime, so blocking it would leave the page unanswered.
+pub async fn chromium(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let profile = tempfile::tempdir().unwrap();
+        std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(&args)
+            .output()
+            .expect("run chromium (Debian: apt-get install -y chromium)")
+    })
+    .await
+    .unwrap()
+}
