@@ -56,6 +56,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_learning_feed_cost",
         include_str!("../../migrations/0012_learning_feed_cost.sql"),
     ),
+    (
+        "0013_statement_watermark",
+        include_str!("../../migrations/0013_statement_watermark.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

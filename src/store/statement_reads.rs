@@ -51,29 +51,13 @@ pub struct Page {
 /// at or before `consistent_through` is still to appear.
 ///
 /// Writers mark their first seq with a shared advisory lock (bigint key) from
-/// reservation to commit. The newest visible seq is read from the statement's snapshot
-/// first, the clock next, the in-flight marks last: a writer not yet marked then
-/// reserves after the clock was read, so its seqs and `stored` lie beyond both.
+/// reservation to commit. `commonplace_statement_watermark` (migration 0013) reads the
+/// clock first, the in-flight marks next and the committed Statements last, each with
+/// its own snapshot: that order is what makes both promises hold.
 pub async fn snapshot(pool: &Pool, store_id: i64) -> Result<(i64, DateTime<Utc>), Error> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached(
-            "WITH mark AS (
-                 SELECT coalesce((SELECT max(seq) FROM statements WHERE store_id = $1), 0) AS visible,
-                        date_trunc('milliseconds', clock_timestamp()) - interval '1 millisecond' AS checked,
-                        (SELECT min((l.classid::int8 << 32) | l.objid::int8) FROM pg_locks l
-                          WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                        ) AS in_flight
-             )
-             SELECT least(visible, in_flight - 1),
-                    CASE WHEN in_flight IS NULL THEN checked
-                         ELSE coalesce((SELECT stored - interval '1 millisecond' FROM statements
-                                         WHERE store_id = $1 AND seq < in_flight
-                                         ORDER BY seq DESC LIMIT 1), 'epoch')
-                    END
-               FROM mark",
-        )
+        .prepare_cached("SELECT pin, consistent_through FROM commonplace_statement_watermark($1)")
         .await?;
     let row = client.query_one(&statement, &[&store_id]).await?;
     Ok((row.get(0), row.get(1)))
