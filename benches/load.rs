@@ -207,6 +207,9 @@ type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
 
 type Op = Box<dyn FnMut() -> BoxFuture<'static, Result<u64, String>> + Send>;
 
+/// Builds the op of client `c` of a scenario.
+type MakeOp<'a> = Box<dyn Fn(usize) -> Op + 'a>;
+
 /// Runs `clients` loops of the op `make(client)` builds for `seconds`, and measures.
 async fn measure(
     name: &str,
@@ -1034,75 +1037,48 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
             Box::pin(async move { send(request, 200).await.map(|_| rows as u64) })
         })
     };
+    let put_op = |c: usize| -> Op {
+        let http = http.clone();
+        let bodies = bodies.clone();
+        let mut rng = StdRng::from_entropy();
+        let mut next = c * 1013 + 11;
+        Box::new(move || {
+            let id = fresh_id(&mut rng);
+            let body = bodies.with_id(next, id);
+            next += 1;
+            let request = http
+                .request(
+                    reqwest::Method::PUT,
+                    &format!("/xapi/statements?statementId={id}"),
+                    "2.0.0",
+                )
+                .header("Content-Type", "application/json")
+                .body(body);
+            Box::pin(async move { send(request, 204).await.map(|_| 1) })
+        })
+    };
+    let ingest: [(&str, MakeOp); 3] = [
+        (
+            "POST /statements, batches of 100",
+            Box::new(|c| post_op(c, 100)),
+        ),
+        ("POST /statements, single", Box::new(|c| post_op(c, 1))),
+        ("PUT /statements, single", Box::new(put_op)),
+    ];
     // Each ingest scenario starts with the learning feed caught up, so none pays for the
     // backlog another left; what the feed folds in while it runs is that scenario's own
     // Statements, and what it leaves is reported.
     let mut ingest_feed = Vec::new();
     drain_learning_feed(cluster, &database).await;
-    checkpoint().await;
-    let feed = FeedProgress::read(cluster, &database).await;
-    let batches = measure(
-        "POST /statements, batches of 100",
-        "lrs",
-        size,
-        clients,
-        secs,
-        pid,
-        |c| post_op(c, 100),
-    )
-    .await;
-    ingest_feed.extend(feed.after(batches.as_ref(), cluster, &database).await);
-    scenarios.extend(batches);
-    checkpoint().await;
-    let feed = FeedProgress::read(cluster, &database).await;
-    let singles = measure(
-        "POST /statements, single",
-        "lrs",
-        size,
-        clients,
-        secs,
-        pid,
-        |c| post_op(c, 1),
-    )
-    .await;
-    ingest_feed.extend(feed.after(singles.as_ref(), cluster, &database).await);
-    scenarios.extend(singles);
-    checkpoint().await;
-    let feed = FeedProgress::read(cluster, &database).await;
-    let puts = measure(
-        "PUT /statements, single",
-        "lrs",
-        size,
-        clients,
-        secs,
-        pid,
-        |c| {
-            let http = http.clone();
-            let bodies = bodies.clone();
-            let mut rng = StdRng::from_entropy();
-            let mut next = c * 1013 + 11;
-            Box::new(move || {
-                let id = fresh_id(&mut rng);
-                let body = bodies.with_id(next, id);
-                next += 1;
-                let request = http
-                    .request(
-                        reqwest::Method::PUT,
-                        &format!("/xapi/statements?statementId={id}"),
-                        "2.0.0",
-                    )
-                    .header("Content-Type", "application/json")
-                    .body(body);
-                Box::pin(async move { send(request, 204).await.map(|_| 1) })
-            })
-        },
-    )
-    .await;
-    // ---- Queries.
-    // Reads too are measured once the feed has caught up, so no read figure pays for
-    // another scenario's backlog.
-    ingest_feed.extend(feed.after(puts.as_ref(), cluster, &database).await);
-    scenarios.extend(puts);
+    for (name, make) in ingest {
+        checkpoint().await;
+        let feed = FeedProgress::read(cluster, &database).await;
+        let scenario = measure(name, "lrs", size, clients, secs, pid, make).await;
+        // Reads too are measured once the feed has caught up (`after` drains it), so no
+        // read figure pays for an ingest scenario's backlog.
+        ingest_feed.extend(feed.after(scenario.as_ref(), cluster, &database).await);
+        scenarios.extend(scenario);
+    }
     let ingest_feed = ingest_feed.join(" ");
     println!("  -- LRS queries");
     let qc = config.query_clients;

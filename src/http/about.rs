@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::middleware::VERSION_HEADER;
+use super::middleware::{stated_version, VERSION_HEADER};
 use crate::xapi::version::Version;
 
 const VERSIONS_1_0: [&str; 4] = ["1.0.0", "1.0.1", "1.0.2", "1.0.3"];
@@ -15,12 +15,7 @@ const VERSIONS_ALL: [&str; 5] = ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"];
 /// under 2.0, or with no usable version, sees every version served, so a client that
 /// speaks both can pick.
 pub async fn about(req: HttpRequest) -> HttpResponse {
-    let asked = req
-        .headers()
-        .get(&VERSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<Version>().ok());
-    let versions: &[&str] = match asked {
+    let versions: &[&str] = match stated_version(req.headers().get(&VERSION_HEADER)) {
         Some(Version::V1_0_3) => &VERSIONS_1_0,
         Some(Version::V2_0_0) | None => &VERSIONS_ALL,
     };

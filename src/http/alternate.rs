@@ -11,7 +11,7 @@ use actix_web::HttpMessage;
 
 use super::body::collect;
 use super::error::ApiError;
-use super::middleware::VERSION_HEADER;
+use super::middleware::{stated_version, VERSION_HEADER};
 use crate::xapi::version::Version;
 
 /// Form fields that stand for headers (Content-Transfer-Encoding deliberately excluded).
@@ -121,10 +121,7 @@ pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), Ap
 }
 
 fn header_says_2_0(value: Option<&HeaderValue>) -> bool {
-    value
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<Version>().ok())
-        .is_some_and(Version::is_2_0)
+    stated_version(value).is_some_and(Version::is_2_0)
 }
 
 fn removed_in_2_0() -> ApiError {

@@ -68,17 +68,19 @@ pub async fn version_header(
     let request = res.request();
     let chosen = request.extensions().get::<Version>().copied();
     let version = chosen
-        .or_else(|| {
-            request
-                .headers()
-                .get(&VERSION_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-        })
+        .or_else(|| stated_version(request.headers().get(&VERSION_HEADER)))
         .unwrap_or(default);
     res.headers_mut().insert(
         VERSION_HEADER,
         HeaderValue::from_static(version.header_value()),
     );
     Ok(res)
+}
+
+/// The version a header value (or a form field standing for the header) states, when
+/// it states one this LRS serves; the gate is what turns a bad one into a 400.
+pub fn stated_version(value: Option<&HeaderValue>) -> Option<Version> {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
