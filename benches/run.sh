@@ -11,7 +11,7 @@
 #   BENCH_SIZES=0,20000 BENCH_SECONDS=2 bash benches/run.sh   # a quick smoke run
 #
 # Other settings (BENCH_CLIENTS, BENCH_QUERY_CLIENTS, BENCH_REUSE, BENCH_OUT, ...) are
-# described at the top of benches/load.rs. Run it on a quiet machine: the driver,
+# described at the top of benches/load/main.rs. Run it on a quiet machine: the driver,
 # the server and PostgreSQL share its cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,0 +1,301 @@
+//! The HTTP load driver: the release server as a separate process, on an embedded
+//! PostgreSQL cluster this bench starts (`target/bench-pg`), a fresh database per store
+//! size; every LRS figure beside PostgreSQL's own measured in the same run: ingest
+//! beside the same Statements' JSON inserted straight into `raw_statements(id uuid
+//! primary key, statement jsonb)`, reads beside the same reads from that table holding
+//! the store's JSON. Writes `benches/RESULTS.md` and `benches/results.json`.
+//!
+//! Run: `bash benches/run.sh` (micro-benchmarks, then this), or `cargo bench --bench
+//! load` alone. Cargo builds the server binary with the bench (release) profile;
+//! `BENCH_SERVER_BIN` runs another binary instead.
+//!
+//! Settings (environment):
+//! - `BENCH_SIZES`: store sizes, comma-separated (default `0,1000000`); `BENCH_10M=1`
+//!   adds 10,000,000.
+//! - `BENCH_SECONDS`: how long each scenario runs (default 10).
+//! - `BENCH_CLIENTS` (default 8): concurrent clients of the ingest scenarios and of the
+//!   raw PostgreSQL runs; `BENCH_QUERY_CLIENTS` (default 4): of the read scenarios.
+//! - `BENCH_REUSE=1`: keep a database `load_<size>` that already holds the size
+//!   (skips the preload; the ingest scenarios of earlier runs stay in it).
+//! - `BENCH_OUT`: where RESULTS.md / results.json go (default `benches/`).
+//! - `BENCH_ONLY`: run only the scenarios whose names contain one of these
+//!   comma-separated parts (for a quick look at one figure; the results files then
+//!   hold only those).
+//! - `BENCH_MERGE`: the `results.json` of an earlier run; its store sizes that this
+//!   run does not measure are carried into this run's results, each named with the
+//!   commit and date of the run that measured it (the 10 M size takes hours, so it can
+//!   be measured once and kept beside later runs of the smaller sizes).
+
+mod harness;
+mod ingest;
+mod measure;
+mod reads;
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use commonplace::store::embedded::Cluster;
+
+use harness::{connect, drain_learning_feed, Bodies, Http, Server};
+use measure::{status_kb, Op, Scenario, SizeRun};
+use report::Report;
+
+/// Workload bodies the ingest scenarios cycle through (each sent with a fresh id).
+const BODY_POOL: usize = 20_000;
+
+struct Config {
+    sizes: Vec<usize>,
+    seconds: f64,
+    clients: usize,
+    query_clients: usize,
+    reuse: bool,
+    server_bin: PathBuf,
+    target: PathBuf,
+    out: PathBuf,
+    merge: Option<PathBuf>,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+            .unwrap_or_else(|_| "0,1000000".into())
+            .split(',')
+            .filter_map(|s| s.trim().replace('_', "").parse().ok())
+            .collect();
+        if std::env::var("BENCH_10M").is_ok_and(|v| v == "1") && !sizes.contains(&10_000_000) {
+            sizes.push(10_000_000);
+        }
+        // The bench runs as <target>/release/deps/load-…; its target dir holds the rest.
+        let target = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+            .unwrap_or_else(|| manifest.join("target"));
+        Config {
+            sizes,
+            seconds: env_or("BENCH_SECONDS", 10.0),
+            clients: env_or("BENCH_CLIENTS", 8),
+            query_clients: env_or("BENCH_QUERY_CLIENTS", 4),
+            reuse: std::env::var("BENCH_REUSE").is_ok_and(|v| v == "1"),
+            server_bin: std::env::var("BENCH_SERVER_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_commonplace"))),
+            out: std::env::var("BENCH_OUT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| manifest.join("benches")),
+            merge: std::env::var("BENCH_MERGE").ok().map(PathBuf::from),
+            target,
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let config = Config::from_env();
+    std::fs::create_dir_all(config.target.join("bench-load")).unwrap();
+    println!(
+        "load bench: sizes {:?}, {} s per scenario, {} ingest clients, {} query clients, server {}",
+        config.sizes,
+        config.seconds,
+        config.clients,
+        config.query_clients,
+        config.server_bin.display()
+    );
+    let pg_dir = config.target.join("bench-pg");
+    let cluster =
+        tokio::task::spawn_blocking(move || Cluster::start(&pg_dir).expect("start PostgreSQL"))
+            .await
+            .unwrap();
+    let pg_version: String = connect(&cluster, "postgres")
+        .await
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let bodies = Arc::new(Bodies::generate(BODY_POOL));
+    let mut runs = Vec::new();
+    for &size in &config.sizes {
+        runs.push(run_size(&config, &cluster, size, bodies.clone()).await);
+    }
+    if let Some(earlier) = &config.merge {
+        runs.extend(report::earlier_runs(earlier, &config.sizes));
+        runs.sort_by_key(|run| run.store_size);
+    }
+    let micro = report::read_criterion(&config.target.join("criterion"));
+    let report = Report {
+        commit: report::commit(),
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        machine: report::machine(),
+        postgres: pg_version,
+        seconds_per_scenario: config.seconds,
+        clients: config.clients,
+        query_clients: config.query_clients,
+        environment: std::env::vars()
+            .filter(|(k, _)| k.starts_with("BENCH_"))
+            .collect(),
+        runs,
+        micro,
+    };
+    let markdown = report.markdown();
+    std::fs::create_dir_all(&config.out).unwrap();
+    std::fs::write(config.out.join("RESULTS.md"), &markdown).unwrap();
+    std::fs::write(
+        config.out.join("results.json"),
+        serde_json::to_string_pretty(&report).unwrap() + "\n",
+    )
+    .unwrap();
+    println!("\n{markdown}");
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// One store size's run: what its scenarios share.
+struct Run<'a> {
+    config: &'a Config,
+    cluster: &'a Cluster,
+    database: String,
+    size: usize,
+    server_pid: u32,
+}
+
+impl Run<'_> {
+    /// Measures a scenario of `clients` loops of `make(client)` on this store size.
+    async fn measure(
+        &self,
+        name: &str,
+        kind: &'static str,
+        clients: usize,
+        make: impl Fn(usize) -> Op,
+    ) -> Option<Scenario> {
+        measure::measure(
+            name,
+            kind,
+            self.size,
+            clients,
+            self.config.seconds,
+            self.server_pid,
+            make,
+        )
+        .await
+    }
+
+    async fn connect(&self) -> tokio_postgres::Client {
+        connect(self.cluster, &self.database).await
+    }
+
+    /// Every scenario that writes starts from a checkpoint, so none pays for the dirty
+    /// pages of the one before.
+    async fn checkpoint(&self) {
+        self.connect()
+            .await
+            .batch_execute("CHECKPOINT")
+            .await
+            .unwrap();
+    }
+}
+
+async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<Bodies>) -> SizeRun {
+    let database = format!("load_{size}");
+    println!("\n== store size {size} (database {database})");
+    let existing = harness::database_statements(cluster, &database).await;
+    let reuse = config.reuse && existing.is_some_and(|n| n as usize >= size);
+    if !reuse {
+        let admin = connect(cluster, "postgres").await;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+            format!("CREATE DATABASE {database}"),
+        ] {
+            admin.batch_execute(&sql).await.unwrap();
+        }
+    }
+    let url = format!(
+        "host={} user=commonplace dbname={database}",
+        cluster.socket_dir().display()
+    );
+    let log = config.target.join(format!("bench-load/server-{size}.log"));
+    let (server, first_ready) = Server::start(config, &url, &log).await;
+    println!(
+        "  server ready in {:.0} ms ({})",
+        first_ready.as_secs_f64() * 1000.0,
+        if reuse {
+            "existing database"
+        } else {
+            "new database: migrations"
+        }
+    );
+    let preload_note = if reuse {
+        format!(
+            "Reused database {database} holding {} statements (BENCH_REUSE=1).",
+            existing.unwrap_or(0)
+        )
+    } else {
+        ingest::preload(&Http::new(server.base()), cluster, &database, size).await
+    };
+    println!("  {preload_note}");
+
+    // Time to ready with an existing database: three restarts.
+    server.stop().await;
+    let mut ready_ms = Vec::new();
+    let mut server = None;
+    for _ in 0..3 {
+        if let Some(s) = server.take() {
+            Server::stop(s).await;
+        }
+        let (s, ready) = Server::start(config, &url, &log).await;
+        ready_ms.push(ready.as_secs_f64() * 1000.0);
+        server = Some(s);
+    }
+    let server = server.unwrap();
+    println!("  time to ready with an existing database: {ready_ms:.0?} ms");
+    let http = Http::new(server.base());
+    let run = Run {
+        config,
+        cluster,
+        database: database.clone(),
+        size,
+        server_pid: server.pid(),
+    };
+
+    let mut scenarios = ingest::raw_limit(&run, &bodies).await;
+    let (lrs_ingest, ingest_feed) = ingest::lrs(&run, &http, &bodies).await;
+    scenarios.extend(lrs_ingest);
+    let mut skipped = Vec::new();
+    let samples = reads::Samples::take(&run).await;
+    scenarios.extend(reads::queries(&run, &http, &samples, &mut skipped).await);
+    scenarios.extend(reads::documents(&run, &http).await);
+    // Reports read rollups the learning feed keeps outside the write path: let it drain
+    // what ingest left first, so report latency is measured on its own.
+    let feed_note = format!(
+        "{ingest_feed} Before the reports, {}",
+        drain_learning_feed(cluster, &database).await
+    );
+    println!("  {feed_note}");
+    scenarios.extend(reads::reports(&run, &http, &mut skipped).await);
+    let server_vm_hwm_mb = status_kb(run.server_pid, "VmHWM:") as f64 / 1024.0;
+    println!("  server VmHWM {server_vm_hwm_mb:.0} MB");
+    server.stop().await;
+    // With the server stopped, the same reads straight from a table of the JSON.
+    scenarios.extend(reads::raw_counterparts(&run, &samples).await);
+    report::link_ratios(&mut scenarios);
+    SizeRun {
+        store_size: size,
+        measured_by: None,
+        database,
+        preload_note,
+        feed_note,
+        ready_ms,
+        server_vm_hwm_mb,
+        scenarios,
+        skipped,
+    }
+}

@@ -1,0 +1,462 @@
+//! Reads: Statement queries, state documents and reports through the LRS, and the same
+//! reads straight from a table of the stored JSON (`raw_statements`), for comparison.
+
+use std::sync::{Arc, Mutex};
+
+use commonplace::workload::LEARNERS;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::harness::{db_error, send, Http};
+use crate::measure::{selected, Op, Scenario};
+use crate::Run;
+
+/// Statements one `since` walk pages through before it starts over.
+const PAGE_WALK: usize = 10_000;
+const COURSES: usize = 50;
+const COURSE_VERBS: [&str; 5] = ["completed", "passed", "attempted", "progressed", "launched"];
+
+type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
+
+/// Statement ids and registrations drawn from the store, for the queries to ask for.
+pub struct Samples {
+    ids: Arc<Vec<Uuid>>,
+    registrations: Arc<Vec<Uuid>>,
+}
+
+impl Samples {
+    pub async fn take(run: &Run<'_>) -> Samples {
+        let client = run.connect().await;
+        let total: i64 = client
+            .query_one("SELECT count(*) FROM statements", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let percent = (100.0 * 20_000.0 / total.max(1) as f64).clamp(0.01, 100.0);
+        let ids: Vec<Uuid> = client
+            .query(
+                &format!("SELECT id FROM statements TABLESAMPLE SYSTEM ({percent}) LIMIT 2000"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let registrations: Vec<Uuid> = client
+            .query(
+                &format!(
+                    "SELECT DISTINCT registration FROM statements TABLESAMPLE SYSTEM ({percent}) \
+                     WHERE registration IS NOT NULL LIMIT 1000"
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Samples {
+            ids: Arc::new(ids),
+            registrations: Arc::new(registrations),
+        }
+    }
+}
+
+/// `GET /statements`: by id, three filters, and paging by `since` through `more`.
+pub async fn queries(
+    run: &Run<'_>,
+    http: &Http,
+    samples: &Samples,
+    skipped: &mut Vec<String>,
+) -> Vec<Scenario> {
+    println!("  -- LRS queries");
+    let qc = run.config.query_clients;
+    let mut scenarios = Vec::new();
+    let get_op = |client: usize, query: PathFn| -> Op {
+        let http = http.clone();
+        let mut rng = StdRng::seed_from_u64(client as u64 + 31);
+        Box::new(move || {
+            let path = query(&mut rng);
+            let request = http.request(reqwest::Method::GET, &path, "2.0.0");
+            Box::pin(async move { send(request, 200).await.map(|_| 1) })
+        })
+    };
+    let shapes: Vec<(&str, PathFn)> = vec![
+        ("GET /statements by id", {
+            let ids = samples.ids.clone();
+            Arc::new(move |rng: &mut StdRng| {
+                format!(
+                    "/xapi/statements?statementId={}",
+                    ids[rng.gen_range(0..ids.len().max(1))]
+                )
+            })
+        }),
+        (
+            "GET agent + verb, limit=100",
+            Arc::new(move |rng: &mut StdRng| {
+                format!(
+                    "/xapi/statements?agent={}&verb={}&limit=100",
+                    encode(&agent_json(rng.gen_range(0..LEARNERS))),
+                    encode(&format!(
+                        "http://adlnet.gov/expapi/verbs/{}",
+                        COURSE_VERBS[rng.gen_range(0..COURSE_VERBS.len())]
+                    ))
+                )
+            }),
+        ),
+        (
+            "GET activity + related_activities, limit=100",
+            Arc::new(move |rng: &mut StdRng| {
+                format!(
+                    "/xapi/statements?activity={}&related_activities=true&limit=100",
+                    encode(&format!(
+                        "https://lms.example.org/courses/{}",
+                        rng.gen_range(0..COURSES)
+                    ))
+                )
+            }),
+        ),
+        ("GET registration, limit=100", {
+            let registrations = samples.registrations.clone();
+            Arc::new(move |rng: &mut StdRng| {
+                format!(
+                    "/xapi/statements?registration={}&limit=100",
+                    registrations[rng.gen_range(0..registrations.len().max(1))]
+                )
+            })
+        }),
+    ];
+    for (name, query) in shapes {
+        if name.contains("by id") && samples.ids.is_empty()
+            || name.contains("registration") && samples.registrations.is_empty()
+        {
+            skipped.push(format!("{name}: no sample in the store"));
+            continue;
+        }
+        scenarios.extend(
+            run.measure(name, "lrs", qc, |c| get_op(c, query.clone()))
+                .await,
+        );
+    }
+    // since, paging through 10,000 results with `more`.
+    scenarios.extend(
+        run.measure(
+            "GET since, ascending, paging 10,000 via more (per page of 100)",
+            "lrs",
+            qc,
+            |c| {
+                let http = http.clone();
+                let walk: Arc<Mutex<(Option<String>, usize)>> = Arc::new(Mutex::new((None, 0)));
+                // Each client starts its walks at a different point in time.
+                let since = format!("2000-01-0{}T00:00:00Z", c % 9 + 1);
+                Box::new(move || {
+                    let (next, _) = walk.lock().unwrap().clone();
+                    let path = next.unwrap_or_else(|| {
+                        format!(
+                            "/xapi/statements?since={}&ascending=true&limit=100",
+                            encode(&since)
+                        )
+                    });
+                    let request = http.request(reqwest::Method::GET, &path, "2.0.0");
+                    let walk = walk.clone();
+                    Box::pin(async move {
+                        let body = send(request, 200).await?;
+                        let page: serde_json::Value =
+                            serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+                        let count = page["statements"].as_array().map_or(0, Vec::len);
+                        let more = page["more"].as_str().unwrap_or("").to_string();
+                        let mut walk = walk.lock().unwrap();
+                        walk.1 += count;
+                        if more.is_empty() || walk.1 >= PAGE_WALK {
+                            *walk = (None, 0);
+                        } else {
+                            walk.0 = Some(more);
+                        }
+                        Ok(count as u64)
+                    })
+                })
+            },
+        )
+        .await,
+    );
+    if let Some(s) = scenarios
+        .last_mut()
+        .filter(|s| s.name.starts_with("GET since"))
+    {
+        s.note = Some(format!(
+            "items = statements; one walk of {PAGE_WALK} statements takes about {:.0} ms",
+            PAGE_WALK as f64 / (s.items_per_second / s.clients as f64).max(1e-9) * 1000.0
+        ));
+    }
+    scenarios
+}
+
+/// State documents: `PUT` then `GET` of the same documents.
+pub async fn documents(run: &Run<'_>, http: &Http) -> Vec<Scenario> {
+    let qc = run.config.query_clients;
+    let mut scenarios = Vec::new();
+    scenarios.extend(
+        run.measure("PUT /activities/state (1.0.3)", "lrs", qc, |c| {
+            let http = http.clone();
+            let mut rng = StdRng::seed_from_u64(c as u64 + 808);
+            Box::new(move || {
+                let path = state_path(&mut rng);
+                let body = format!(
+                    r#"{{"location":"module-{}","progress":{},"suspend_data":"{}"}}"#,
+                    rng.gen_range(0..6),
+                    rng.gen_range(0..100),
+                    "x".repeat(200)
+                );
+                let request = http
+                    .request(reqwest::Method::PUT, &path, "1.0.3")
+                    .header("Content-Type", "application/json")
+                    .body(body);
+                Box::pin(async move { send(request, 204).await.map(|_| 1) })
+            })
+        })
+        .await,
+    );
+    scenarios.extend(
+        run.measure("GET /activities/state", "lrs", qc, |c| {
+            let http = http.clone();
+            let mut rng = StdRng::seed_from_u64(c as u64 + 808);
+            Box::new(move || {
+                let path = state_path(&mut rng);
+                let request = http.request(reqwest::Method::GET, &path, "1.0.3");
+                Box::pin(async move {
+                    let response = request.send().await.map_err(|e| e.to_string())?;
+                    let status = response.status().as_u16();
+                    response.bytes().await.map_err(|e| e.to_string())?;
+                    match status {
+                        200 | 404 => Ok(1),
+                        other => Err(format!("status {other}")),
+                    }
+                })
+            })
+        })
+        .await,
+    );
+    if let Some(s) = scenarios
+        .last_mut()
+        .filter(|s| s.name == "GET /activities/state")
+    {
+        s.note = Some("documents written by the PUT scenario; a 404 (never written) counts".into());
+    }
+    scenarios
+}
+
+/// The report endpoints; one that does not answer 200 is skipped and said so.
+pub async fn reports(run: &Run<'_>, http: &Http, skipped: &mut Vec<String>) -> Vec<Scenario> {
+    let qc = run.config.query_clients;
+    let mut scenarios = Vec::new();
+    let reports = [
+        (
+            "GET /reports/modes (week, per team)",
+            "/reports/modes?bucket=week&group=team".to_string(),
+        ),
+        ("GET /reports/teams", "/reports/teams".to_string()),
+        ("GET /reports/sources", "/reports/sources".to_string()),
+        (
+            "GET /reports/learners/{agent}",
+            format!("/reports/learners/{}", encode(&agent_json(7))),
+        ),
+    ];
+    for (name, path) in reports {
+        let probe = http
+            .request(reqwest::Method::GET, &path, "2.0.0")
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        match probe {
+            Ok(200) => {
+                scenarios.extend(
+                    run.measure(name, "lrs", qc, |_| {
+                        let http = http.clone();
+                        let path = path.clone();
+                        Box::new(move || {
+                            let request = http.request(reqwest::Method::GET, &path, "2.0.0");
+                            Box::pin(async move { send(request, 200).await.map(|_| 1) })
+                        })
+                    })
+                    .await,
+                );
+            }
+            other => {
+                let why = format!("{name}: skipped, {path} answered {other:?} (not built yet?)");
+                println!("  {why}");
+                skipped.push(why);
+            }
+        }
+    }
+    scenarios
+}
+
+/// A raw read: its name, its SQL (text parameters), and the parameters of one request.
+type RawRead = (
+    &'static str,
+    &'static str,
+    Arc<dyn Fn(&mut StdRng) -> Vec<String> + Send + Sync>,
+);
+
+/// The reads above straight from `raw_statements(id uuid primary key, statement jsonb)`
+/// holding a copy of every stored Statement: what the same JSON in PostgreSQL answers
+/// without the LRS's index table and rollups. Only `id` is indexed there, so every other
+/// filter scans the whole table. Each is named after the LRS figure it is compared with
+/// (`report::link_ratios`).
+pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario> {
+    let reads: Vec<RawRead> = vec![
+        (
+            "raw by id (primary key)",
+            "SELECT statement FROM raw_statements WHERE id = $1::text::uuid",
+            {
+                let ids = samples.ids.clone();
+                Arc::new(move |rng: &mut StdRng| {
+                    vec![ids[rng.gen_range(0..ids.len().max(1))].to_string()]
+                })
+            },
+        ),
+        (
+            "raw agent + verb, limit 100 (jsonb @>, full scan)",
+            "SELECT statement FROM raw_statements WHERE statement @> $1::text::jsonb
+              ORDER BY statement->>'stored' DESC LIMIT 100",
+            Arc::new(|rng: &mut StdRng| {
+                vec![serde_json::json!({
+                    "actor": {"mbox": format!("mailto:learner{}@example.org", rng.gen_range(0..LEARNERS))},
+                    "verb": {"id": format!(
+                        "http://adlnet.gov/expapi/verbs/{}",
+                        COURSE_VERBS[rng.gen_range(0..COURSE_VERBS.len())]
+                    )},
+                })
+                .to_string()]
+            }),
+        ),
+        (
+            "raw activity + related, limit 100 (jsonpath, full scan)",
+            "SELECT statement FROM raw_statements
+              WHERE statement->'object'->>'id' = $1::text
+                 OR jsonb_path_exists(statement, '$.context.contextActivities.*[*] ? (@.id == $a)',
+                                      jsonb_build_object('a', $1::text))
+              ORDER BY statement->>'stored' DESC LIMIT 100",
+            Arc::new(|rng: &mut StdRng| {
+                vec![format!(
+                    "https://lms.example.org/courses/{}",
+                    rng.gen_range(0..COURSES)
+                )]
+            }),
+        ),
+        (
+            "raw registration, limit 100 (full scan)",
+            "SELECT statement FROM raw_statements
+              WHERE statement->'context'->>'registration' = $1::text
+              ORDER BY statement->>'stored' DESC LIMIT 100",
+            {
+                let registrations = samples.registrations.clone();
+                Arc::new(move |rng: &mut StdRng| {
+                    vec![registrations[rng.gen_range(0..registrations.len().max(1))].to_string()]
+                })
+            },
+        ),
+        (
+            "raw learners × weeks GROUP BY (a report from the JSON, full scan)",
+            "SELECT statement->'actor'->>'mbox', date_trunc('week', (statement->>'timestamp')::timestamptz),
+                    count(*)
+               FROM raw_statements GROUP BY 1, 2",
+            Arc::new(|_: &mut StdRng| Vec::new()),
+        ),
+    ];
+    let since_walk = "raw since, paging 10,000 (per page of 100, full scan)";
+    if !reads.iter().any(|(name, _, _)| selected(name)) && !selected(since_walk) {
+        return Vec::new();
+    }
+    println!("  -- raw PostgreSQL reads");
+    let admin = run.connect().await;
+    // VACUUM cannot share a batch: a batch of several statements is one transaction.
+    for sql in [
+        "DROP TABLE IF EXISTS raw_statements",
+        "CREATE TABLE raw_statements AS SELECT id, body AS statement FROM statements",
+        "ALTER TABLE raw_statements ADD PRIMARY KEY (id)",
+        "VACUUM ANALYZE raw_statements",
+    ] {
+        admin.batch_execute(sql).await.unwrap();
+    }
+    let qc = run.config.query_clients;
+    let mut connections = Vec::new();
+    for _ in 0..qc {
+        connections.push(Arc::new(run.connect().await));
+    }
+    let mut scenarios = Vec::new();
+    for (name, sql, params) in reads {
+        scenarios.extend(
+            run.measure(name, "raw", qc, |c| {
+                let db = connections[c].clone();
+                let params = params.clone();
+                let mut rng = StdRng::seed_from_u64(c as u64 + 31);
+                Box::new(move || {
+                    let (db, values) = (db.clone(), params(&mut rng));
+                    Box::pin(async move {
+                        let refs: Vec<&(dyn ToSql + Sync)> =
+                            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+                        db.query(sql, &refs).await.map_err(db_error)?;
+                        Ok(1)
+                    })
+                })
+            })
+            .await,
+        );
+    }
+    // Keyset paging by (stored, id), each client from its own point in time, as the
+    // LRS walk above.
+    scenarios.extend(
+        run.measure(since_walk, "raw", qc, |c| {
+            let db = connections[c].clone();
+            let start = (format!("2000-01-0{}T00:00:00Z", c % 9 + 1), Uuid::nil());
+            let walk = Arc::new(Mutex::new((start.clone(), 0usize)));
+            Box::new(move || {
+                let (db, walk, start) = (db.clone(), walk.clone(), start.clone());
+                Box::pin(async move {
+                    let ((stored, id), _) = walk.lock().unwrap().clone();
+                    let rows = db
+                        .query(
+                            "SELECT statement->>'stored', id, statement FROM raw_statements
+                              WHERE (statement->>'stored', id) > ($1::text, $2::text::uuid)
+                              ORDER BY statement->>'stored', id LIMIT 100",
+                            &[&stored, &id.to_string()],
+                        )
+                        .await
+                        .map_err(db_error)?;
+                    let mut walk = walk.lock().unwrap();
+                    walk.1 += rows.len();
+                    match rows.last() {
+                        Some(last) if walk.1 < PAGE_WALK => walk.0 = (last.get(0), last.get(1)),
+                        _ => *walk = (start, 0),
+                    }
+                    Ok(rows.len() as u64)
+                })
+            })
+        })
+        .await,
+    );
+    scenarios
+}
+
+fn encode(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn state_path(rng: &mut StdRng) -> String {
+    format!(
+        "/xapi/activities/state?activityId={}&agent={}&stateId=bookmark",
+        encode(&format!(
+            "https://lms.example.org/courses/{}",
+            rng.gen_range(0..COURSES)
+        )),
+        encode(&agent_json(rng.gen_range(0..LEARNERS)))
+    )
+}
+
+fn agent_json(learner: usize) -> String {
+    format!(r#"{{"mbox":"mailto:learner{learner}@example.org"}}"#)
+}
