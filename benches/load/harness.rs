@@ -264,6 +264,20 @@ impl FeedProgress {
     }
 }
 
+/// Replaces `raw_statements(id uuid primary key, statement jsonb)` with a copy of every
+/// stored Statement's JSON (none in an empty store).
+pub async fn copy_store_to_raw(client: &tokio_postgres::Client) {
+    // VACUUM cannot share a batch: a batch of several statements is one transaction.
+    for sql in [
+        "DROP TABLE IF EXISTS raw_statements",
+        "CREATE TABLE raw_statements AS SELECT id, body AS statement FROM statements",
+        "ALTER TABLE raw_statements ADD PRIMARY KEY (id)",
+        "VACUUM ANALYZE raw_statements",
+    ] {
+        client.batch_execute(sql).await.unwrap();
+    }
+}
+
 pub async fn database_statements(cluster: &Cluster, database: &str) -> Option<i64> {
     let admin = connect(cluster, "postgres").await;
     let exists = admin

@@ -13,7 +13,8 @@ use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
 use crate::harness::{
-    connect, db_error, drain_learning_feed, fresh_id, send, Bodies, FeedProgress, Http, JsonbText,
+    connect, copy_store_to_raw, db_error, drain_learning_feed, fresh_id, send, Bodies,
+    FeedProgress, Http, JsonbText,
 };
 use crate::measure::{MakeOp, Op, Scenario};
 use crate::Run;
@@ -82,27 +83,7 @@ pub async fn preload(http: &Http, cluster: &Cluster, database: &str, size: usize
 pub async fn raw_limit(run: &Run<'_>, bodies: &Arc<Bodies>) -> Vec<Scenario> {
     let clients = run.config.clients;
     let mut scenarios = Vec::new();
-    let raw = run.connect().await;
-    raw.batch_execute("DROP TABLE IF EXISTS raw_statements")
-        .await
-        .unwrap();
-    if run.size > 0 {
-        raw.batch_execute(
-            "CREATE TABLE raw_statements AS SELECT id, body AS statement FROM statements; \
-             ALTER TABLE raw_statements ADD PRIMARY KEY (id)",
-        )
-        .await
-        .unwrap();
-        raw.batch_execute("VACUUM ANALYZE raw_statements")
-            .await
-            .unwrap();
-    } else {
-        raw.batch_execute(
-            "CREATE TABLE raw_statements (id uuid PRIMARY KEY, statement jsonb NOT NULL)",
-        )
-        .await
-        .unwrap();
-    }
+    copy_store_to_raw(&run.connect().await).await;
     let mut raw_clients = Vec::new();
     for _ in 0..clients {
         raw_clients.push(Arc::new(run.connect().await));
@@ -208,6 +189,7 @@ pub async fn raw_limit(run: &Run<'_>, bodies: &Arc<Bodies>) -> Vec<Scenario> {
 
 /// The LRS's ingest scenarios; also what the learning feed folded in during each.
 pub async fn lrs(run: &Run<'_>, http: &Http, bodies: &Arc<Bodies>) -> (Vec<Scenario>, String) {
+    println!("  -- LRS ingest");
     let clients = run.config.clients;
     let mut scenarios = Vec::new();
     let post_op = |client: usize, rows: usize| -> Op {

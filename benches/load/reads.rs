@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::harness::{db_error, send, Http};
+use crate::harness::{copy_store_to_raw, db_error, send, Http};
 use crate::measure::{selected, Op, Scenario};
 use crate::Run;
 
@@ -372,16 +372,7 @@ pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario>
         return Vec::new();
     }
     println!("  -- raw PostgreSQL reads");
-    let admin = run.connect().await;
-    // VACUUM cannot share a batch: a batch of several statements is one transaction.
-    for sql in [
-        "DROP TABLE IF EXISTS raw_statements",
-        "CREATE TABLE raw_statements AS SELECT id, body AS statement FROM statements",
-        "ALTER TABLE raw_statements ADD PRIMARY KEY (id)",
-        "VACUUM ANALYZE raw_statements",
-    ] {
-        admin.batch_execute(sql).await.unwrap();
-    }
+    copy_store_to_raw(&run.connect().await).await;
     let qc = run.config.query_clients;
     let mut connections = Vec::new();
     for _ in 0..qc {
