@@ -25,6 +25,8 @@
 //!   run does not measure are carried into this run's results, each named with the
 //!   commit and date of the run that measured it (the 10 M size takes hours, so it can
 //!   be measured once and kept beside later runs of the smaller sizes).
+//! - `BENCH_RENDER`: a run's `results.json`; writes RESULTS.md again from it (same
+//!   figures, commit and date) and measures nothing.
 
 mod harness;
 mod ingest;
@@ -32,7 +34,7 @@ mod measure;
 mod reads;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use commonplace::store::embedded::Cluster;
@@ -100,6 +102,10 @@ impl Config {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let config = Config::from_env();
+    if let Ok(results) = std::env::var("BENCH_RENDER") {
+        render(Path::new(&results), &config.out);
+        return;
+    }
     std::fs::create_dir_all(config.target.join("bench-load")).unwrap();
     println!(
         "load bench: sizes {:?}, {} s per scenario, {} ingest clients, {} query clients, server {}",
@@ -157,6 +163,26 @@ async fn main() {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// Writes RESULTS.md again from a run's `results.json` (same figures, same commit and
+/// date), for a change to how the report is written; measures nothing.
+fn render(results: &Path, out: &Path) {
+    let text = std::fs::read_to_string(results)
+        .unwrap_or_else(|e| panic!("BENCH_RENDER: read {}: {e}", results.display()));
+    let report: Report = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "BENCH_RENDER: {} is not a results.json: {e}",
+            results.display()
+        )
+    });
+    std::fs::create_dir_all(out).unwrap();
+    std::fs::write(out.join("RESULTS.md"), report.markdown()).unwrap();
+    println!(
+        "wrote {} from {}",
+        out.join("RESULTS.md").display(),
+        results.display()
+    );
 }
 
 /// One store size's run: what its scenarios share.

@@ -99,11 +99,8 @@ pub async fn queries(
             Arc::new(move |rng: &mut StdRng| {
                 format!(
                     "/xapi/statements?agent={}&verb={}&limit=100",
-                    encode(&agent_json(rng.gen_range(0..LEARNERS))),
-                    encode(&format!(
-                        "http://adlnet.gov/expapi/verbs/{}",
-                        COURSE_VERBS[rng.gen_range(0..COURSE_VERBS.len())]
-                    ))
+                    encode(&learner(rng)),
+                    encode(&course_verb(rng))
                 )
             }),
         ),
@@ -112,10 +109,7 @@ pub async fn queries(
             Arc::new(move |rng: &mut StdRng| {
                 format!(
                     "/xapi/statements?activity={}&related_activities=true&limit=100",
-                    encode(&format!(
-                        "https://lms.example.org/courses/{}",
-                        rng.gen_range(0..COURSES)
-                    ))
+                    encode(&course(rng))
                 )
             }),
         ),
@@ -323,14 +317,11 @@ pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario>
             "SELECT statement FROM raw_statements WHERE statement @> $1::text::jsonb
               ORDER BY statement->>'stored' DESC LIMIT 100",
             Arc::new(|rng: &mut StdRng| {
-                vec![serde_json::json!({
-                    "actor": {"mbox": format!("mailto:learner{}@example.org", rng.gen_range(0..LEARNERS))},
-                    "verb": {"id": format!(
-                        "http://adlnet.gov/expapi/verbs/{}",
-                        COURSE_VERBS[rng.gen_range(0..COURSE_VERBS.len())]
-                    )},
-                })
-                .to_string()]
+                let actor = learner(rng);
+                vec![format!(
+                    r#"{{"actor":{actor},"verb":{{"id":"{}"}}}}"#,
+                    course_verb(rng)
+                )]
             }),
         ),
         (
@@ -340,12 +331,7 @@ pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario>
                  OR jsonb_path_exists(statement, '$.context.contextActivities.*[*] ? (@.id == $a)',
                                       jsonb_build_object('a', $1::text))
               ORDER BY statement->>'stored' DESC LIMIT 100",
-            Arc::new(|rng: &mut StdRng| {
-                vec![format!(
-                    "https://lms.example.org/courses/{}",
-                    rng.gen_range(0..COURSES)
-                )]
-            }),
+            Arc::new(|rng: &mut StdRng| vec![course(rng)]),
         ),
         (
             "raw registration, limit 100 (full scan)",
@@ -361,8 +347,8 @@ pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario>
         ),
         (
             "raw learners × weeks GROUP BY (a report from the JSON, full scan)",
-            "SELECT statement->'actor'->>'mbox', date_trunc('week', (statement->>'timestamp')::timestamptz),
-                    count(*)
+            "SELECT statement->'actor'->>'mbox',
+                    date_trunc('week', (statement->>'timestamp')::timestamptz), count(*)
                FROM raw_statements GROUP BY 1, 2",
             Arc::new(|_: &mut StdRng| Vec::new()),
         ),
@@ -440,14 +426,32 @@ fn encode(v: &str) -> String {
 fn state_path(rng: &mut StdRng) -> String {
     format!(
         "/xapi/activities/state?activityId={}&agent={}&stateId=bookmark",
-        encode(&format!(
-            "https://lms.example.org/courses/{}",
-            rng.gen_range(0..COURSES)
-        )),
-        encode(&agent_json(rng.gen_range(0..LEARNERS)))
+        encode(&course(rng)),
+        encode(&learner(rng))
     )
 }
 
 fn agent_json(learner: usize) -> String {
     format!(r#"{{"mbox":"mailto:learner{learner}@example.org"}}"#)
+}
+
+/// A Workload learner, as Agent JSON.
+fn learner(rng: &mut StdRng) -> String {
+    agent_json(rng.gen_range(0..LEARNERS))
+}
+
+/// A Workload course's Activity id.
+fn course(rng: &mut StdRng) -> String {
+    format!(
+        "https://lms.example.org/courses/{}",
+        rng.gen_range(0..COURSES)
+    )
+}
+
+/// A verb the Workload's course Statements use.
+fn course_verb(rng: &mut StdRng) -> String {
+    format!(
+        "http://adlnet.gov/expapi/verbs/{}",
+        COURSE_VERBS[rng.gen_range(0..COURSE_VERBS.len())]
+    )
 }

@@ -53,6 +53,16 @@ pub fn link_ratios(scenarios: &mut [Scenario]) {
     }
 }
 
+/// A rate per second: whole above 10, else with two decimals (a full scan of a large
+/// table runs less than once a second).
+fn rate_text(rate: f64) -> String {
+    if rate >= 10.0 {
+        format!("{rate:.0}")
+    } else {
+        format!("{rate:.2}")
+    }
+}
+
 /// A ratio of rates: in % below 1, as a multiple above.
 fn ratio_text(ratio: f64) -> String {
     if ratio < 1.0 {
@@ -90,7 +100,7 @@ pub fn earlier_runs(path: &Path, measured_now: &[usize]) -> Vec<SizeRun> {
         .collect()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub commit: String,
     pub date: String,
@@ -117,7 +127,19 @@ pub fn commit() -> String {
             .unwrap_or_default()
     };
     let head = run(&["rev-parse", "--short", "HEAD"]);
-    let dirty = !run(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    // The results files are this harness's output: a checkout holding an earlier run's
+    // is still the commit it names.
+    let dirty = !run(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ".",
+        ":!benches/RESULTS.md",
+        ":!benches/results.json",
+        ":!benches/results-10m.json",
+    ])
+    .is_empty();
     if dirty {
         format!("{head} (with uncommitted changes)")
     } else {
@@ -467,12 +489,12 @@ impl Report {
                 let pct =
                     |v: Option<f64>| v.map(|r| format!("{:.0} %", 100.0 * r)).unwrap_or_default();
                 md.push_str(&format!(
-                    "| {}{} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} % | {} | {:.0} % | {} | {} |\n",
+                    "| {}{} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} % | {} | {:.0} % | {} | {} |\n",
                     s.name,
                     if s.kind == "raw" { " (PostgreSQL)" } else { "" },
                     s.clients,
-                    s.items_per_second,
-                    s.requests_per_second,
+                    rate_text(s.items_per_second),
+                    rate_text(s.requests_per_second),
                     s.p50_ms,
                     s.p95_ms,
                     s.p99_ms,
