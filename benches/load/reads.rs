@@ -35,32 +35,23 @@ impl Samples {
             .unwrap()
             .get(0);
         let percent = (100.0 * 20_000.0 / total.max(1) as f64).clamp(0.01, 100.0);
-        let ids: Vec<Uuid> = client
-            .query(
-                &format!("SELECT id FROM statements TABLESAMPLE SYSTEM ({percent}) LIMIT 2000"),
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let registrations: Vec<Uuid> = client
-            .query(
-                &format!(
-                    "SELECT DISTINCT registration FROM statements TABLESAMPLE SYSTEM ({percent}) \
-                     WHERE registration IS NOT NULL LIMIT 1000"
-                ),
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let sample = |sql: String| {
+            let client = &client;
+            async move {
+                let rows = client.query(&sql, &[]).await.unwrap();
+                Arc::new(rows.iter().map(|r| r.get(0)).collect::<Vec<Uuid>>())
+            }
+        };
         Samples {
-            ids: Arc::new(ids),
-            registrations: Arc::new(registrations),
+            ids: sample(format!(
+                "SELECT id FROM statements TABLESAMPLE SYSTEM ({percent}) LIMIT 2000"
+            ))
+            .await,
+            registrations: sample(format!(
+                "SELECT DISTINCT registration FROM statements TABLESAMPLE SYSTEM ({percent}) \
+                 WHERE registration IS NOT NULL LIMIT 1000"
+            ))
+            .await,
         }
     }
 }

@@ -218,6 +218,41 @@ struct Target {
     by: String,
 }
 
+impl Target {
+    /// A figure whose target is a ceiling: met at or below `limit`.
+    fn at_most(
+        figure: &'static str,
+        target: &'static str,
+        measured: String,
+        raw: String,
+        value: f64,
+        limit: f64,
+    ) -> Target {
+        let met = value <= limit;
+        Target {
+            figure,
+            target,
+            measured,
+            raw,
+            met: Some(met),
+            by: if met {
+                String::new()
+            } else {
+                shortfall(value, limit, false)
+            },
+        }
+    }
+}
+
+/// How far a figure falls short of a floor (`higher`), or goes over a ceiling.
+fn shortfall(measured: f64, target: f64, higher: bool) -> String {
+    if higher {
+        format!("{:.0} % short", 100.0 * (1.0 - measured / target))
+    } else {
+        format!("{:.0} % over", 100.0 * (measured / target - 1.0))
+    }
+}
+
 impl Report {
     fn find(&self, size: usize, prefix: &str) -> Option<&Scenario> {
         self.runs
@@ -246,13 +281,6 @@ impl Report {
 
     fn targets(&self) -> Vec<Target> {
         let mut out = Vec::new();
-        let short = |m: f64, t: f64, higher: bool| -> String {
-            if higher {
-                format!("{:.0} % short", 100.0 * (1.0 - m / t))
-            } else {
-                format!("{:.0} % over", 100.0 * (m / t - 1.0))
-            }
-        };
         for run in &self.runs {
             let size = run.store_size;
             if let Some(s) = self.find(size, "POST /statements, batches") {
@@ -272,7 +300,7 @@ impl Report {
                     } else {
                         format!(
                             "{}; {:.0} % of raw vs 30 %",
-                            short(s.items_per_second, 25_000.0, true),
+                            shortfall(s.items_per_second, 25_000.0, true),
                             100.0 * ratio
                         )
                     },
@@ -294,10 +322,13 @@ impl Report {
                     } else {
                         let mut by = Vec::new();
                         if s.items_per_second < 5_000.0 {
-                            by.push(format!("rate {}", short(s.items_per_second, 5_000.0, true)));
+                            by.push(format!(
+                                "rate {}",
+                                shortfall(s.items_per_second, 5_000.0, true)
+                            ));
                         }
                         if s.p99_ms > 20.0 {
-                            by.push(format!("p99 {}", short(s.p99_ms, 20.0, false)));
+                            by.push(format!("p99 {}", shortfall(s.p99_ms, 20.0, false)));
                         }
                         by.join(", ")
                     },
@@ -317,23 +348,18 @@ impl Report {
             ("GET since", 25.0),
         ] {
             if let Some(s) = self.find(query_size, prefix) {
-                let met = s.p99_ms <= limit;
-                out.push(Target {
-                    figure: "query p99 (limit=100)",
-                    target: if limit == 5.0 {
+                out.push(Target::at_most(
+                    "query p99 (limit=100)",
+                    if limit == 5.0 {
                         "by id ≤ 5 ms (at 1 M)"
                     } else {
                         "≤ 25 ms (at 1 M)"
                     },
-                    measured: format!("{}: {:.1} ms at {} stored", s.name, s.p99_ms, query_size),
-                    raw: self.raw_read(query_size, s),
-                    met: Some(met),
-                    by: if met {
-                        String::new()
-                    } else {
-                        short(s.p99_ms, limit, false)
-                    },
-                });
+                    format!("{}: {:.1} ms at {} stored", s.name, s.p99_ms, query_size),
+                    self.raw_read(query_size, s),
+                    s.p99_ms,
+                    limit,
+                ));
             }
         }
         for run in &self.runs {
@@ -347,22 +373,17 @@ impl Report {
                 } else {
                     200.0
                 };
-                let met = s.p99_ms <= limit;
-                out.push(Target {
-                    figure: "report p99",
-                    target: "≤ 200 ms at 1 M, ≤ 1 s at 10 M",
-                    measured: format!(
+                out.push(Target::at_most(
+                    "report p99",
+                    "≤ 200 ms at 1 M, ≤ 1 s at 10 M",
+                    format!(
                         "{}: {:.0} ms at {} stored",
                         s.name, s.p99_ms, run.store_size
                     ),
-                    raw: self.raw_read(run.store_size, s),
-                    met: Some(met),
-                    by: if met {
-                        String::new()
-                    } else {
-                        short(s.p99_ms, limit, false)
-                    },
-                });
+                    self.raw_read(run.store_size, s),
+                    s.p99_ms,
+                    limit,
+                ));
             }
         }
         if !self.runs.iter().any(|r| {
@@ -384,35 +405,27 @@ impl Report {
             .iter()
             .map(|r| r.server_vm_hwm_mb)
             .fold(0.0, f64::max);
-        out.push(Target {
-            figure: "server memory under load",
-            target: "RSS ≤ 150 MB",
-            measured: format!("peak RSS (VmHWM) {rss:.0} MB"),
-            raw: String::new(),
-            met: Some(rss <= 150.0),
-            by: if rss <= 150.0 {
-                String::new()
-            } else {
-                short(rss, 150.0, false)
-            },
-        });
+        out.push(Target::at_most(
+            "server memory under load",
+            "RSS ≤ 150 MB",
+            format!("peak RSS (VmHWM) {rss:.0} MB"),
+            String::new(),
+            rss,
+            150.0,
+        ));
         let ready = self
             .runs
             .iter()
             .flat_map(|r| r.ready_ms.iter().copied())
             .fold(0.0, f64::max);
-        out.push(Target {
-            figure: "time to ready, existing database",
-            target: "≤ 1 s",
-            measured: format!("worst of {} restarts: {ready:.0} ms", self.runs.len() * 3),
-            raw: String::new(),
-            met: Some(ready <= 1000.0),
-            by: if ready <= 1000.0 {
-                String::new()
-            } else {
-                short(ready, 1000.0, false)
-            },
-        });
+        out.push(Target::at_most(
+            "time to ready, existing database",
+            "≤ 1 s",
+            format!("worst of {} restarts: {ready:.0} ms", self.runs.len() * 3),
+            String::new(),
+            ready,
+            1000.0,
+        ));
         out
     }
 
