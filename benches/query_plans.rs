@@ -211,7 +211,7 @@ async fn main() {
         commit(),
     );
     let mut plans = String::new();
-    let (pin, _) = statement_reads::snapshot(&pool, 1).await.unwrap();
+    let (pin, consistent_through) = statement_reads::snapshot(&pool, 1).await.unwrap();
     for shape in &shapes {
         let mut timings = Vec::with_capacity(SAMPLES);
         for _ in 0..SAMPLES {
@@ -243,7 +243,11 @@ async fn main() {
             &pool,
             1,
             &shape.filter,
-            PagePosition { after: None, pin },
+            PagePosition {
+                after: None,
+                pin,
+                consistent_through,
+            },
             100,
         )
         .await

@@ -103,6 +103,9 @@ pub struct Principal {
     pub store: String,
     pub scopes: Vec<Scope>,
     pub tags: BTreeMap<String, String>,
+    /// The learner (IFI as the LRS writes it) a capture credential is bound to: it may
+    /// write, read and keep documents only as them (`crate::capture::binding`).
+    pub learner: Option<String>,
 }
 
 impl Principal {
@@ -147,16 +150,37 @@ impl NewSecret {
             secret: random_token(32),
         }
     }
+
+    /// A key and secret the operator chose. Secrets are kept only as a fast, unsalted
+    /// hash (`hash_secret`), which withstands guessing only when the secret is long and
+    /// random: a shorter one is refused, with the reason.
+    pub fn chosen(key: String, secret: String) -> Result<Self, String> {
+        let length = secret.chars().count();
+        if length < MIN_CHOSEN_SECRET_CHARS {
+            return Err(format!(
+                "a chosen secret must be at least {MIN_CHOSEN_SECRET_CHARS} characters long \
+                 (this one has {length}): secrets are stored as fast SHA-256 hashes, which \
+                 only long random secrets withstand against guessing; generate one, e.g. \
+                 `openssl rand -base64 32`, or leave it unset for a random one"
+            ));
+        }
+        Ok(NewSecret { key, secret })
+    }
 }
 
-fn random_token(bytes: usize) -> String {
+/// The fewest characters a chosen secret may have (a generated one has 43).
+pub const MIN_CHOSEN_SECRET_CHARS: usize = 32;
+
+/// `bytes` random bytes from the operating system, base64url without padding.
+pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// Secrets are random with at least 128 bits of entropy, so a fast cryptographic hash
-/// is enough: there is nothing for a slow password hash to protect against.
+/// Secrets are random with at least 128 bits of entropy (a chosen one must be at least
+/// `MIN_CHOSEN_SECRET_CHARS` long), so a fast cryptographic hash is enough: there is
+/// nothing for a slow password hash to protect against.
 pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
@@ -186,6 +210,7 @@ mod tests {
             store: "default".into(),
             scopes: scopes.to_vec(),
             tags: BTreeMap::new(),
+            learner: None,
         }
     }
 

@@ -28,7 +28,7 @@ pub struct Settings {
     /// The longest an xAPI request may take before it is answered 503 (a database that
     /// hangs rather than fails must not hang its clients).
     pub request_timeout: Duration,
-    /// How long in-flight requests may take to finish after SIGTERM.
+    /// How long in-flight requests may take to finish after SIGINT or SIGTERM.
     pub shutdown_grace: Duration,
     /// How long a verified credential is trusted before it is looked up again.
     pub credential_cache_ttl: Duration,

@@ -1,7 +1,8 @@
 //! `commonplace demo`: a realistic mixed data set posted through the real xAPI API, so
 //! a newcomer sees populated reports and dashboard. Learners in teams take courses
 //! (registrations, lessons, completions), visit pathway items, document goals and read
-//! toward them, read on the web in sessions, and share finds with their team. Every
+//! toward them, read on the web in sessions (the Statements the capture extension
+//! sends, with the active time it measured), and share finds with their team. Every
 //! Statement is classified by its shape, so one credential of any tags will do.
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
@@ -9,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+use crate::telemetry::statements_bar;
 use crate::workload::Workload;
 
 const TEAMS: [&str; 8] = [
@@ -40,6 +42,8 @@ const SITES: [&str; 8] = [
     "medium.com",
     "podcasts.example.org",
 ];
+/// `context.platform` as the capture extension writes it.
+const BROWSERS: [&str; 2] = ["Chromium", "Firefox"];
 const GOAL_TYPE: &str = "https://commonplace.dev/xapi/activity-types/goal";
 const GOAL_EXTENSION: &str = "https://commonplace.dev/xapi/extensions/goal";
 const STATEMENTS_PER_REQUEST: usize = 250;
@@ -149,7 +153,9 @@ pub fn statements(learners: usize, weeks: u32, seed: u64, today: NaiveDate) -> V
                 }
                 out.push(s);
             }
-            // Web reading in sessions: a few pages minutes apart, some toward the goal.
+            // Web reading in sessions, as the capture extension records it: a few pages
+            // minutes apart, each with the active time measured in the browser, some
+            // toward the goal.
             let sessions = (leaning * 4.0 * rng.gen_range(0.5..1.5)).round() as usize;
             for _ in 0..sessions {
                 let mut when = at(&mut rng);
@@ -166,6 +172,11 @@ pub fn statements(learners: usize, weeks: u32, seed: u64, today: NaiveDate) -> V
                     );
                     s["context"]["extensions"] =
                         json!({"https://commonplace.dev/xapi/extensions/host": site});
+                    s["context"]["platform"] = json!(BROWSERS[learner % BROWSERS.len()]);
+                    // Read for part of the time until the next page.
+                    let minutes_to_next_page = rng.gen_range(2..15);
+                    let active_seconds = rng.gen_range(30..minutes_to_next_page * 60);
+                    s["result"] = json!({"duration": format!("PT{active_seconds}S")});
                     if toward_goal {
                         s["context"]["extensions"][GOAL_EXTENSION] = json!(goal);
                     }
@@ -174,7 +185,7 @@ pub fn statements(learners: usize, weeks: u32, seed: u64, today: NaiveDate) -> V
                         when += Duration::minutes(1);
                         out.push(base("http://adlnet.gov/expapi/verbs/shared", page, when));
                     }
-                    when += Duration::minutes(rng.gen_range(2..15));
+                    when += Duration::minutes(minutes_to_next_page);
                 }
             }
         }
@@ -182,7 +193,8 @@ pub fn statements(learners: usize, weeks: u32, seed: u64, today: NaiveDate) -> V
     out
 }
 
-/// Posts the demo Statements; returns how many were stored.
+/// Posts the demo Statements, counting them on a progress bar (stderr, terminals
+/// only); returns how many were stored.
 pub async fn run(options: &DemoOptions) -> Result<usize, String> {
     let endpoint = options.endpoint.trim_end_matches('/');
     let scheme = endpoint.split_once("://").map(|(scheme, _)| scheme);
@@ -204,6 +216,7 @@ pub async fn run(options: &DemoOptions) -> Result<usize, String> {
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {}", causes(&e)))?;
+    let bar = statements_bar(all.len() as u64, "posting");
     let mut stored = 0;
     for batch in all.chunks(STATEMENTS_PER_REQUEST) {
         let response = client
@@ -220,7 +233,9 @@ pub async fn run(options: &DemoOptions) -> Result<usize, String> {
             return Err(format!("POST {url}: {status}: {body}"));
         }
         stored += batch.len();
+        bar.inc(batch.len() as u64);
     }
+    bar.finish_and_clear();
     Ok(stored)
 }
 

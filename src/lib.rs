@@ -1,6 +1,7 @@
 //! Commonplace: an xAPI Learning Record Store on PostgreSQL.
 
 pub mod auth;
+pub mod capture;
 pub mod cli;
 pub mod configuration;
 pub mod demo;

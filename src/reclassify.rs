@@ -2,10 +2,10 @@
 //! batches that each commit their progress, showing a progress bar.
 
 use deadpool_postgres::Pool;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::modes::Ruleset;
 use crate::store::modes::{self, Progress};
+use crate::telemetry::statements_bar;
 
 /// Reclassifies `store` (or every store); returns a message on failure.
 pub async fn run(
@@ -47,15 +47,7 @@ async fn reclassify_store(
             start.changed
         ));
     }
-    let bar = ProgressBar::new(start.remaining.max(0) as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:40}] {pos}/{len} statements, {per_sec}, eta {eta}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(name.to_string());
+    let bar = statements_bar(start.remaining.max(0) as u64, name);
     let mut changed = 0u64;
     loop {
         let batch = modes::reclassify_batch(pool, store_id, name, rules, batch_size)

@@ -81,6 +81,22 @@ pub fn canonical_ifi(raw: &str) -> Option<String> {
         .then(|| raw.to_string())
 }
 
+/// One field of the CSV Commonplace writes (reports, invitations): RFC 4180 quoting,
+/// and a leading quote mark for text a spreadsheet would run as a formula (a learner
+/// IFI, name or team is outside our control).
+pub fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
 /// Records with the line each starts on.
 fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
     let mut out = Vec::new();
@@ -127,6 +143,14 @@ fn records(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
 
     #[test]
     fn reads_a_roster_with_quotes_and_opt_outs() {

@@ -1,22 +1,29 @@
 //! Building and running the server: the database, the app, the listener.
 
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::auth::{NewSecret, Scope};
 use crate::configuration::Settings;
-use crate::http::{self, AppState, CredentialCache, Throttles};
+use crate::http::{self, AppState, CredentialCache, InFlight, Throttles};
 use crate::store::learning::TimeRule;
+use crate::store::server_lock::{ServerLock, ServerLockError};
 use crate::store::write_queue::StatementWriter;
-use crate::store::{self, credentials, learning_feed, Database};
+use crate::store::{self, credentials, learning_feed, Database, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] store::Error),
+    #[error(transparent)]
+    DataDirInUse(#[from] ServerLockError),
+    #[error("cannot handle SIGINT and SIGTERM: {0}")]
+    Signals(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -31,10 +38,20 @@ pub struct Application {
     server: Server,
     database: Database,
     learning_feed: tokio::task::JoinHandle<()>,
+    shutdown_grace: Duration,
+    in_flight: web::Data<InFlight>,
+    stop_signals: StopSignals,
+    /// This server's hold on its embedded cluster's data directory.
+    data_dir_lock: Option<ServerLock>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        // Before anything else: a second server must not touch the first one's cluster.
+        let mut data_dir_lock = match &settings.database {
+            Source::Embedded(data_dir) => Some(ServerLock::acquire(data_dir, settings.listen)?),
+            Source::External(_) => None,
+        };
         let database = Database::open(&settings.database, &settings.pool).await?;
         let listen_error = |source| StartupError::Listen {
             addr: settings.listen,
@@ -42,6 +59,9 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.listen).map_err(listen_error)?;
         let local = listener.local_addr().map_err(listen_error)?;
+        if let Some(lock) = &mut data_dir_lock {
+            lock.record(local)?;
+        }
         let state = web::Data::new(AppState {
             pool: database.pool.clone(),
             credentials: CredentialCache::new(settings.credential_cache_ttl),
@@ -55,18 +75,24 @@ impl Application {
             ),
             settings: settings.clone(),
         });
+        let in_flight = web::Data::new(InFlight::default());
+        let app_in_flight = in_flight.clone();
         let cors_settings = settings.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(app_in_flight.clone())
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
                 .wrap(from_fn(http::version_header))
                 .wrap(http::cors(&cors_settings))
                 .wrap(from_fn(http::request_span))
                 .wrap(from_fn(http::track_requests))
+                .wrap(from_fn(http::count_in_flight))
         })
         .shutdown_timeout(settings.shutdown_grace.as_secs())
+        // actix stops at once on SIGINT and logs its own words; both signals drain here.
+        .disable_signals()
         .listen(listener)
         .map_err(listen_error)?;
         if let Some(workers) = settings.workers {
@@ -82,6 +108,11 @@ impl Application {
             server: server.run(),
             database,
             learning_feed,
+            shutdown_grace: settings.shutdown_grace,
+            in_flight,
+            // Installed before the server says it is ready, so no signal finds none.
+            stop_signals: StopSignals::install().map_err(StartupError::Signals)?,
+            data_dir_lock,
         })
     }
 
@@ -110,13 +141,68 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or the handle), drains in-flight requests,
-    /// then closes the database (stopping the embedded cluster).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let outcome = self.server.await;
+    /// Serves until stopped (SIGINT/SIGTERM or the handle), drains in-flight requests
+    /// (for up to the shutdown grace), then closes the database (stopping the embedded
+    /// cluster).
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let mut server = std::pin::pin!(self.server);
+        let outcome = tokio::select! {
+            outcome = &mut server => outcome,
+            signal = self.stop_signals.first() => {
+                let grace = self.shutdown_grace;
+                tracing::info!(
+                    "{signal} received; no new connections, in-flight requests have {} s to finish",
+                    grace.as_secs()
+                );
+                let stopping = Instant::now();
+                let (_, cut_off_before) = self.in_flight.now();
+                // Sent at once; the server resolves when every worker has stopped.
+                drop(handle.stop(true));
+                let outcome = server.await;
+                // A worker drops the requests it still runs once the grace is over, never
+                // before; they may be dropped just after the server resolves, so those
+                // still running count too.
+                let (running, cut_off) = self.in_flight.now();
+                if stopping.elapsed() >= grace && (running > 0 || cut_off > cut_off_before) {
+                    tracing::warn!(
+                        "forced shutdown after {} s grace: requests still in flight were cut off",
+                        grace.as_secs()
+                    );
+                } else {
+                    tracing::info!("graceful shutdown complete: in-flight requests finished");
+                }
+                outcome
+            }
+        };
         self.learning_feed.abort();
         self.database.close().await;
+        // Only now, with the embedded cluster stopped, may another server take the directory.
+        drop(self.data_dir_lock);
         outcome
+    }
+}
+
+/// SIGINT and SIGTERM, which both stop the server gracefully.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The first of them to arrive, by name.
+    async fn first(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
     }
 }
 

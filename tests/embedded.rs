@@ -15,7 +15,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::{Pid, Uid, User};
 
 const KEY: &str = "test-key";
-const SECRET: &str = "test-secret-that-is-long-enough";
+const SECRET: &str = "test-secret-long-enough-for-a-chosen-one";
 
 /// Who runs the binary, and the copy of it that user can execute.
 #[derive(Clone)]

@@ -19,7 +19,7 @@ use crate::measure::{truncate, Scenario};
 use crate::Config;
 
 const KEY: &str = "bench";
-const SECRET: &str = "bench-secret-not-for-production";
+const SECRET: &str = "bench-secret-not-for-production-use";
 
 /// Workload Statements serialised without their id, ready to take a fresh one.
 pub struct Bodies {

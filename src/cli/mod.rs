@@ -1,6 +1,6 @@
 //! The `commonplace` command line: `serve` (the default), `migrate`, and the operator
 //! commands (`credentials` and `stores` in `accounts`; `modes`, `roster` and `hosts` in
-//! `learning`; `demo`, `export`, `import`, `erase`).
+//! `learning`; `capture` in `capture`; `demo`, `export`, `import`, `erase`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,9 +18,11 @@ use crate::telemetry::{self, LogFormat};
 use crate::xapi::version::Version;
 
 mod accounts;
+mod capture;
 mod learning;
 
 use accounts::{credentials_command, stores_command, CredentialsCommand, StoresCommand};
+use capture::{capture_command, CaptureCommand};
 use learning::{
     hosts_command, modes_command, HostsCommand, ModesArgs, ModesCommand, RosterCommand,
 };
@@ -101,6 +103,9 @@ enum Command {
     /// Web hosts a store refuses from browser capture (credentials tagged source=browser).
     #[command(subcommand)]
     Hosts(HostsCommand),
+    /// Browser capture: enrolment codes, the capture policy, the extension package.
+    #[command(subcommand)]
+    Capture(CaptureCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -127,6 +132,8 @@ struct DemoArgs {
     seed: u64,
 }
 
+const DEFAULT_DATA_DIR: &str = "./commonplace-data";
+
 #[derive(Debug, Clone, Args)]
 struct DatabaseArgs {
     /// PostgreSQL to use (URL or key=value string). Without it, a private cluster
@@ -134,11 +141,7 @@ struct DatabaseArgs {
     #[arg(long, env = "COMMONPLACE_DATABASE_URL")]
     database_url: Option<String>,
     /// Where the embedded PostgreSQL cluster and its log live.
-    #[arg(
-        long,
-        env = "COMMONPLACE_DATA_DIR",
-        default_value = "./commonplace-data"
-    )]
+    #[arg(long, env = "COMMONPLACE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
     /// Maximum number of database connections.
     #[arg(long, env = "COMMONPLACE_POOL_SIZE", default_value_t = 16)]
@@ -236,7 +239,7 @@ struct ServeArgs {
     /// Seconds an xAPI request may take before it is answered 503.
     #[arg(long, env = "COMMONPLACE_REQUEST_TIMEOUT", default_value_t = 60)]
     request_timeout: u64,
-    /// Seconds in-flight requests may take to finish after SIGTERM.
+    /// Seconds in-flight requests may take to finish after SIGINT or SIGTERM.
     #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
     #[command(flatten)]
@@ -288,6 +291,7 @@ pub fn run() -> ExitCode {
     let log_format = match &command {
         Command::Serve(args) => args.database.log_format,
         Command::Demo(_) => LogFormat::Pretty,
+        Command::Capture(command) => command.log_format(),
         Command::Migrate(db) => db.log_format,
         Command::Credentials(
             CredentialsCommand::Create { database, .. }
@@ -327,6 +331,7 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Stores(command) => stores_command(command).await,
         Command::Modes(command) => modes_command(command).await,
         Command::Hosts(command) => hosts_command(command).await,
+        Command::Capture(command) => capture_command(command).await,
         Command::Demo(args) => {
             let options = crate::demo::DemoOptions {
                 endpoint: args.endpoint,
@@ -449,10 +454,10 @@ async fn execute(command: Command) -> Result<(), String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    let bootstrap = bootstrap_from_env()?;
     let app = Application::build(args.settings()?)
         .await
         .map_err(|e| e.to_string())?;
-    let bootstrap = bootstrap_from_env()?;
     let chosen = bootstrap.is_some();
     let first = bootstrap_credential(app.pool(), bootstrap)
         .await
@@ -475,9 +480,32 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             "First credential (all scopes, store 'default'), shown once:\n  key:    {}\n  secret: {}\n  e.g. curl -u '{}:{}' -H 'X-Experience-API-Version: 2.0.0' {endpoint}statements",
             secret.key, secret.secret, secret.key, secret.secret
         ),
-        None => {}
+        None => println!(
+            "No credential is printed on later starts; if you lost the first one, create \
+             another with:\n  {}",
+            create_credential_command(&args.database)
+        ),
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// The command that creates a credential in the database this server uses, called as
+/// this binary was (`target/release/commonplace` before it is installed).
+fn create_credential_command(database: &DatabaseArgs) -> String {
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "commonplace".into());
+    let mut words = vec![program.as_str(), "credentials", "create"];
+    words.extend(["--name", "NAME", "--scope", "all"]);
+    let data_dir = database.data_dir.to_string_lossy();
+    match &database.database_url {
+        // Not echoed: the URL may hold a password.
+        Some(_) => words.extend(["--database-url", "URL"]),
+        None if data_dir != DEFAULT_DATA_DIR => words.extend(["--data-dir", &data_dir]),
+        None => {}
+    }
+    // Quoting fails only on a NUL byte, which no argument or path holds.
+    shlex::try_join(words.iter().copied()).unwrap_or_else(|_| words.join(" "))
 }
 
 fn bootstrap_from_env() -> Result<Option<NewSecret>, String> {
@@ -487,7 +515,9 @@ fn bootstrap_from_env() -> Result<Option<NewSecret>, String> {
         (Some(key), Some(secret))
             if !key.is_empty() && !secret.is_empty() && !key.contains(':') =>
         {
-            Ok(Some(NewSecret { key, secret }))
+            NewSecret::chosen(key, secret)
+                .map(Some)
+                .map_err(|why| format!("COMMONPLACE_BOOTSTRAP_SECRET: {why}"))
         }
         (None, None) => Ok(None),
         _ => Err(

@@ -2,6 +2,13 @@
 //! form body carries headers, parameters and `content`. The request is rewritten into
 //! the ordinary form before routing, so every handler sees one shape. xAPI 2.0 removed
 //! the syntax, so a 2.0 request using it is refused.
+//!
+//! A form field named after a header is that header for the request (the LRS "MUST
+//! treat the form parameters listed above as header parameters"), so it replaces a real
+//! header of the same name: the form is what the client's code controls, and for
+//! `Content-Type`/`Content-Length` the real headers describe the form itself. A form
+//! `X-Experience-API-Version` the LRS does not serve is therefore 400 like the header,
+//! whatever real header came with it.
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
@@ -23,9 +30,6 @@ const HEADER_FIELDS: [&str; 6] = [
     "if-match",
     "if-none-match",
 ];
-
-/// Header fields whose form value describes `content`, so it replaces the real header.
-const DESCRIBE_CONTENT: [&str; 2] = ["content-type", "content-length"];
 
 pub fn is_alternate(req: &ServiceRequest) -> bool {
     req.method() == Method::POST
@@ -54,9 +58,6 @@ pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), Ap
             )))
         }
     };
-    if header_says_2_0(req.headers().get(&VERSION_HEADER)) {
-        return Err(removed_in_2_0());
-    }
     let form_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -85,22 +86,14 @@ pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), Ap
             let header = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| {
                 ApiError::InvalidParameter(format!("'{name}' is not a header name"))
             })?;
-            // A real header wins over its form twin: the form stands in for headers a
-            // client cannot set, so one it did set is the one it meant. Content-Type and
-            // Content-Length are the exception: the real ones describe the form itself.
-            if !DESCRIBE_CONTENT.contains(&lower.as_str()) && req.headers().contains_key(&header) {
-                continue;
-            }
-            if lower == "x-experience-api-version"
-                && header_says_2_0(Some(&header_value(&name, &value)?))
-            {
-                return Err(removed_in_2_0());
-            }
             req.headers_mut()
                 .insert(header, header_value(&name, &value)?);
         } else {
             params.push((name, value));
         }
+    }
+    if header_says_2_0(req.headers().get(&VERSION_HEADER)) {
+        return Err(removed_in_2_0());
     }
     req.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(content.len()));

@@ -1,7 +1,9 @@
 //! HTTP Basic authentication against stored credentials, with a short-lived cache so
-//! that a busy client does not cost a database round trip per request.
+//! that a busy client does not cost a database round trip per request, behind the
+//! throttle of failed attempts: the one door of every authenticated route.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use base64::Engine;
 use deadpool_postgres::Pool;
 
 use super::error::ApiError;
+use super::throttle::Throttles;
 use crate::auth::{secret_matches, Principal};
 use crate::store::credentials::{self, CredentialRecord};
 
@@ -43,12 +46,44 @@ impl CredentialCache {
         entries.insert(record.key.clone(), (record, Instant::now()));
     }
 
-    /// Authenticates the request's `Authorization` header.
-    pub async fn authenticate(
+    /// Drops a revoked credential at once, so this instance refuses it from the next
+    /// request on (others within the TTL).
+    pub fn forget(&self, key: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.remove(key);
+    }
+
+    /// Authenticates a request to any authenticated route (xAPI, the reports, the
+    /// dashboard) from `address`: 429 while its key or its address has used up its
+    /// failed attempts, each failure counted, then the credential's request rate. One
+    /// door with one set of counters, so a key locked out on one route is locked out on
+    /// every route.
+    pub async fn admit(
         &self,
         pool: &Pool,
+        throttles: &Throttles,
         headers: &HeaderMap,
+        address: Option<IpAddr>,
     ) -> Result<Principal, ApiError> {
+        let key = presented_key(headers);
+        throttles.admit_authentication(address, key.as_deref())?;
+        let principal = match self.authenticate(pool, headers).await {
+            Ok(principal) => principal,
+            Err(e @ ApiError::Unauthorized(_)) => {
+                // A request without credentials is a prompt for them, not a guess.
+                if headers.contains_key(AUTHORIZATION) {
+                    throttles.authentication_failed(address, key.as_deref());
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        throttles.admit_request(&principal.key)?;
+        Ok(principal)
+    }
+
+    /// Authenticates the request's `Authorization` header.
+    async fn authenticate(&self, pool: &Pool, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let (key, secret) = basic_credentials(headers)?;
         let record = match self.cached(&key) {
             Some(record) => record,
@@ -70,12 +105,13 @@ impl CredentialCache {
             store: record.store,
             scopes: record.scopes,
             tags: record.tags,
+            learner: record.learner,
         })
     }
 }
 
 /// The key a request presents, if its `Authorization` header is Basic credentials.
-pub fn presented_key(headers: &HeaderMap) -> Option<String> {
+fn presented_key(headers: &HeaderMap) -> Option<String> {
     basic_credentials(headers).ok().map(|(key, _)| key)
 }
 

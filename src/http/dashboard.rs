@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::error::ApiError;
 use super::params::query_pairs;
-use super::reports::{parse_day, Reader, DEFAULT_DAYS};
-use super::AppState;
+use super::report_access::{parse_day, period, reports_gate, Reader};
+use super::{get_or_head, resource, AppState};
 use crate::modes::Mode;
 use crate::store::learning::{self, MixRow, Scope, TeamFigures, TimeRule};
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
@@ -144,7 +144,16 @@ fn team_table(teams: &[TeamFigures]) -> String {
     out
 }
 
-pub async fn dashboard(
+/// `/dashboard`, behind the reports' gate.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/dashboard")
+            .wrap(actix_web::middleware::from_fn(reports_gate))
+            .service(resource("").route(get_or_head(dashboard))),
+    );
+}
+
+async fn dashboard(
     reader: Reader,
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -165,13 +174,7 @@ pub async fn dashboard(
         }
     }
     // As in the reports: `until` is the last day shown, `since` defaults to 84 days before.
-    let last = until.unwrap_or_else(|| Utc::now().date_naive());
-    let since = since.unwrap_or(last - Duration::days(DEFAULT_DAYS - 1));
-    if since > last {
-        return Err(ApiError::InvalidParameter(
-            "since: later than until".to_string(),
-        ));
-    }
+    let (since, last) = period(since, until)?;
     let store_id = reader.0.store_id;
     let scope = Scope {
         store_id,

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::capture::enrolment::Refusal;
 use crate::store;
 use crate::xapi::version::UnsupportedVersion;
 
@@ -45,6 +46,9 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// An enrolment code that cannot be exchanged for a capture credential.
+    #[error("{}", .0.message())]
+    Enrolment(Refusal),
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
     #[error("the request did not complete within {0} s; retry shortly")]
@@ -70,6 +74,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition_failed",
             ApiError::NotImplemented(_) => "not_implemented",
+            ApiError::Enrolment(refusal) => refusal.code(),
             ApiError::Unavailable => "database_unavailable",
             ApiError::TimedOut(_) => "timeout",
             ApiError::Internal => "internal",
@@ -95,6 +100,8 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Enrolment(Refusal::Unknown) => StatusCode::NOT_FOUND,
+            ApiError::Enrolment(_) => StatusCode::GONE,
             ApiError::Unavailable | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -10,10 +10,9 @@ use std::future::{ready, Ready};
 
 use super::error::ApiError;
 use super::middleware::VERSION_HEADER;
-use super::{alternate, auth, AppState};
+use super::{alternate, AppState};
 use crate::auth::{Access, Principal, ReadReach, Scope};
 use crate::xapi::version::Version;
-use actix_web::http::header::AUTHORIZATION;
 
 pub async fn xapi_gate(
     mut req: ServiceRequest,
@@ -90,28 +89,7 @@ async fn admit(req: &mut ServiceRequest) -> Result<(), ApiError> {
     }
     let version = request_version(req)?;
     req.extensions_mut().insert(version);
-    let address = req.peer_addr().map(|a| a.ip());
-    let key = auth::presented_key(req.headers());
-    state
-        .throttles
-        .admit_authentication(address, key.as_deref())?;
-    let principal = match state
-        .credentials
-        .authenticate(&state.pool, req.headers())
-        .await
-    {
-        Ok(principal) => principal,
-        Err(e @ ApiError::Unauthorized(_)) => {
-            if req.headers().contains_key(AUTHORIZATION) {
-                state
-                    .throttles
-                    .authentication_failed(address, key.as_deref());
-            }
-            return Err(e);
-        }
-        Err(e) => return Err(e),
-    };
-    state.throttles.admit_request(&principal.key)?;
+    let principal = state.admit(req.headers(), req.peer_addr()).await?;
     req.extensions_mut().insert(principal);
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! App-wide middleware: the request span and the version header every response carries.
+//! App-wide middleware: the request span, the version header every response carries,
+//! and the count of requests in flight that a shutdown drains.
 
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -83,4 +85,58 @@ pub fn stated_version(value: Option<&HeaderValue>) -> Option<Version> {
     value
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
+}
+
+/// The requests being handled now, and how many were dropped before their answer (the
+/// client went away, or a shutdown's grace ran out): what a shutdown waits for and
+/// what it cut off. Mounted as app data of its own.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    running: AtomicU64,
+    cut_off: AtomicU64,
+}
+
+impl InFlight {
+    /// `(running, cut_off)`, read in that order: a request dropped between the two reads
+    /// is still running in the first or already cut off in the second.
+    pub fn now(&self) -> (u64, u64) {
+        (self.running.load(SeqCst), self.cut_off.load(SeqCst))
+    }
+}
+
+/// Counts each request as running until it is answered or dropped.
+pub async fn count_in_flight(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut running = req
+        .app_data::<web::Data<InFlight>>()
+        .cloned()
+        .map(|in_flight| {
+            in_flight.running.fetch_add(1, SeqCst);
+            Running {
+                in_flight,
+                answered: false,
+            }
+        });
+    let outcome = next.call(req).await;
+    if let Some(running) = &mut running {
+        running.answered = true;
+    }
+    outcome
+}
+
+struct Running {
+    in_flight: web::Data<InFlight>,
+    answered: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Cut off first, so that no reader sees the request neither running nor cut off.
+        if !self.answered {
+            self.in_flight.cut_off.fetch_add(1, SeqCst);
+        }
+        self.in_flight.running.fetch_sub(1, SeqCst);
+    }
 }

@@ -6,6 +6,7 @@ mod agents;
 mod alternate;
 mod auth;
 mod body;
+mod capture;
 mod dashboard;
 mod documents;
 pub mod error;
@@ -14,6 +15,7 @@ mod health;
 pub mod metrics;
 mod middleware;
 mod params;
+mod report_access;
 mod reports;
 mod statements;
 mod throttle;
@@ -51,6 +53,20 @@ impl AppState {
             None => format!("http://{}", self.settings.listen),
         }
     }
+
+    /// The caller of an authenticated route (xAPI, the reports, the dashboard,
+    /// capture) from `peer`, through the one throttled door.
+    pub(crate) async fn admit(
+        &self,
+        headers: &header::HeaderMap,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<crate::auth::Principal, ApiError> {
+        let address = peer.map(|a| a.ip());
+        let throttles = &self.throttles;
+        self.credentials
+            .admit(&self.pool, throttles, headers, address)
+            .await
+    }
 }
 
 /// Mounts every route; used by the server and nothing else, so tests see the real app.
@@ -74,7 +90,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(agents::routes())
             .configure(documents::routes),
     )
-    .configure(reports::routes);
+    .configure(reports::routes)
+    .configure(dashboard::routes)
+    .configure(capture::routes);
 }
 
 /// The app-wide middleware, outermost last.
@@ -106,7 +124,7 @@ pub fn cors(settings: &Settings) -> Cors {
 }
 
 pub use metrics::track_requests;
-pub use middleware::{request_span, version_header};
+pub use middleware::{count_in_flight, request_span, version_header, InFlight};
 
 /// A resource whose unmatched methods answer 405 rather than 404, and which answers
 /// 503 itself when an xAPI request's deadline passes.

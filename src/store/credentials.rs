@@ -25,6 +25,8 @@ pub struct CredentialRecord {
     pub secret_hash: Vec<u8>,
     pub scopes: Vec<Scope>,
     pub tags: BTreeMap<String, String>,
+    /// The learner a capture credential is bound to.
+    pub learner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +156,7 @@ pub async fn find_active(pool: &Pool, key: &str) -> Result<Option<CredentialReco
     let client = pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT c.key, c.name, c.store_id, c.secret_hash, c.scopes, c.tags, s.name
+            "SELECT c.key, c.name, c.store_id, c.secret_hash, c.scopes, c.tags, s.name, c.learner
                FROM credentials c JOIN stores s ON s.id = c.store_id
               WHERE c.key = $1 AND c.revoked IS NULL",
             &[&key],
@@ -170,6 +172,7 @@ pub async fn find_active(pool: &Pool, key: &str) -> Result<Option<CredentialReco
             secret_hash: r.get(3),
             scopes: scopes.iter().filter_map(|s| s.parse().ok()).collect(),
             tags: serde_json::from_value(r.get(5)).unwrap_or_default(),
+            learner: r.get(7),
         }
     }))
 }

@@ -185,10 +185,16 @@ impl Cluster {
             return Ok(cluster);
         }
         if let Some(pid) = cluster.live_postmaster() {
-            // Another process's postmaster is starting up; wait for it instead of racing it.
+            // Another process's postmaster is starting up; wait for it instead of racing
+            // it. If it is shutting down instead (its server stopped or died), start ours.
             tracing::info!(%pid, "waiting for the PostgreSQL server another process started");
-            cluster.wait_until_ready(None)?;
-            return Ok(cluster);
+            match cluster.wait_until_ready(None) {
+                Ok(()) => return Ok(cluster),
+                Err(_) if cluster.live_postmaster().is_none() => {
+                    tracing::info!(%pid, "that PostgreSQL server stopped; starting one");
+                }
+                Err(e) => return Err(e),
+            }
         }
         cluster.remove_stale_pid_file()?;
         let postmaster = spawn_postmaster(&binaries, run_as, &data_dir, &cluster.pgdata)?;
@@ -217,14 +223,17 @@ impl Cluster {
         self.owned.is_some()
     }
 
-    /// Whether the postmaster this process started has exited (killed, crashed).
+    /// Whether the postmaster behind this cluster has gone: the one this process started
+    /// has exited (killed, crashed), or the one another process started no longer runs
+    /// (that process stopped it, or died).
     pub fn postmaster_exited(&self) -> bool {
-        self.owned.as_ref().is_some_and(|postmaster| {
-            !matches!(
+        match &self.owned {
+            Some(postmaster) => !matches!(
                 postmaster.exit_report().try_recv(),
                 Err(mpsc::TryRecvError::Empty)
-            )
-        })
+            ),
+            None => self.live_postmaster().is_none(),
+        }
     }
 
     /// Connection settings for `database` on this cluster.
@@ -272,7 +281,9 @@ impl Cluster {
         let pid = Pid::from_raw(contents.lines().next()?.trim().parse().ok()?);
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let is_postgres = String::from_utf8_lossy(&cmdline).contains("postgres");
-        (kill(pid, None).is_ok() && is_postgres).then_some(pid)
+        // EPERM: alive, run by a user we may not signal (e.g. `postgres` when we are not).
+        let alive = kill(pid, None) != Err(nix::errno::Errno::ESRCH);
+        (alive && is_postgres).then_some(pid)
     }
 
     /// After a crash the lock file may name a pid that now belongs to another program,

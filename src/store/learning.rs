@@ -7,7 +7,7 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
 
-use super::reports::whole_weeks;
+use super::calendar::whole_weeks;
 use super::Error;
 
 pub use crate::modes::event::GOAL_TYPE;

@@ -60,6 +60,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_statement_watermark",
         include_str!("../../migrations/0013_statement_watermark.sql"),
     ),
+    (
+        "0014_consistent_through",
+        include_str!("../../migrations/0014_consistent_through.sql"),
+    ),
+    (
+        "0015_capture",
+        include_str!("../../migrations/0015_capture.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

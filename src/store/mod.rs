@@ -3,6 +3,8 @@
 
 pub mod activities;
 pub mod agents;
+mod calendar;
+pub mod capture;
 pub mod credentials;
 pub mod documents;
 pub mod embedded;
@@ -14,6 +16,7 @@ pub mod migrations;
 pub mod modes;
 pub mod reports;
 pub mod roster;
+pub mod server_lock;
 pub mod statement_reads;
 mod statement_sql;
 pub mod statements;
@@ -131,13 +134,12 @@ impl Database {
             }
         };
         let pool = build_pool(with_session_settings(config), options)?;
-        let owned = cluster.as_ref().is_some_and(Cluster::is_owned);
         let cluster = Arc::new(Mutex::new(cluster));
         let watchdog = match source {
-            Source::Embedded(data_dir) if owned => {
+            Source::Embedded(data_dir) => {
                 Some(tokio::spawn(watch(cluster.clone(), data_dir.clone())))
             }
-            _ => None,
+            Source::External(_) => None,
         };
         let database = Database {
             pool,
@@ -210,9 +212,12 @@ impl Database {
 /// a handful), so a plan cached for one value is wrong for another: plan each query
 /// for its actual parameters. Reports group hundreds of thousands of rollup rows; with
 /// PostgreSQL's default 4 MB of sort/hash memory they spill to disk. JIT compiling a
-/// report's plan costs more (about 200 ms) than it ever saves on these queries.
+/// report's plan costs more (about 200 ms) than it ever saves on these queries. The
+/// NOTICEs of idempotent DDL (`CREATE … IF NOT EXISTS` finding the relation, on every
+/// start and in every feed pass) would fill the log; warnings and errors still come.
 fn with_session_settings(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
-    const SETTINGS: &str = "-c plan_cache_mode=force_custom_plan -c work_mem=64MB -c jit=off";
+    const SETTINGS: &str = "-c plan_cache_mode=force_custom_plan -c work_mem=64MB -c jit=off \
+                            -c client_min_messages=warning";
     let options = match config.get_options() {
         Some(existing) => format!("{existing} {SETTINGS}"),
         None => SETTINGS.to_string(),
@@ -222,7 +227,9 @@ fn with_session_settings(mut config: tokio_postgres::Config) -> tokio_postgres::
 }
 
 /// Restarts the embedded postmaster whenever it exits underneath the server (killed,
-/// crashed); requests get 503 meanwhile and the pool reconnects on its own.
+/// crashed), or takes the cluster over when the process that started it stops it (a
+/// command's brief cluster, or a server that stopped or died while this one started);
+/// requests get 503 meanwhile and the pool reconnects on its own.
 async fn watch(cluster: Arc<Mutex<Option<Cluster>>>, data_dir: PathBuf) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {

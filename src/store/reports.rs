@@ -2,11 +2,12 @@
 //! `learning_activity_days`, and `learning_events` for per-learner Activity counts),
 //! and the roster they group learners by.
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::NaiveDate;
 use deadpool_postgres::Pool;
 use serde::Serialize;
 use tokio_postgres::types::ToSql;
 
+use super::calendar::whole_weeks;
 use super::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,16 +200,6 @@ pub async fn mode_figures(
         .collect())
 }
 
-/// `[first, last)`: the whole weeks inside `[since, until)`, from the Monday starting
-/// the first to the Monday ending the last; equal, and inside the period, when there
-/// is none. The rest of the period is `[since, first)` and `[last, until)`.
-pub(super) fn whole_weeks(since: NaiveDate, until: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let to_monday = (7 - since.weekday().num_days_from_monday()) % 7;
-    let first = (since + Days::new(u64::from(to_monday))).min(until);
-    let last = until - Days::new(u64::from(until.weekday().num_days_from_monday()));
-    (first, last.max(first))
-}
-
 /// One line of a roster.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RosterEntry {
@@ -283,42 +274,4 @@ pub async fn replace_roster(
     }
     tx.commit().await?;
     Ok(inserted)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn whole_weeks_are_the_mondays_inside_the_period() {
-        // Wednesday to a Monday (exclusive): the week of 9 March only.
-        assert_eq!(
-            whole_weeks(day("2026-03-04"), day("2026-03-16")),
-            (day("2026-03-09"), day("2026-03-16"))
-        );
-        // Monday to the next Monday: that one week.
-        assert_eq!(
-            whole_weeks(day("2026-03-02"), day("2026-03-09")),
-            (day("2026-03-02"), day("2026-03-09"))
-        );
-        // Six days: no whole week.
-        assert_eq!(
-            whole_weeks(day("2026-03-02"), day("2026-03-08")),
-            (day("2026-03-02"), day("2026-03-02"))
-        );
-        // Wednesday to Sunday: none either, and the rest is the period itself.
-        assert_eq!(
-            whole_weeks(day("2026-03-04"), day("2026-03-08")),
-            (day("2026-03-08"), day("2026-03-08"))
-        );
-        // One Tuesday.
-        assert_eq!(
-            whole_weeks(day("2026-03-03"), day("2026-03-04")),
-            (day("2026-03-04"), day("2026-03-04"))
-        );
-    }
 }

@@ -32,12 +32,14 @@ pub struct StatementFilter {
     pub ascending: bool,
 }
 
-/// Where a page starts: the last seq already returned, and the highest seq the whole
-/// result set may contain (pinned by the first page so later pages see the same set).
+/// Where a page starts: the last seq already returned, and what bounds the whole result
+/// set (taken by the first page so later pages see the same set): the highest seq and
+/// the consistency time, the latest `stored` it may contain.
 #[derive(Debug, Clone, Copy)]
 pub struct PagePosition {
     pub after: Option<i64>,
     pub pin: i64,
+    pub consistent_through: DateTime<Utc>,
 }
 
 pub struct Page {
@@ -46,14 +48,17 @@ pub struct Page {
     pub more: bool,
 }
 
-/// The store's watermark and consistency time: every Statement with a seq at or below
-/// `pin` is committed (no writer below it is still in flight), and no Statement stored
-/// at or before `consistent_through` is still to appear.
+/// The store's consistency time and watermark: every Statement stored at or before
+/// `consistent_through` is committed with a seq at or below `pin`, so no such Statement
+/// is still to appear, and the time never goes back. A result set is exactly the
+/// Statements stored at or before it, which is what lets a client poll with `since` =
+/// X-Experience-API-Consistent-Through and see each Statement once.
 ///
-/// Writers mark their first seq with a shared advisory lock (bigint key) from
-/// reservation to commit. `commonplace_statement_watermark` (migration 0013) reads the
-/// clock first, the in-flight marks next and the committed Statements last, each with
-/// its own snapshot: that order is what makes both promises hold.
+/// Writers mark their first seq and their `stored` with shared advisory locks (bigint
+/// keys) from reservation to commit. `commonplace_statement_watermark` (migration 0014)
+/// reads the clock and the `stored` marks under the reservation lock, then the committed
+/// seqs: that order is what makes the promises hold. It holds the reservation lock (in
+/// share mode) to the end of its transaction, so it is called outside one.
 pub async fn snapshot(pool: &Pool, store_id: i64) -> Result<(i64, DateTime<Utc>), Error> {
     let client = pool.get().await?;
     let statement = client
@@ -100,7 +105,8 @@ fn page_query<'a>(
     position: &'a PagePosition,
     fetch: &'a i64,
 ) -> PageQuery<'a> {
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![store_id, &position.pin, fetch];
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![store_id, &position.pin, fetch, &position.consistent_through];
     let (order, after) = if filter.ascending {
         ("ASC", " > ?")
     } else {
@@ -136,10 +142,12 @@ fn page_query<'a>(
             next(&mut sql, " AND j.kind = ANY(?))", &mut params, kinds);
         }
         sql.push_str(&format!(
-            " ORDER BY i.seq {order}) AS m JOIN statements s ON s.store_id = $1 AND s.seq = m.seq WHERE NOT s.voided"
+            " ORDER BY i.seq {order}) AS m JOIN statements s ON s.store_id = $1 AND s.seq = m.seq WHERE NOT s.voided AND s.stored <= $4"
         ));
     } else {
-        sql.push_str("statements s WHERE s.store_id = $1 AND s.seq <= $2 AND NOT s.voided");
+        sql.push_str(
+            "statements s WHERE s.store_id = $1 AND s.seq <= $2 AND NOT s.voided AND s.stored <= $4",
+        );
         if let Some(position) = &position.after {
             next(
                 &mut sql,

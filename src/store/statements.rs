@@ -7,10 +7,12 @@
 //! until commit so readers never page past an uncommitted writer.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use deadpool_postgres::{ClientWrapper, Object, Pool};
 use serde_json::Value;
+use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
@@ -25,6 +27,8 @@ use crate::xapi::{definition, ingest, Ifi};
 
 /// The advisory-lock class (first int4 key) of per-Statement-id write locks.
 const STATEMENT_LOCK_CLASS: i32 = 0x5354_4d54;
+/// `stored` is kept in milliseconds (it is returned so).
+const STORED_PRECISION: Duration = Duration::from_millis(1);
 
 /// A Statement ready to be stored: validated, its index terms computed.
 #[derive(Debug, Clone)]
@@ -102,12 +106,19 @@ pub struct LrsProperties<'a> {
 /// Round trips are what a write costs most (each is a wake-up and system calls on both
 /// sides), so the transaction takes two: BEGIN with every read (under the id locks,
 /// which it takes first), then every write with COMMIT.
+///
+/// Returns when every query will cover the batch: once the millisecond of its `stored`
+/// has passed on the database's clock, as a consistency time
+/// (`statement_reads::snapshot`) lies a millisecond before that clock. It is measured
+/// from when the reservation arrived, so it needs no agreement between the clocks. A
+/// writer that answers its client before then would let a query sent after the answer
+/// miss the Statement.
 pub async fn insert_batch(
     pool: &Pool,
     store_id: i64,
     batch: Vec<NewStatement>,
     attachments: Vec<NewAttachment>,
-) -> Result<(), Error> {
+) -> Result<Instant, Error> {
     let client = pool.get().await?;
     let sql = WriteSql::prepare(&client).await?;
     let mut tx = PipelinedTransaction(Some(client));
@@ -127,11 +138,12 @@ pub async fn insert_batch(
                 None => fresh.push(statement),
             }
         }
-        write(db, &sql, store_id, fresh, &known, &attachments).await
+        write(db, &sql, store_id, fresh, &known, &attachments).await?;
+        Ok(known.reserved + STORED_PRECISION)
     }
     .await;
     match outcome {
-        Ok(()) => tx.finished(),
+        Ok(_) => tx.finished(),
         Err(_) => tx.roll_back().await,
     }
     outcome
@@ -184,6 +196,8 @@ struct Known {
     /// Seqs reserved for the whole batch (from `first_seq`) and the `stored` they share.
     first_seq: i64,
     stored: DateTime<Utc>,
+    /// When the reservation had arrived (so had `stored` on the database's clock).
+    reserved: Instant,
     definitions: HashMap<String, Value>,
     names: HashMap<String, Vec<String>>,
 }
@@ -252,12 +266,14 @@ async fn read_before_write(
         query_unless_empty(db, &sql.activities, &iri_params, iris.is_empty()),
         query_unless_empty(db, &sql.agents, &ifi_params, ifis.is_empty()),
     )?;
+    let reserved = Instant::now();
     Ok(Known {
         bodies: bodies.iter().map(|r| (r.get(0), r.get(1))).collect(),
         voided: voiders.iter().map(|r| r.get(0)).collect(),
         referred: referred.get(0),
         first_seq: reservation.get(0),
         stored: reservation.get(1),
+        reserved,
         definitions: definitions.iter().map(|r| (r.get(0), r.get(1))).collect(),
         names: names.iter().map(|r| (r.get(0), r.get(1))).collect(),
     })

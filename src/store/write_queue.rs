@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use deadpool_postgres::Pool;
 use futures_util::future::select_all;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::statements::{insert_batch, NewAttachment, NewStatement};
 use super::Error;
@@ -66,7 +67,7 @@ pub struct WriterStatus {
 
 /// How a combined write ended.
 enum GroupWrite {
-    Done(Result<(), Error>),
+    Done(Result<Instant, Error>),
     /// A request's caller went away while it was written.
     MemberGone,
 }
@@ -80,7 +81,8 @@ enum Turn {
 /// What a queued request learns from the writer that took it, or from the one that
 /// hands on its writer's place.
 enum Reply {
-    Stored,
+    /// Stored; every query covers it from this instant.
+    Stored(Instant),
     /// The combined write failed on some request's Statements: the request writes
     /// itself, alone, for its own answer.
     WriteAlone(Request),
@@ -107,13 +109,25 @@ impl StatementWriter {
     }
 
     /// Stores one request's Statements (and attachments) all-or-nothing, combined with
-    /// other requests' when the writers are busy.
+    /// other requests' when the writers are busy. Returns once every query covers them
+    /// (see `insert_batch`), waiting for that, when needed, without a writer's place.
     pub async fn write(
         &self,
         store_id: i64,
         statements: Vec<NewStatement>,
         attachments: Vec<NewAttachment>,
     ) -> Result<(), Error> {
+        let covered = self.store(store_id, statements, attachments).await?;
+        tokio::time::sleep_until(covered).await;
+        Ok(())
+    }
+
+    async fn store(
+        &self,
+        store_id: i64,
+        statements: Vec<NewStatement>,
+        attachments: Vec<NewAttachment>,
+    ) -> Result<Instant, Error> {
         if !attachments.is_empty() || statements.len() > COMBINED_REQUEST_STATEMENTS {
             return insert_batch(&self.pool, store_id, statements, attachments).await;
         }
@@ -138,7 +152,7 @@ impl StatementWriter {
                 Turn::Wait(answer) => answer,
             };
             match answer.await {
-                Ok(Reply::Stored) => return Ok(()),
+                Ok(Reply::Stored(covered)) => return Ok(covered),
                 Ok(Reply::WriteAlone(alone)) => return self.alone(alone).await,
                 Ok(Reply::Unavailable(reason)) => return Err(Error::Unavailable(reason)),
                 Ok(Reply::Lead(mine, place)) => return self.lead(mine, place).await,
@@ -162,13 +176,13 @@ impl StatementWriter {
         }
     }
 
-    async fn alone(&self, request: Request) -> Result<(), Error> {
+    async fn alone(&self, request: Request) -> Result<Instant, Error> {
         insert_batch(&self.pool, request.store_id, request.statements, Vec::new()).await
     }
 
     /// Writes `mine` with the requests of its store waiting now, holding one writer's
     /// place, which it hands on when done (or dropped).
-    async fn lead(&self, mine: Request, _place: WriterPlace) -> Result<(), Error> {
+    async fn lead(&self, mine: Request, _place: WriterPlace) -> Result<Instant, Error> {
         let mut group = Group(self.take_waiting(&mine));
         loop {
             if group.0.is_empty() {
@@ -192,9 +206,9 @@ impl StatementWriter {
                 // The write was dropped (closing its connection rolls it back); the
                 // requests still waiting for it are written again together.
                 GroupWrite::MemberGone => group.drop_gone(),
-                GroupWrite::Done(Ok(())) => {
-                    group.answer(|_| Reply::Stored);
-                    return Ok(());
+                GroupWrite::Done(Ok(covered)) => {
+                    group.answer(|_| Reply::Stored(covered));
+                    return Ok(covered);
                 }
                 GroupWrite::Done(Err(Error::Unavailable(reason))) => {
                     group.answer(|_| Reply::Unavailable(reason.clone()));

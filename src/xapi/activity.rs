@@ -51,13 +51,10 @@ pub fn check_activity<'v>(value: &'v Value, path: &Path) -> Result<ActivityRef<'
     Ok(ActivityRef { id, definition })
 }
 
-/// Validates an Activity Definition (also used for definitions outside Statements).
-pub fn check_definition(value: &Value, path: &Path) -> Result<(), Invalid> {
+/// Validates an Activity Definition. Every property is optional, so `{}` is valid.
+fn check_definition(value: &Value, path: &Path) -> Result<(), Invalid> {
     let map = as_object(value, path)?;
     check_properties(map, DEFINITION_PROPERTIES, path)?;
-    if map.is_empty() {
-        return Err(path.invalid("an Activity definition needs at least one property"));
-    }
     for key in ["name", "description"] {
         if let Some(language_map) = map.get(key) {
             check_language_map(language_map, &path.key(key))?;
@@ -170,6 +167,7 @@ mod tests {
         assert_eq!(parsed.id, "http://x.org/a");
         assert!(parsed.definition.is_some());
         assert!(activity(json!({"id": "http://x.org/a"})).is_ok());
+        assert!(with_definition(json!({})).is_ok());
     }
 
     #[test]
@@ -184,7 +182,6 @@ mod tests {
 
     #[test]
     fn rejects_bad_definitions() {
-        assert!(with_definition(json!({})).is_err());
         assert!(with_definition(json!({"name": "x"})).is_err());
         assert!(with_definition(json!({"name": {"test": "value"}})).is_err());
         assert!(with_definition(json!({"description": 12345})).is_err());

@@ -216,7 +216,12 @@ impl IndexBuilder {
             role
         };
         self.activities.push((activity.id.to_string(), role));
-        if let Some(definition) = activity.definition {
+        // An empty definition (`{}`, valid: every property is optional) has nothing
+        // for the canonical definition to take.
+        if let Some(definition) = activity
+            .definition
+            .filter(|d| d.as_object().is_some_and(|m| !m.is_empty()))
+        {
             self.activity_definitions
                 .push((activity.id.to_string(), definition.clone()));
         }

@@ -295,10 +295,17 @@ fn check_substatement(
     checked.map(|_| ())
 }
 
-/// The authority is an Agent, or a Group of exactly two Agents (OAuth consumer + user).
+/// The authority is an Agent, or an anonymous Group of exactly two Agents: the OAuth
+/// consumer and the user (Data §2.4.9). One that arrives is checked although the LRS
+/// replaces it: a Statement with a malformed authority is malformed.
 fn check_authority(value: &Value, path: &Path, index: &mut IndexBuilder) -> Result<(), Invalid> {
     let authority = check_agent(value, path, Expect::AgentOrGroup, false)?;
     if authority.is_group {
+        if authority.ifi.is_some() {
+            return Err(path.invalid(
+                "a Group authority must be anonymous (its two members identify it), not an identified Group",
+            ));
+        }
         let members = value
             .get("member")
             .and_then(Value::as_array)
@@ -613,6 +620,12 @@ mod tests {
             {"mbox": "mailto:a@x.org"}, {"mbox": "mailto:b@x.org"}, {"mbox": "mailto:c@x.org"}]});
         assert!(parse(with("authority", three)).is_err());
         assert!(parse(with("authority", json!({"name": "no ifi"}))).is_err());
+        let identified = json!({"objectType": "Group", "mbox": "mailto:g@x.org", "member": [
+            {"mbox": "mailto:a@x.org"}, {"mbox": "mailto:b@x.org"}]});
+        assert_eq!(
+            parse(with("authority", identified)).unwrap_err().path,
+            "statement.authority"
+        );
     }
 
     #[test]

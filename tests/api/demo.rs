@@ -1,5 +1,6 @@
 //! `commonplace demo` posts through the real xAPI API, over http or https, and fills
-//! every mode; an endpoint it cannot reach is named with the reason.
+//! every mode; an endpoint it cannot reach is named with the reason; it shows its
+//! progress on a terminal.
 
 use std::io::Write;
 
@@ -198,5 +199,81 @@ async fn an_unreachable_endpoint_is_named_with_the_reason() {
     assert_eq!(
         error,
         "the endpoint 'ftp://127.0.0.1/xapi/' is not an http:// or https:// URL"
+    );
+}
+
+/// The real command, posting to `app`.
+fn demo_command(app: &TestApp) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"));
+    command
+        .args(["demo", "--endpoint", &app.url("/xapi/")])
+        .args(["--learners", "8", "--weeks", "2"])
+        .args(["--key", &app.key, "--secret", &app.secret])
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+#[tokio::test]
+async fn the_demo_draws_progress_on_a_terminal_and_ends_with_a_summary_either_way() {
+    use std::io::Read;
+
+    let app = spawn_app_with(|_| {}).await;
+
+    // stderr a pipe (a log file, CI): no progress drawn, only the summary on stdout.
+    let piped = tokio::task::spawn_blocking({
+        let mut command = demo_command(&app);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&piped.stdout);
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "{stdout}{stderr}");
+    let first = app.stored_statements().await;
+    assert!(
+        stdout.starts_with(&format!("posted {first} Statements for 8 learners")),
+        "{stdout}"
+    );
+    assert!(
+        !stderr.contains("statements,"),
+        "progress drawn into a pipe: {stderr}"
+    );
+
+    // stderr a terminal: the bar counts the Statements posted, then the same summary.
+    let terminal = nix::pty::openpty(None, None).unwrap();
+    let child = {
+        let mut command = demo_command(&app);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::from(terminal.slave));
+        // The command (and with it this process's end of the terminal) is dropped here,
+        // so reading the terminal ends when the demo exits.
+        command.spawn().unwrap()
+    };
+    let (drawn, output) = tokio::task::spawn_blocking(move || {
+        let mut screen = std::fs::File::from(terminal.master);
+        let mut drawn = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // Linux answers EIO once the other end is closed.
+        while let Ok(n @ 1..) = screen.read(&mut chunk) {
+            drawn.extend_from_slice(&chunk[..n]);
+        }
+        (drawn, child.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    let drawn = String::from_utf8_lossy(&drawn);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{drawn}");
+    let posted = app.stored_statements().await - first;
+    assert_eq!(posted, first, "the same seed posts the same data set");
+    assert!(
+        drawn.contains("posting [") && drawn.contains(&format!("{posted}/{posted} statements")),
+        "{drawn}"
+    );
+    assert!(
+        stdout.starts_with(&format!("posted {posted} Statements for 8 learners")),
+        "{stdout}"
     );
 }

@@ -152,6 +152,22 @@ impl TestApp {
             .get(0)
     }
 
+    /// Runs `commonplace ARGS --database-url URL` against this app's database: its
+    /// stdout when it succeeds, its stderr when it fails.
+    pub fn command(&self, args: &[&str]) -> Result<String, String> {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
+            .args(args)
+            .args(["--database-url", &self.database_url])
+            .output()
+            .expect("run commonplace");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if output.status.success() {
+            Ok(text(&output.stdout))
+        } else {
+            Err(text(&output.stderr))
+        }
+    }
+
     /// A connection of its own, outside the pool: to hold a transaction open while the
     /// server works.
     pub async fn dedicated_connection(&self) -> tokio_postgres::Client {

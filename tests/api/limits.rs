@@ -170,3 +170,97 @@ async fn requests_past_the_per_credential_rate_are_429_with_retry_after() {
     .unwrap();
     assert_eq!(fine.status(), 200, "other credentials are not limited");
 }
+
+/// A client whose requests come from `address` (any of 127.0.0.0/8 reaches the
+/// server), so that the per-address counter of one client leaves another's alone.
+fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_secrets_on_the_reports_the_dashboard_and_capture_are_429_with_retry_after() {
+    for path in ["/reports/modes", "/dashboard", "/capture/policy"] {
+        let app = spawn_app_with(|s| {
+            s.limits.auth_failures = 3;
+            s.limits.auth_failure_window = Duration::from_secs(60);
+        })
+        .await;
+        let get = |secret: &str| {
+            app.http
+                .get(app.url(path))
+                .basic_auth(&app.key, Some(secret))
+                .send()
+        };
+        for _ in 0..3 {
+            assert_eq!(get("wrong").await.unwrap().status(), 401, "{path}");
+        }
+        let throttled = get("wrong").await.unwrap();
+        let retry_after: u64 = throttled.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{path}: {retry_after}");
+        let (status, code, _) = error_of(throttled).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "too_many_requests"),
+            "{path}"
+        );
+        assert_eq!(get(&app.secret).await.unwrap().status(), 429, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_locked_out_on_one_route_is_locked_out_on_every_route() {
+    let app = spawn_app_with(|s| {
+        s.limits.auth_failures = 3;
+        s.limits.auth_failure_window = Duration::from_secs(60);
+    })
+    .await;
+    let reader = app.credential("default", &[Scope::All]).await;
+    let bystander = app.credential("default", &[Scope::All]).await;
+    let status = |client: &reqwest::Client, key: &str, secret: &str, path: &str| {
+        client
+            .get(app.url(path))
+            .basic_auth(key, Some(secret))
+            .header("X-Experience-API-Version", "2.0.0")
+            .send()
+    };
+    let (guesser, honest, third) = (
+        client_from("127.0.0.1"),
+        client_from("127.0.0.2"),
+        client_from("127.0.0.3"),
+    );
+
+    // Locked out through xAPI: refused on the reports and the dashboard, whatever the
+    // address, while another key from that address is served.
+    for _ in 0..3 {
+        let answer = status(&guesser, &app.key, "wrong", "/xapi/statements").await;
+        assert_eq!(answer.unwrap().status(), 401);
+    }
+    for path in ["/reports/modes", "/dashboard", "/xapi/statements"] {
+        let locked = status(&honest, &app.key, &app.secret, path).await.unwrap();
+        assert!(locked.headers().contains_key("retry-after"), "{path}");
+        let (code, error, _) = error_of(locked).await;
+        assert_eq!((code, error.as_str()), (429, "too_many_requests"), "{path}");
+        let other = status(&honest, &reader.key, &reader.secret, path).await;
+        assert_eq!(other.unwrap().status(), 200, "{path}");
+    }
+
+    // And the other way round: locked out through the reports and the dashboard,
+    // refused on xAPI.
+    for path in ["/reports/modes", "/dashboard", "/reports/modes"] {
+        let answer = status(&honest, &reader.key, "wrong", path).await;
+        assert_eq!(answer.unwrap().status(), 401, "{path}");
+    }
+    for path in ["/xapi/statements", "/reports/modes", "/dashboard"] {
+        let locked = status(&third, &reader.key, &reader.secret, path).await;
+        assert_eq!(locked.unwrap().status(), 429, "{path}");
+        let other = status(&third, &bystander.key, &bystander.secret, path).await;
+        assert_eq!(other.unwrap().status(), 200, "{path}");
+    }
+}

@@ -1,6 +1,7 @@
 mod activities_agents;
 mod alternate_syntax;
 mod auth;
+mod capture;
 mod dashboard;
 mod demo;
 mod documents;

@@ -1,7 +1,6 @@
 //! The per-store host deny-list for browser capture, managed through the real CLI.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use commonplace::auth::{NewSecret, Scope};
 use commonplace::store::credentials::{self, NewCredential};
@@ -19,18 +18,7 @@ fn read(page: &str) -> Value {
 
 /// Runs `commonplace hosts ARGS` against the test app's database; stdout on success.
 fn hosts_cli(app: &TestApp, args: &[&str]) -> Result<String, String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_commonplace"))
-        .arg("hosts")
-        .args(args)
-        .args(["--database-url", &app.database_url])
-        .output()
-        .expect("run commonplace");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    if output.status.success() {
-        Ok(text(&output.stdout))
-    } else {
-        Err(text(&output.stderr))
-    }
+    app.command(&[&["hosts"], args].concat())
 }
 
 async fn post(app: &TestApp, who: &NewSecret, body: &Value) -> reqwest::Response {

@@ -4,7 +4,9 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod data_dir;
 mod faults;
+mod first_run;
 mod instances;
 mod load;
 mod secrets;

@@ -1,11 +1,12 @@
-//! Secrets never reach the log or an error body, even at debug level.
+//! Secrets never reach the log or an error body, even at debug level; a chosen secret
+//! too short to withstand guessing against its fast hash stops the start.
 
 use base64::Engine;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::fresh_database;
-use crate::server::{client, start, xapi, KEY, SECRET};
+use crate::server::{client, refused, start, xapi, KEY, SECRET};
 
 #[tokio::test]
 async fn secrets_appear_in_neither_logs_nor_error_bodies() {
@@ -91,4 +92,35 @@ async fn secrets_appear_in_neither_logs_nor_error_bodies() {
             assert!(!body.contains(needle), "a body shows a secret: {body}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_chosen_secret_shorter_than_32_characters_stops_the_start() {
+    let url = fresh_database().await;
+    for short in ["a", "0123456789abcdefghijklmnopqrstu"] {
+        let (status, output) = refused(
+            &["--database-url", &url],
+            &[("COMMONPLACE_BOOTSTRAP_SECRET", short)],
+        );
+        assert!(!status.success(), "started with '{short}': {output}");
+        assert!(
+            output.contains("COMMONPLACE_BOOTSTRAP_SECRET")
+                && output.contains("at least 32 characters"),
+            "{output}"
+        );
+    }
+    // Nothing was created: the first credential is still to be chosen.
+    let long = "0123456789abcdefghijklmnopqrstuv";
+    let server = start(
+        &["--database-url", &url],
+        &[("COMMONPLACE_BOOTSTRAP_SECRET", long)],
+    );
+    let answer = client()
+        .get(server.url("/xapi/statements"))
+        .basic_auth(KEY, Some(long))
+        .header("X-Experience-API-Version", "2.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
 }

@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use tokio_postgres::NoTls;
 
 pub const KEY: &str = "reliability-key";
-pub const SECRET: &str = "Zs8-secret-7Qx9-never-logged-42";
+pub const SECRET: &str = "Zs8-secret-7Qx9-never-logged-42-Kp3w";
 
 pub struct Server {
     pub child: Child,
@@ -29,17 +29,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn capture(stream: impl Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+fn capture(
+    stream: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             into.lock().unwrap().push(line);
         }
-    });
+    })
 }
 
-/// Starts `commonplace serve` with `args` (after `--listen`) and waits until it serves.
-pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
-    let port = free_port();
+/// `commonplace serve --listen 127.0.0.1:PORT` with `args`, the bootstrap credential
+/// and `envs`, its output piped.
+fn serve(port: u16, args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_commonplace"));
     command
         .arg("serve")
@@ -55,7 +58,13 @@ pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
     for (name, value) in envs {
         command.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
+    command
+}
+
+/// Starts `commonplace serve` with `args` (after `--listen`) and waits until it serves.
+pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let mut child = serve(port, args, envs).spawn().unwrap();
     let output = Arc::new(Mutex::new(Vec::new()));
     capture(child.stdout.take().unwrap(), output.clone());
     capture(child.stderr.take().unwrap(), output.clone());
@@ -83,6 +92,26 @@ pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
         port,
         output,
     }
+}
+
+/// Runs `commonplace serve` that is expected to refuse to start: its exit status and
+/// output, once it has exited.
+pub fn refused(args: &[&str], envs: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    let port = free_port();
+    let mut server = Server {
+        child: serve(port, args, envs).spawn().unwrap(),
+        port,
+        output: Arc::new(Mutex::new(Vec::new())),
+    };
+    let readers = [
+        capture(server.child.stdout.take().unwrap(), server.output.clone()),
+        capture(server.child.stderr.take().unwrap(), server.output.clone()),
+    ];
+    let status = server.wait(Duration::from_secs(90));
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    (status, server.log())
 }
 
 impl Server {

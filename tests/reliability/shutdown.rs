@@ -1,26 +1,28 @@
-//! SIGTERM: stop accepting, finish in-flight requests, stop the embedded PostgreSQL,
-//! exit 0; nothing acknowledged is lost.
+//! SIGTERM (and SIGINT): stop accepting, finish in-flight requests, stop the embedded
+//! PostgreSQL, exit 0; nothing acknowledged is lost. The log says whether the requests
+//! finished or the grace ran out.
 
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use nix::sys::signal::{kill, Signal};
 
 use crate::load;
-use crate::server::{start, OwnCluster};
+use crate::server::{client, start, OwnCluster, Server, KEY, SECRET};
+
+/// The server on `data_dir`, letting in-flight requests run `grace` seconds after a signal.
+fn start_with_grace(data_dir: &Path, grace: &str, envs: &[(&str, &str)]) -> Server {
+    let data_dir = data_dir.to_str().unwrap();
+    start(&["--data-dir", data_dir, "--shutdown-grace", grace], envs)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_in_flight_requests_then_stops_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let mut server = start(
-        &[
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-            "--shutdown-grace",
-            "20",
-        ],
-        &[],
-    );
+    let mut server = start_with_grace(&data_dir, "20", &[]);
     let postmaster = OwnCluster::postmaster_of(&data_dir);
     // Large batches so that requests are in flight when the signal comes.
     let load = load::start(&[server.port], 6, 200);
@@ -67,4 +69,61 @@ async fn sigterm_drains_in_flight_requests_then_stops_postgres() {
     let tally = load::verify(&db, &outcomes).await;
     eprintln!("SIGTERM: exited after {exited:?}; {drained} in-flight batches completed; {tally:?}");
     drop(status.1);
+}
+
+#[test]
+fn sigint_and_sigterm_with_nothing_in_flight_log_a_graceful_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut server = start_with_grace(&data_dir, "30", &[("RUST_LOG", "info")]);
+        server.signal(signal);
+        let status = server.wait(Duration::from_secs(30));
+        let log = server.log();
+        assert!(
+            status.success(),
+            "exit status after {signal}: {status}\n{log}"
+        );
+        assert!(log.contains(&format!("{signal} received")), "{log}");
+        assert!(
+            log.contains("graceful shutdown complete: in-flight requests finished"),
+            "{log}"
+        );
+        assert!(!log.to_lowercase().contains("forced"), "{log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_running_when_the_grace_ends_is_cut_off_and_logged_as_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut server = start_with_grace(&data_dir, "1", &[("RUST_LOG", "info")]);
+    // A POST whose body never finishes arriving: in flight until the server drops it.
+    let mut unfinished = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{KEY}:{SECRET}"));
+    write!(
+        unfinished,
+        "POST /xapi/statements HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Basic {credentials}\r\nX-Experience-API-Version: 2.0.0\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{{\"actor\":"
+    )
+    .unwrap();
+    // Answered after that connection was made: the server has taken it.
+    let health = client().get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    server.signal(Signal::SIGTERM);
+    let (status, log) = tokio::task::spawn_blocking(move || {
+        let status = server.wait(Duration::from_secs(30));
+        (status, server.log())
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "exit status: {status}\n{log}");
+    assert!(
+        log.contains("forced shutdown after 1 s grace: requests still in flight were cut off"),
+        "{log}"
+    );
+    assert!(!log.contains("graceful shutdown complete"), "{log}");
+    drop(unfinished);
 }

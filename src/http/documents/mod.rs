@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use super::error::ApiError;
 use super::{get_or_head, AppState, Caller};
 use crate::auth::Access;
+use crate::store::capture;
 use crate::store::documents::{self, Change, Document, Kind, NewContent};
 use params::{Address, Operation, Shape};
 use rules::Preconditions;
@@ -90,7 +91,7 @@ async fn read(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(resource.read)?;
-    let address = address(&resource, &caller, &req, Operation::Read)?;
+    let address = address(&resource, &caller, &state, &req, Operation::Read).await?;
     let Some(doc_id) = &address.doc_id else {
         let (ids, latest) =
             documents::list_ids(&state.pool, &address.context, address.since).await?;
@@ -127,7 +128,7 @@ async fn put(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(resource.write)?;
-    let address = address(&resource, &caller, &req, Operation::Write)?;
+    let address = address(&resource, &caller, &state, &req, Operation::Write).await?;
     let preconditions = Preconditions::from_headers(req.headers())?;
     let posted = content(&req, body, state.settings.limits.max_body_bytes).await?;
     let headerless_overwrite_allowed =
@@ -154,7 +155,7 @@ async fn post(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(resource.write)?;
-    let address = address(&resource, &caller, &req, Operation::Write)?;
+    let address = address(&resource, &caller, &state, &req, Operation::Write).await?;
     let preconditions = Preconditions::from_headers(req.headers())?;
     let posted = content(&req, body, state.settings.limits.max_body_bytes).await?;
     change(&state, &address, |current| {
@@ -173,7 +174,14 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(resource.write)?;
     let bulk_delete = resource.shape.kind == Kind::State;
-    let address = address(&resource, &caller, &req, Operation::Delete { bulk_delete })?;
+    let address = address(
+        &resource,
+        &caller,
+        &state,
+        &req,
+        Operation::Delete { bulk_delete },
+    )
+    .await?;
     let preconditions = Preconditions::from_headers(req.headers())?;
     if address.doc_id.is_none() {
         documents::delete_all(&state.pool, &address.context).await?;
@@ -186,19 +194,53 @@ async fn delete(
     .await
 }
 
-fn address(
+/// The document the request is about, once the caller may touch it.
+async fn address(
     resource: &Resource,
     caller: &Caller,
+    state: &AppState,
     req: &HttpRequest,
     operation: Operation,
 ) -> Result<Address, ApiError> {
-    params::parse(
+    let address = params::parse(
         resource.shape,
         operation,
         caller.principal.store_id,
         caller.version,
         req.query_string(),
-    )
+    )?;
+    if let Some(learner) = &caller.principal.learner {
+        within_binding(resource, caller, state, learner, &address, operation).await?;
+    }
+    Ok(address)
+}
+
+/// A credential bound to a learner keeps documents of that learner's agent only, and
+/// writes no Activity Profile (those are shared by every learner of the Activity).
+async fn within_binding(
+    resource: &Resource,
+    caller: &Caller,
+    state: &AppState,
+    learner: &str,
+    address: &Address,
+    operation: Operation,
+) -> Result<(), ApiError> {
+    if resource.shape.kind == Kind::ActivityProfile && operation != Operation::Read {
+        return Err(ApiError::Forbidden(
+            "this credential is bound to a learner and may not change Activity Profiles".into(),
+        ));
+    }
+    let Some(agent) = &address.context.agent else {
+        return Ok(());
+    };
+    let binding = capture::binding(&state.pool, caller.principal.store_id, learner).await?;
+    if binding.covers(agent) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "agent: {agent} is not {learner}, the learner this credential is bound to, nor one \
+         of their roster aliases"
+    )))
 }
 
 async fn change(

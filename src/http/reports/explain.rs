@@ -3,9 +3,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::Reader;
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
+use crate::http::report_access::Reader;
 use crate::http::AppState;
 use crate::store::modes::label_of;
 use crate::xapi::uuid_text::parse_uuid;

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, Utc};
 use serde_json::json;
 
-use super::modes::{bad, csv_field, parse_day, wants_csv, DEFAULT_DAYS};
-use super::Reader;
+use super::modes::{bad, wants_csv};
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
+use crate::http::report_access::{self, parse_day, Reader};
 use crate::http::AppState;
+use crate::roster::csv_field;
 use crate::store::learning::{self, Scope, TimeRule};
 
 /// Ranked lists hold this many entries unless `top` says otherwise, and never more
@@ -56,13 +56,7 @@ fn read_request(
             }
         }
     }
-    let last = until.unwrap_or_else(|| Utc::now().date_naive());
-    let first = since.unwrap_or(last - Duration::days(DEFAULT_DAYS - 1));
-    if first > last {
-        return Err(ApiError::InvalidParameter(
-            "since: later than until".to_string(),
-        ));
-    }
+    let (first, last) = report_access::period(since, until)?;
     Ok(Request {
         scope: Scope {
             store_id: reader.0.store_id,

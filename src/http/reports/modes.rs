@@ -3,17 +3,14 @@
 
 use actix_web::http::header::ACCEPT;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Duration, NaiveDate, Utc};
 use serde_json::json;
 
-use super::Reader;
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
+use crate::http::report_access::{parse_day, period, Reader};
 use crate::http::AppState;
+use crate::roster::csv_field;
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
-
-/// Without `since`, reports cover this many days before `until`.
-pub(crate) const DEFAULT_DAYS: i64 = 84;
 
 pub async fn modes(
     reader: Reader,
@@ -60,13 +57,7 @@ pub async fn modes(
         }
     }
     // `until` is inclusive for the caller: the last day reported.
-    let last = until.unwrap_or_else(|| Utc::now().date_naive());
-    let first = since.unwrap_or(last - Duration::days(DEFAULT_DAYS - 1));
-    if first > last {
-        return Err(ApiError::InvalidParameter(
-            "since: later than until".to_string(),
-        ));
-    }
+    let (first, last) = period(since, until)?;
     let privacy = Privacy {
         min_team_size: state.settings.min_team_size,
     };
@@ -95,22 +86,6 @@ pub async fn modes(
 
 pub(super) fn bad(name: &str, value: &str, allowed: &str) -> ApiError {
     ApiError::InvalidParameter(format!("{name}: '{value}' is not one of {allowed}"))
-}
-
-/// A day as `YYYY-MM-DD`, or the day of an RFC 3339 timestamp.
-pub(crate) fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .or_else(|| {
-            chrono::DateTime::parse_from_rfc3339(value)
-                .ok()
-                .map(|t| t.with_timezone(&Utc).date_naive())
-        })
-        .ok_or_else(|| {
-            ApiError::InvalidParameter(format!(
-                "{name}: '{value}' is not a date (YYYY-MM-DD) or timestamp"
-            ))
-        })
 }
 
 /// Whether the client asked for CSV rather than JSON in `Accept`.
@@ -143,32 +118,4 @@ fn to_csv(figures: &[ModeFigures]) -> String {
         out.push_str("\r\n");
     }
     out
-}
-
-/// RFC 4180 quoting, and a leading quote mark for text a spreadsheet would run as a
-/// formula (a learner IFI or team name is outside our control).
-pub(super) fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-    }
 }

@@ -47,8 +47,9 @@ pub struct Query {
 }
 
 /// The position a `more` link carries: the query itself, the store, the last seq
-/// returned and the pinned high-water mark. Nothing is kept in server memory, so the
-/// link works across restarts and on every instance.
+/// returned, and the pinned high-water mark and consistency time of the first page.
+/// Nothing is kept in server memory, so the link works across restarts and on every
+/// instance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cursor {
     #[serde(rename = "q")]
@@ -59,6 +60,9 @@ pub struct Cursor {
     pub after: i64,
     #[serde(rename = "p")]
     pub pin: i64,
+    /// The consistency time in milliseconds since the epoch.
+    #[serde(rename = "t")]
+    pub consistent_through: i64,
 }
 
 impl Cursor {

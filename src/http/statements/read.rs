@@ -104,12 +104,22 @@ async fn query_page(
         Some(0) => limits.max_statement_limit,
         Some(n) => n.min(limits.max_statement_limit),
     };
+    // Every page of a result set holds what the first page's snapshot covers, and says
+    // so: a client keeping the last page's header as its next `since` misses nothing.
     let position = match &query.resume {
         Some(cursor) => PagePosition {
             after: Some(cursor.after),
             pin: cursor.pin,
+            consistent_through: DateTime::from_timestamp_millis(cursor.consistent_through)
+                .ok_or_else(|| {
+                    ApiError::InvalidParameter("more: not a valid continuation token".into())
+                })?,
         },
-        None => PagePosition { after: None, pin },
+        None => PagePosition {
+            after: None,
+            pin,
+            consistent_through,
+        },
     };
     let timer = state.metrics.database_timer("statement_page");
     let page = statement_reads::page(&state.pool, store_id, &query.filter, position, limit).await?;
@@ -123,6 +133,7 @@ async fn query_page(
             store: store_id,
             after: last.seq,
             pin: position.pin,
+            consistent_through: position.consistent_through.timestamp_millis(),
         }
         .encode(),
         _ => String::new(),
@@ -148,7 +159,7 @@ async fn query_page(
         body,
         query.attachments,
         last_modified,
-        consistent_through,
+        position.consistent_through,
     )
     .await
 }

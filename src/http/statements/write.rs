@@ -6,13 +6,14 @@ use uuid::Uuid;
 
 use super::params::query_pairs;
 use crate::auth::Access;
+use crate::capture::binding::statement_path;
 use crate::http::body::collect;
 use crate::http::error::ApiError;
 use crate::http::{AppState, Caller};
 use crate::modes::Writer;
 use crate::privacy;
-use crate::store::hosts;
 use crate::store::statements::{LrsProperties, NewAttachment, NewStatement};
+use crate::store::{capture, hosts};
 use crate::xapi::ingest::{self, credential_authority};
 use crate::xapi::multipart::{split_statement_request, AttachmentPart};
 use crate::xapi::statement::{parse_statement, parse_statements, ParsedStatement};
@@ -55,7 +56,7 @@ pub async fn put(
         }
         _ => parsed.id = Some(id),
     }
-    store(&caller, &state, vec![parsed], parts).await?;
+    store(&caller, &state, vec![parsed], parts, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -72,8 +73,9 @@ pub async fn post(
         )));
     }
     let (json, parts) = read_statement_body(&req, payload, &state).await?;
+    let sent_as_array = json.is_array();
     let parsed = parse_statements(json, caller.version).map_err(invalid)?;
-    let ids = store(&caller, &state, parsed, parts).await?;
+    let ids = store(&caller, &state, parsed, parts, sent_as_array).await?;
     Ok(HttpResponse::Ok().json(ids))
 }
 
@@ -178,16 +180,64 @@ async fn refuse_denied_hosts(
     )))
 }
 
+/// A credential bound to a learner writes only as that learner (or one of their roster
+/// aliases) and voids only Statements it wrote itself (or writes in the same batch).
+/// Checked for the whole batch before anything is stored.
+async fn within_binding(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    learner: &str,
+    parsed: &[ParsedStatement],
+    sent_as_array: bool,
+) -> Result<(), ApiError> {
+    let binding = capture::binding(&state.pool, principal.store_id, learner).await?;
+    if let Some((index, ifi)) = binding.foreign_actor(parsed) {
+        let actor = ifi.map_or("an anonymous Group", |ifi| ifi.as_str());
+        return Err(ApiError::Forbidden(format!(
+            "{}.actor: {actor} is not {learner}, the learner this credential is bound to, \
+             nor one of their roster aliases; nothing was stored",
+            statement_path(index, sent_as_array)
+        )));
+    }
+    let batch_ids: Vec<Uuid> = parsed.iter().filter_map(|s| s.id).collect();
+    let voided: Vec<(usize, Uuid)> = parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| s.voids.map(|target| (index, target)))
+        .collect();
+    let targets: Vec<Uuid> = voided.iter().map(|(_, target)| *target).collect();
+    let foreign = capture::not_voidable_by(
+        &state.pool,
+        principal.store_id,
+        &principal.key,
+        &targets,
+        &batch_ids,
+    )
+    .await?;
+    match voided.iter().find(|(_, target)| foreign.contains(target)) {
+        None => Ok(()),
+        Some((index, target)) => Err(ApiError::Forbidden(format!(
+            "{}.object.id: {target} is not a Statement this credential wrote; a credential \
+             bound to a learner voids only its own Statements; nothing was stored",
+            statement_path(*index, sent_as_array)
+        ))),
+    }
+}
+
 /// Checks attachments and signatures, then stores the batch; returns the ids in order.
 async fn store(
     caller: &Caller,
     state: &AppState,
     parsed: Vec<ParsedStatement>,
     parts: Vec<AttachmentPart>,
+    sent_as_array: bool,
 ) -> Result<Vec<Uuid>, ApiError> {
     let version: Version = caller.version;
     let parts = ingest::check_attachments(&parsed, parts).map_err(invalid)?;
     let principal = &caller.principal;
+    if let Some(learner) = &principal.learner {
+        within_binding(state, principal, learner, &parsed, sent_as_array).await?;
+    }
     refuse_denied_hosts(state, principal, &parsed).await?;
     let (authority, authority_ifi) = credential_authority(
         &state.authority_home_page(),

@@ -1,0 +1,117 @@
+//! What the reports and the dashboard share: the gate that admits their reader (the
+//! same Basic credentials and throttle as xAPI, a scope that allows reports, the
+//! learning feed caught up) and the period they cover.
+
+use std::future::{ready, Ready};
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use chrono::{NaiveDate, Utc};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::{Access, Principal};
+use crate::store::learning::TimeRule;
+use crate::store::learning_feed;
+
+/// How long a report waits for the learning feed to fold in every Statement stored
+/// before it was asked; past that it answers from rollups that lag.
+pub(crate) const FEED_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Authenticates (through the same throttled door as xAPI) and checks the scope once
+/// for every report, then lets the learning feed catch up so a report reflects every
+/// Statement acknowledged before it.
+pub async fn reports_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match admit(&req).await {
+        Ok(principal) => {
+            if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                match learning_feed::catch_up(&state.pool, TimeRule::default(), FEED_PATIENCE).await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("learning feed still behind; report may lag"),
+                    Err(e) => {
+                        let error = ApiError::from(e);
+                        return Ok(req.error_response(error).map_into_right_body());
+                    }
+                }
+            }
+            req.extensions_mut().insert(principal);
+            next.call(req).await.map(|res| res.map_into_left_body())
+        }
+        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    }
+}
+
+async fn admit(req: &ServiceRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or(ApiError::Internal)?;
+    let principal = state.admit(req.headers(), req.peer_addr()).await?;
+    if principal.allows(Access::Reports).is_none() {
+        return Err(ApiError::Forbidden(
+            "this credential's scopes do not allow reports; it needs one of: all, all/read, reports"
+                .into(),
+        ));
+    }
+    Ok(principal)
+}
+
+/// The credential of a report request, admitted by `reports_gate`.
+pub struct Reader(pub Principal);
+
+impl FromRequest for Reader {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .map(Reader)
+                .ok_or_else(|| ApiError::Unauthorized("authentication required".into())),
+        )
+    }
+}
+
+/// Without `since`, a period is this many days up to `until`.
+const DEFAULT_DAYS: i64 = 84;
+
+/// The first and last day (both included) of the period asked for: `until` defaults to
+/// today, `since` to `DEFAULT_DAYS` days up to `until`; `since` after `until` is refused.
+pub fn period(
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let last = until.unwrap_or_else(|| Utc::now().date_naive());
+    let first = since.unwrap_or(last - chrono::Duration::days(DEFAULT_DAYS - 1));
+    if first > last {
+        return Err(ApiError::InvalidParameter(
+            "since: later than until".to_string(),
+        ));
+    }
+    Ok((first, last))
+}
+
+/// A day as `YYYY-MM-DD`, or the day of an RFC 3339 timestamp.
+pub fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(value)
+                .ok()
+                .map(|t| t.with_timezone(&Utc).date_naive())
+        })
+        .ok_or_else(|| {
+            ApiError::InvalidParameter(format!(
+                "{name}: '{value}' is not a date (YYYY-MM-DD) or timestamp"
+            ))
+        })
+}
