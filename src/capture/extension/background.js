@@ -17,6 +17,8 @@ const POLICY_REFRESH_MINUTES = 30;
 const DEFAULT_DWELL_SECONDS = 30;
 const DEFAULT_IDLE_SECONDS = 60;
 const KEEP_ITEMS_MS = 2 * 86400000;
+// A playing video is reported every second (content.js); a longer silence means it stopped.
+const VIDEO_REPORT_GAP_MS = 2000;
 
 // ---- What may be recorded -------------------------------------------------------------
 
@@ -79,6 +81,11 @@ function endVisit(state, tabId, now, s) {
   const visit = tab.visit;
   tab.visit = null;
   if (visit.activeSince != null) visit.activeMs += Math.max(0, now - visit.activeSince);
+  for (const video of Object.values(visit.videos)) {
+    // Playing at its last report, a second or so ago: it played on until the page went.
+    const since = now - video.reportedAt;
+    if (video.playing && since <= VIDEO_REPORT_GAP_MS) video.watchedMs += since;
+  }
   return statementsOf(visit, s);
 }
 
@@ -199,7 +206,18 @@ async function pageReported(message, sender) {
       const visit = state.tabs[tab.id]?.visit;
       if (!visit) return;
       const key = `${message.frameUrl} ${message.anchor}`;
-      visit.videos[key] = { ...message, startedAt: visit.videos[key]?.startedAt ?? Date.now() - message.watchedMs };
+      const now = Date.now();
+      visit.videos[key] = {
+        src: message.src,
+        frameUrl: message.frameUrl,
+        frameCanonical: message.frameCanonical,
+        anchor: message.anchor,
+        title: message.title,
+        watchedMs: message.watchedMs,
+        playing: message.playing,
+        reportedAt: now,
+        startedAt: visit.videos[key]?.startedAt ?? now - message.watchedMs,
+      };
     });
     return;
   }

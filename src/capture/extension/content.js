@@ -96,6 +96,7 @@
       frameCanonical: canonicalLink(),
       title: video.title || video.getAttribute("aria-label") || document.title,
       watchedMs: state.watchedMs,
+      playing: state.since != null,
     });
   }
 
@@ -121,7 +122,11 @@
   }
   document.addEventListener("visibilitychange", reportAll);
   window.addEventListener("pagehide", reportAll);
-  // Videos that started before this script ran (it runs once the page is idle).
-  for (const video of document.querySelectorAll("video")) fold(video);
+  // Videos already playing when this script ran (it runs once the page is idle): the
+  // time they played so far, bounded by the page's age.
+  for (const video of document.querySelectorAll("video")) {
+    const state = fold(video);
+    if (state.since != null) state.watchedMs = Math.min(video.currentTime * 1000, performance.now());
+  }
   reportAll();
 })();
