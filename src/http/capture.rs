@@ -140,13 +140,6 @@ async fn enrol(
     let enrolled = capture::redeem(&state.pool, &enrolment::hash_code(&code))
         .await?
         .map_err(ApiError::Enrolment)?;
-    let name = learning::roster_entry(
-        &state.pool,
-        enrolled.store_id,
-        &learning::learner_of(&state.pool, enrolled.store_id, &enrolled.learner).await?,
-    )
-    .await?
-    .map(|(name, _, _)| name);
     tracing::info!(learner = %enrolled.learner, key = %enrolled.credential.key, "capture enrolled");
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -154,7 +147,7 @@ async fn enrol(
             "endpoint": format!("{}/xapi/", public_base(&state, &req)),
             "key": enrolled.credential.key,
             "secret": enrolled.credential.secret,
-            "actor": enrolment::actor(&enrolled.learner, name.as_deref()),
+            "actor": enrolment::actor(&enrolled.learner, enrolled.name.as_deref()),
         })))
 }
 

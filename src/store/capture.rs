@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::Error;
+use super::{agents, Error};
 use crate::auth::{hash_secret, NewSecret};
 use crate::capture::binding::Binding;
 use crate::capture::enrolment::{self, Refusal, CREDENTIAL_SCOPES};
@@ -89,8 +89,9 @@ pub async fn revoke_code(pool: &Pool, id: i64) -> Result<bool, Error> {
 /// What a redeemed code gave.
 #[derive(Debug, Clone)]
 pub struct Enrolled {
-    pub store_id: i64,
     pub learner: String,
+    /// The learner's name in the roster, if any.
+    pub name: Option<String>,
     pub credential: NewSecret,
 }
 
@@ -145,10 +146,21 @@ pub async fn redeem(pool: &Pool, code_hash: &[u8]) -> Result<Result<Enrolled, Re
         &[&id, &credential.key],
     )
     .await?;
+    // Read before the commit: once the code is spent, the answer must not fail.
+    let name = tx
+        .query_opt(
+            "SELECT name FROM roster
+              WHERE store_id = $1 AND name <> ''
+                AND learner = coalesce((SELECT learner FROM learner_aliases
+                                         WHERE store_id = $1 AND alias = $2), $2)",
+            &[&store_id, &learner],
+        )
+        .await?
+        .map(|r| r.get(0));
     tx.commit().await?;
     Ok(Ok(Enrolled {
-        store_id,
         learner,
+        name,
         credential,
     }))
 }
@@ -200,29 +212,14 @@ pub async fn set_policy(
     })
 }
 
-/// The person a bound credential writes as: the roster learner its IFI belongs to
-/// (itself when it is nobody's alias), with every other IFI the roster gives them.
+/// The person a bound credential writes as: its IFI, and every other IFI the roster
+/// gives the same person (the learner's, when it is an alias, and their aliases).
 pub async fn binding(pool: &Pool, store_id: i64, bound: &str) -> Result<Binding, Error> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            "WITH person AS (
-                 SELECT coalesce((SELECT learner FROM learner_aliases
-                                   WHERE store_id = $1 AND alias = $2), $2) AS learner
-             )
-             SELECT p.learner, a.alias
-               FROM person p
-               LEFT JOIN learner_aliases a ON a.store_id = $1 AND a.learner = p.learner
-              ORDER BY a.alias",
-            &[&store_id, &bound],
-        )
-        .await?;
-    let learner: String = rows.first().map_or_else(|| bound.to_string(), |r| r.get(0));
-    let aliases = rows
-        .iter()
-        .filter_map(|r| r.get::<_, Option<String>>(1))
-        .filter(|alias| alias != bound)
-        .chain((learner != bound).then(|| learner.clone()))
+    let aliases = agents::person(pool, store_id, bound)
+        .await?
+        .into_iter()
+        .map(|(ifi, _names)| ifi)
+        .filter(|ifi| ifi != bound)
         .collect();
     Ok(Binding {
         learner: bound.to_string(),
@@ -255,6 +252,26 @@ pub async fn not_voidable_by(
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Part of erasing a learner (`super::erasure`): their enrolment codes go, and every
+/// credential bound to them is revoked and no longer names them, so their browser
+/// records nothing more about them.
+pub async fn erase_learner(tx: &Transaction<'_>, store_id: i64, ifi: &str) -> Result<(), Error> {
+    tx.execute(
+        "DELETE FROM capture_codes WHERE store_id = $1 AND learner = $2",
+        &[&store_id, &ifi],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE credentials
+            SET revoked = coalesce(revoked, now()), learner = NULL,
+                name = 'capture: erased learner', tags = tags - 'learner'
+          WHERE store_id = $1 AND learner = $2",
+        &[&store_id, &ifi],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The roster's learners who have not opted out, with their names, in roster order

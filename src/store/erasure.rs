@@ -1,14 +1,15 @@
 //! Erasure of one person (a data-protection request): the one exception to Statement
 //! immutability. Removes, in one transaction, every Statement in which the person
 //! appears (actor, object, context, authority, SubStatements, group members — any
-//! Agent object anywhere in the body), their documents, their Agents-resource entry and
-//! the attachments no remaining Statement uses, and records an audit row.
+//! Agent object anywhere in the body), their documents, their Agents-resource entry,
+//! the attachments no remaining Statement uses, and their browser capture (codes and
+//! bound credentials), and records an audit row.
 
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::Error;
+use super::{capture, Error};
 use crate::xapi::agent::parse_agent_object;
 use crate::xapi::ingest::AGENT_VERB_KIND;
 use crate::xapi::{Ifi, Version};
@@ -147,6 +148,7 @@ pub async fn erase(
                 &[&store_id, &term],
             )
             .await? as i64;
+        capture::erase_learner(&tx, store_id, term).await?;
     }
     tx.execute(
         "INSERT INTO erasure_audit

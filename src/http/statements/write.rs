@@ -181,7 +181,8 @@ async fn refuse_denied_hosts(
 }
 
 /// A credential bound to a learner writes only as that learner (or one of their roster
-/// aliases) and voids only Statements it wrote itself (or writes in the same batch).
+/// aliases) and voids only Statements it wrote itself (or stores new in the same batch:
+/// one another credential stored stays theirs even when the batch sends it again).
 /// Checked for the whole batch before anything is stored.
 async fn within_binding(
     state: &AppState,
