@@ -171,3 +171,49 @@ async fn comm_2_1_3_a_query_sent_after_a_write_is_answered_includes_it() {
         );
     }
 }
+
+/// A single Statement is in its own response too: the header covers it even while an
+/// older writer (reserved before it, its `stored` earlier) is still in flight, which
+/// holds the consistency time of queries back.
+#[tokio::test]
+async fn comm_2_1_3_a_single_statement_is_never_stored_after_its_header() {
+    let app = spawn_app().await;
+    let mut older = app.dedicated_connection().await;
+    let writer = older.transaction().await.unwrap();
+    writer
+        .query_one(
+            "SELECT first_seq FROM commonplace_reserve_statements(1)",
+            &[],
+        )
+        .await
+        .unwrap();
+    for version in VERSIONS {
+        let id = post_one(&app, version, &statement("single", version)).await;
+        for query in [
+            format!("statementId={id}"),
+            format!("statementId={id}&format=ids"),
+        ] {
+            let response = req(
+                &app,
+                Method::GET,
+                &format!("/xapi/statements?{query}"),
+                version,
+            )
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(response.status(), 200);
+            let header = response.headers()["X-Experience-API-Consistent-Through"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let body: Value = response.json().await.unwrap();
+            let stored = body["stored"].as_str().unwrap();
+            assert!(
+                instant(stored) <= instant(&header),
+                "{version} ?{query}: stored {stored}, consistent through {header}"
+            );
+        }
+    }
+    writer.rollback().await.unwrap();
+}

@@ -198,9 +198,12 @@ chrome.idle.onStateChanged.addListener(async (idle) => {
 
 // ---- What pages report (content.js) ---------------------------------------------------
 
-async function pageReported(message, sender) {
+async function pageReported(reported, sender) {
   const tab = sender.tab;
-  if (!tab || tab.incognito) return;
+  if (!tab || tab.incognito || !isWebUrl(sender.url)) return;
+  // Where a report comes from is the browser's word, never the page's: a page (or a
+  // renderer it took over) cannot have another address recorded or enrolled.
+  const message = { ...reported, url: sender.url, frameUrl: sender.url };
   if (message.type === "video") {
     await tracking((state) => {
       const visit = state.tabs[tab.id]?.visit;
@@ -223,6 +226,7 @@ async function pageReported(message, sender) {
   }
   if (sender.frameId !== 0) return;
   if (message.type === "enrolPage") {
+    if (!(await isEnrolmentPage(message))) return;
     const seen = await session.get("enrolCodesSeen", []);
     if (seen.includes(message.code)) return;
     await session.set("enrolCodesSeen", [...seen, message.code]);
@@ -244,6 +248,22 @@ async function pageReported(message, sender) {
     entry.focused = message.visible && message.focused;
     settle(state, entry, now);
   });
+}
+
+/**
+ * Whether the page is an LRS's own enrolment page (`{base}/capture/enrol?code=CODE`, its
+ * meta naming that base and code) while the extension is not connected. Any page can
+ * carry the meta elements, so this only opens the options page pre-filled: connecting
+ * takes the learner's click there, under the store's address.
+ */
+async function isEnrolmentPage({ url, endpoint, code }) {
+  if (typeof endpoint !== "string" || typeof code !== "string" || !code || !isWebUrl(endpoint)) return false;
+  const { credential } = await local.get("credential");
+  if (credential && !credential.rejected) return false;
+  const page = new URL(url);
+  const expected = new URL("capture/enrol", endpoint);
+  return page.origin === expected.origin && page.pathname === expected.pathname
+    && page.searchParams.get("code") === code;
 }
 
 // ---- What the popup and options pages ask (extension pages) ---------------------------
@@ -321,7 +341,9 @@ const requests = {
     const { credential } = await local.get("credential");
     if (credential) await lrs.disconnect(credential);
     await dropVisits();
-    await local.remove(["credential", "policy", "outbox", "delivery", "recorded", "goals", "refusedStatements"]);
+    await local.remove([
+      "credential", "policy", "outbox", "unsettled", "delivery", "recorded", "goals", "refusedStatements",
+    ]);
     return {};
   },
 
@@ -442,6 +464,13 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 });
 
 async function start() {
+  // The credential is for extension pages and this worker only: where the browser can
+  // (Chromium), content scripts in web pages are kept out of local storage too.
+  try {
+    await chrome.storage.local.setAccessLevel?.({ accessLevel: "TRUSTED_CONTEXTS" });
+  } catch {
+    // Firefox sets it for session storage only.
+  }
   if (!(await chrome.alarms.get("policy"))) {
     chrome.alarms.create("policy", { periodInMinutes: POLICY_REFRESH_MINUTES });
   }

@@ -92,6 +92,14 @@ $("save-blocked").addEventListener("click", async () => {
 const params = new URLSearchParams(location.search);
 if (params.get("lrs")) $("lrs").value = params.get("lrs");
 if (params.get("code")) $("code").value = params.get("code");
+// Any web page can look like an enrolment page: the learner connects, or not, knowing where.
+try {
+  $("asked").textContent = `A page asked to connect this browser to ${new URL(params.get("lrs")).host}. ` +
+    "Connect only if that is your organisation's learning record store: it will receive what you read.";
+  $("asked").hidden = false;
+} catch {
+  // Opened by the learner, not from an enrolment page.
+}
 // The policy may have changed since it was last fetched: fetch it as the page opens.
 ask("refreshPolicy")
   .catch(() => {})

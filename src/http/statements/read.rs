@@ -69,6 +69,10 @@ async fn answer(
                     .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
             timer.observe_duration();
             let last_modified = found.stored;
+            // The Statement is in this response, so the header covers it, although an
+            // older writer still in flight holds the time of queries back: the polling
+            // promise is the queries' (they never hold a Statement stored after it).
+            let covering = consistent_through.max(found.stored);
             let statement = render(state, store_id, req, format, vec![found]).await?;
             let body = statement.into_iter().next().unwrap_or_default();
             respond(
@@ -77,7 +81,7 @@ async fn answer(
                 body,
                 attachments,
                 Some(last_modified),
-                consistent_through,
+                covering,
             )
             .await
         }

@@ -13,14 +13,15 @@ const BACKOFF_SECONDS = [1, 2, 4, 8, 15, 30];
 const changing = serial();
 let running = null;
 let timer = null;
-// Ids of the batch on its way: changing them now could contradict what gets stored.
-let inFlight = new Set();
+// `unsettled` (stored, so it outlives the worker) lists the ids sent without a definite
+// answer yet: the LRS may have them, so changing them now could contradict what it
+// stored. They are sent again as they are, and voided rather than rewritten.
 
 async function change(edit) {
   return changing(async () => {
-    const { outbox = [] } = await local.get("outbox");
-    const [next, answer] = edit(outbox);
-    await local.set({ outbox: next });
+    const { outbox = [], unsettled = [] } = await local.get(["outbox", "unsettled"]);
+    const [next, answer, nextUnsettled = unsettled] = edit(outbox, new Set(unsettled));
+    await local.set({ outbox: next, unsettled: [...nextUnsettled] });
     return answer;
   });
 }
@@ -36,9 +37,9 @@ export async function enqueue(statements) {
  * whether it did. Otherwise the LRS has it or will, and the caller voids it instead.
  */
 export function rewrite(id, replace) {
-  return change((outbox) => {
+  return change((outbox, unsettled) => {
     const index = outbox.findIndex((s) => s.id === id);
-    if (index < 0 || inFlight.has(id)) return [outbox, false];
+    if (index < 0 || unsettled.has(id)) return [outbox, false];
     const next = [...outbox];
     const replacement = replace(outbox[index]);
     if (replacement) next[index] = replacement;
@@ -52,7 +53,6 @@ export function deliver({ force = false } = {}) {
   if (!running) {
     running = send(force).finally(() => {
       running = null;
-      inFlight = new Set();
     });
   }
   return running;
@@ -89,9 +89,13 @@ async function send(force) {
       return;
     }
     force = false;
-    const batch = outbox.slice(0, delivery.oneByOne ? 1 : BATCH);
+    // Taken and marked in one change, so what is sent is what a rewrite would see.
+    const batch = await change((all, unsettled) => {
+      const taken = all.slice(0, delivery.oneByOne ? 1 : BATCH);
+      return [all, taken, new Set([...unsettled, ...taken.map((s) => s.id)])];
+    });
+    if (batch.length === 0) return;
     const ids = batch.map((s) => s.id);
-    inFlight = new Set(ids);
     let response;
     try {
       response = await postStatements(stored.credential, batch);
@@ -106,7 +110,7 @@ async function send(force) {
       await local.set({ credential: { ...stored.credential, rejected: true } });
       return;
     }
-    if (response.status === 429 || response.status >= 500) {
+    if (response.status === 408 || response.status === 429 || response.status >= 500) {
       const next = retryLater(delivery, `HTTP ${response.status}`);
       await local.set({ delivery: next });
       wakeAt(next.nextAttemptAt);
@@ -121,11 +125,10 @@ async function send(force) {
     let refused = null;
     if (!response.ok) refused = { id: ids[0], status: response.status, message: await refusal(response) };
     const sent = new Set(ids);
-    const left = await change((all) => {
+    const left = await change((all, unsettled) => {
       const rest = all.filter((s) => !sent.has(s.id));
-      return [rest, rest.length];
+      return [rest, rest.length, [...unsettled].filter((id) => !sent.has(id))];
     });
-    inFlight = new Set();
     const { refusedStatements = [] } = refused ? await local.get("refusedStatements") : {};
     await local.set({
       delivery: { oneByOne: delivery.oneByOne && left > 0, lastSentAt: Date.now() },

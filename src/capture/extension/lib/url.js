@@ -5,7 +5,7 @@ const TRACKING = [
   /^utm_/i, /^fbclid$/i, /^gclid$/i, /^dclid$/i, /^gbraid$/i, /^wbraid$/i, /^msclkid$/i,
   /^yclid$/i, /^twclid$/i, /^igshid$/i, /^mc_cid$/i, /^mc_eid$/i, /^mkt_tok$/i, /^_ga$/i,
   /^_gl$/i, /^_hsenc$/i, /^_hsmi$/i, /^oly_enc_id$/i, /^oly_anon_id$/i, /^vero_id$/i,
-  /^ref_src$/i, /^s_cid$/i,
+  /^ref_src$/i, /^s_cid$/i, /^ttclid$/i, /^li_fat_id$/i, /^srsltid$/i,
 ];
 
 export function isWebUrl(text) {
@@ -17,26 +17,45 @@ export function isWebUrl(text) {
   }
 }
 
-/** The URL without its fragment and tracking parameters; other parameters keep their order. */
+/**
+ * The URL without its fragment and tracking parameters; other parameters keep their order
+ * and their spelling (re-encoding them would record one page under two addresses).
+ */
 export function withoutTracking(text) {
   const url = new URL(text);
   url.hash = "";
-  const kept = [...url.searchParams].filter(([key]) => !TRACKING.some((p) => p.test(key)));
-  if (kept.length !== [...url.searchParams].length) {
-    url.search = kept.length ? new URLSearchParams(kept).toString() : "";
-  }
+  const kept = url.search
+    .slice(1)
+    .split("&")
+    .filter((pair) => pair && !isTracking(pair.split("=")[0]));
+  url.search = kept.join("&");
   return url.href;
 }
 
+function isTracking(rawKey) {
+  let key = rawKey;
+  try {
+    key = decodeURIComponent(rawKey.replace(/\+/g, " "));
+  } catch {
+    // Not percent-encoded properly: compared as written.
+  }
+  return TRACKING.some((p) => p.test(key));
+}
+
 /**
- * What a page is recorded as: its `<link rel=canonical>` when that is a web URL, else the
- * address it was read at; either way without fragment and tracking parameters.
+ * What a page is recorded as: its `<link rel=canonical>` when that is a web URL on the
+ * same host, else the address it was read at; either way without fragment and tracking
+ * parameters.
  */
 export function canonicalUrl(pageUrl, canonicalHref) {
   if (canonicalHref) {
     try {
-      const canonical = new URL(canonicalHref, pageUrl).href;
-      if (isWebUrl(canonical)) return withoutTracking(canonical);
+      const canonical = new URL(canonicalHref, pageUrl);
+      // A canonical link on another host is the page's claim to be another site: the
+      // deny-lists, site-only mode and the host recorded all speak of the host read.
+      if (isWebUrl(canonical.href) && canonical.hostname === new URL(pageUrl).hostname) {
+        return withoutTracking(canonical.href);
+      }
     } catch {
       // A malformed canonical link: the page's own address stands.
     }
