@@ -1,9 +1,10 @@
-//! The Capture browser extension (src/capture/extension/) in real headless Chromium,
-//! driven through tests/js/capture-driver.js (puppeteer-core, pinned in tests/js),
-//! against the real server: a learner enrols from the invitation page, reads pages of a
-//! test site served on loopback under several host names, watches a video in an
-//! embedded player, and manages what was recorded from the popup. Every check is made
-//! on the server: the Statements it stores and the requests it counts.
+//! The Capture browser extension (src/capture/extension/) in real headless Chromium and
+//! Firefox, driven through tests/js/capture-driver.js (puppeteer-core, pinned in
+//! tests/js), against the real server: a learner enrols from the invitation page, reads
+//! pages of a test site served on loopback under several host names, watches a video in
+//! an embedded player, and manages what was recorded from the popup; the reading shows
+//! on the dashboard. Every check is made on the server: the Statements it stores, the
+//! requests it counts and the pages it serves.
 
 #[path = "capture_extension/harness.rs"]
 mod harness;
@@ -63,10 +64,10 @@ async fn only(lrs: &Lrs, verb: &str, object: &str) -> Value {
     found[0].clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_extension_records_reading_under_the_learners_control() {
-    let mut lrs = Lrs::start().await;
-    let site = serve_site();
+/// A store with Ada on its roster (team Design), `mail.test` denied, a 2 s minimum
+/// dwell, and an invitation for Ada: the server, its public URL and the invitation.
+async fn store_inviting_ada() -> (Lrs, String, Value) {
+    let lrs = Lrs::start().await;
     let roster = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         roster.path(),
@@ -93,6 +94,13 @@ async fn the_extension_records_reading_under_the_learners_control() {
         .await,
     )
     .unwrap();
+    (lrs, public_url, invitation)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extension_records_reading_under_the_learners_control() {
+    let (mut lrs, public_url, invitation) = store_inviting_ada().await;
+    let site = serve_site();
     let code = invitation["code"].as_str().unwrap();
     let mut browser = Browser::launch().await;
 
@@ -137,6 +145,15 @@ async fn the_extension_records_reading_under_the_learners_control() {
         .as_str()
         .unwrap()
         .starts_with("Chromium "));
+    // The dashboard shows Ada's reading: the site among her top sources, with the time
+    // the extension reported.
+    let dashboard = lrs.dashboard(LEARNER).await;
+    let source = dashboard_source(&dashboard, LEARNER, "news.test");
+    assert!(source.contains("data-statements=\"1\""), "{source}");
+    assert_eq!(
+        source_reported_seconds(source),
+        seconds_of(&read["result"]["duration"])
+    );
 
     // Left before the dwell: nothing. (The page read after it arrives in order, so the
     // short one would have arrived first.)
@@ -401,6 +418,81 @@ async fn the_extension_records_reading_under_the_learners_control() {
         401
     );
     assert_eq!(browser.run("state", json!({})).await["enrolled"], false);
+    browser.close().await;
+}
+
+/// The dashboard's entry for `host` among the top sources of `learner` (the learner
+/// section, under Ada's roster name), checking the section is that learner's.
+fn dashboard_source<'a>(dashboard: &'a str, learner: &str, host: &str) -> &'a str {
+    let section = dashboard
+        .split("<h2>Learner</h2>")
+        .nth(1)
+        .expect("a learner section");
+    assert!(
+        section.starts_with("<h3>Ada Lovelace</h3>")
+            && section.contains(&format!("data-learner=\"mbox:{learner}\"")),
+        "{section}"
+    );
+    let sources = section.split("<h4>Top sources</h4>").nth(1).unwrap();
+    sources
+        .split("<li ")
+        .find(|item| item.contains(&format!("data-host=\"{host}\"")))
+        .unwrap_or_else(|| panic!("{host} is not among the top sources: {sources}"))
+}
+
+fn source_reported_seconds(source: &str) -> f64 {
+    let start = source.find("data-reported-seconds=\"").unwrap() + 23;
+    source[start..].split('"').next().unwrap().parse().unwrap()
+}
+
+/// The same extension in Firefox (Debian's ESR, headless, driven over WebDriver BiDi):
+/// it loads, enrols through the invitation page, and a page read past the dwell arrives
+/// once, under its canonical URL, with the time it was in front, and shows on the
+/// dashboard for Ada.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extension_records_reading_in_firefox() {
+    let (lrs, public_url, invitation) = store_inviting_ada().await;
+    let site = serve_site();
+    let mut browser = Browser::launch_firefox().await;
+    let enrolled = browser
+        .run("enrolFromPage", json!({"url": invitation["url"]}))
+        .await;
+    assert_eq!(enrolled["prefilled"]["code"], invitation["code"]);
+    assert_eq!(enrolled["prefilled"]["lrs"], format!("{public_url}/"));
+    assert_eq!(enrolled["status"], "Connected as Ada Lovelace.");
+
+    let story = site.url("blog", "/stories/42?utm_campaign=spring&gclid=abc#top");
+    let canonical = site.url("blog", "/articles/accessible-forms");
+    let active = browser.read("main", &story, 4.0).await;
+    let read = only(&lrs, READ, &canonical).await;
+    assert_about(&read, active);
+    assert_eq!(read["actor"]["mbox"], LEARNER);
+    assert_eq!(
+        read["object"]["definition"]["name"]["en"],
+        "Accessible forms"
+    );
+    assert_eq!(read["context"]["extensions"][HOST_EXTENSION], "blog.test");
+    assert!(
+        read["context"]["platform"]
+            .as_str()
+            .unwrap()
+            .starts_with("Firefox "),
+        "{read}"
+    );
+    let reads: Vec<Value> = lrs
+        .statements()
+        .await
+        .into_iter()
+        .filter(|s| s["verb"]["id"] == READ)
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:#?}");
+
+    let dashboard = lrs.dashboard(LEARNER).await;
+    let source = dashboard_source(&dashboard, LEARNER, "blog.test");
+    assert_eq!(
+        source_reported_seconds(source),
+        seconds_of(&read["result"]["duration"])
+    );
     browser.close().await;
 }
 

@@ -322,12 +322,18 @@ async fn learner_section(state: &AppState, scope: Scope, raw: &str) -> Result<St
         );
     }
     out.push_str("</ul><h4>Top sources</h4><ul>");
+    // Reported time (durations the Statements carry, e.g. the Capture extension's active
+    // reading time) is shown apart from the estimate, as in the team table.
     for source in &report.top_sources {
         let _ = write!(
             out,
-            "<li>{} — {} statements</li>",
-            escape(&source.key),
-            source.statements
+            "<li class=\"source\" data-host=\"{host}\" data-statements=\"{n}\" \
+             data-reported-seconds=\"{reported:.2}\">{host} — {n} statements, \
+             {reported:.0} s reported, {estimated:.0} s estimated</li>",
+            host = escape(&source.key),
+            n = source.statements,
+            reported = source.reported_seconds,
+            estimated = source.estimated_seconds,
         );
     }
     out.push_str("</ul></div>");

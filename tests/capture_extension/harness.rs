@@ -197,6 +197,23 @@ impl Lrs {
             .sum()
     }
 
+    /// The dashboard as a reports reader sees it with `learner` picked (an IFI as the
+    /// reports write it, e.g. `mailto:ada@example.org`).
+    pub async fn dashboard(&self, learner: &str) -> String {
+        let response = self
+            .http
+            .get(self.url("/dashboard"))
+            .query(&[("learner", learner)])
+            .basic_auth(&self.key, Some(&self.secret))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        page
+    }
+
     pub async fn explain(&self, statement_id: &str) -> Value {
         let response = self
             .http
@@ -302,7 +319,7 @@ fn respond(stream: &mut std::net::TcpStream, port: u16) {
         .and_then(|()| stream.write_all(body.as_bytes()));
 }
 
-/// Headless Chromium with the unpacked extension, through the node driver.
+/// Headless Chromium or Firefox with the unpacked extension, through the node driver.
 pub struct Browser {
     child: Child,
     stdin: ChildStdin,
@@ -313,25 +330,49 @@ pub struct Browser {
     sent: String,
 }
 
-fn chromium_path() -> String {
-    std::env::var("CHROMIUM").unwrap_or_else(|_| {
+/// The browser executable: `$variable` if set, else the first of `names` on the PATH.
+fn executable(variable: &str, names: &[&str], missing: &str) -> String {
+    std::env::var(variable).unwrap_or_else(|_| {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|dir| dir.join("chromium"))
+            .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
             .find(|candidate| candidate.exists())
-            .expect("Chromium is needed (Debian: apt-get install -y chromium)")
+            .expect(missing)
             .display()
             .to_string()
     })
 }
 
 impl Browser {
+    /// Headless Chromium, where every `*.test` host is the loopback address.
     pub async fn launch() -> Browser {
+        let chromium = executable(
+            "CHROMIUM",
+            &["chromium"],
+            "Chromium is needed (Debian: apt-get install -y chromium)",
+        );
+        Browser::spawn(&[
+            ("CHROMIUM", chromium),
+            ("HOST_RULES", "MAP *.test 127.0.0.1".into()),
+        ])
+        .await
+    }
+
+    /// Headless Firefox (Debian's ESR), with the extension installed temporarily.
+    pub async fn launch_firefox() -> Browser {
+        let firefox = executable(
+            "FIREFOX",
+            &["firefox-esr", "firefox"],
+            "Firefox is needed (Debian: apt-get install -y firefox-esr)",
+        );
+        Browser::spawn(&[("FIREFOX", firefox)]).await
+    }
+
+    async fn spawn(engine: &[(&str, String)]) -> Browser {
         install_packages();
         let mut child = Command::new("node")
             .arg(js_dir().join("capture-driver.js"))
             .env("EXTENSION_DIR", extension_dir())
-            .env("CHROMIUM", chromium_path())
-            .env("HOST_RULES", "MAP *.test 127.0.0.1")
+            .envs(engine.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

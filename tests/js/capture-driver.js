@@ -1,5 +1,5 @@
-// Drives headless Chromium with the Commonplace Capture extension loaded, one command at
-// a time, for tests/capture_extension.rs: the Rust test holds the story and checks the
+// Drives headless Chromium (or, with FIREFOX set, headless Firefox over WebDriver BiDi)
+// with the Commonplace Capture extension loaded, one command at a time, for tests/capture_extension.rs: the Rust test holds the story and checks the
 // server; this script only does what a person does in the browser and says what it saw.
 //
 // Protocol: one JSON command per line on stdin, `{"id": 1, "cmd": "read", ...}`; one JSON
@@ -8,7 +8,8 @@
 //
 // Environment: EXTENSION_DIR (the unpacked extension), CHROMIUM (default
 // /usr/bin/chromium), HOST_RULES (Chromium --host-resolver-rules, so the test site can
-// have several host names on loopback).
+// have several host names on loopback); FIREFOX (the Firefox executable) to drive
+// Firefox instead, where every host name resolves to loopback.
 "use strict";
 
 const fs = require("node:fs");
@@ -23,10 +24,15 @@ let browser;
 let extensionId;
 let control; // an extension page kept in the background, to stop the worker from
 const tabs = new Map(); // name -> Page
+const firefox = process.env.FIREFOX;
+// Firefox gives an extension a random UUID per profile unless its preferences name one.
+const FIREFOX_UUID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 
 async function launch() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "commonplace-capture-"));
+  process.on("exit", () => fs.rmSync(profile, { recursive: true, force: true }));
   const extension = process.env.EXTENSION_DIR;
+  if (firefox) return launchFirefox(profile, extension);
   browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true, // the new headless mode, which runs extensions
@@ -52,7 +58,42 @@ async function launch() {
   extensionId = new URL(worker.url()).host;
   control = await browser.newPage();
   await control.goto(extensionUrl("popup.html"));
-  process.on("exit", () => fs.rmSync(profile, { recursive: true, force: true }));
+}
+
+/**
+ * Firefox with the extension installed temporarily (unpacked, unsigned), as `web-ext run`
+ * and about:debugging do. WebDriver BiDi may not navigate a tab to an extension page, so
+ * the control page is the options page the extension opens itself at enrolment.
+ */
+async function launchFirefox(profile, extension) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(extension, "manifest.json"), "utf8"));
+  browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: firefox,
+    headless: true,
+    userDataDir: profile,
+    extraPrefsFirefox: {
+      "extensions.webextensions.uuids": JSON.stringify({
+        [manifest.browser_specific_settings.gecko.id]: FIREFOX_UUID,
+      }),
+      // Every host name is the loopback address, where the test site and the LRS listen.
+      "network.dns.forceResolve": "127.0.0.1",
+      "network.trr.mode": 5,
+    },
+  });
+  await browser.installExtension(extension);
+  extensionId = FIREFOX_UUID;
+}
+
+/** The open tab showing extension page `page` (in Firefox, whose tabs hide their URL). */
+async function extensionTab(page) {
+  return until(`the extension's ${page}`, async () => {
+    for (const candidate of await browser.pages()) {
+      const href = await candidate.evaluate(() => location.href).catch(() => "");
+      if (href.startsWith(extensionUrl(page))) return candidate;
+    }
+    return null;
+  });
 }
 
 /**
@@ -86,7 +127,7 @@ async function tab(name) {
 }
 
 function extensionUrl(page) {
-  return `chrome-extension://${extensionId}/${page}`;
+  return `${firefox ? "moz-extension" : "chrome-extension"}://${extensionId}/${page}`;
 }
 
 /** Whether the worker has an open visit of `url`. */
@@ -117,12 +158,12 @@ const commands = {
   /** Opens the LRS's enrolment page; the extension opens its options page pre-filled. */
   async enrolFromPage({ url }) {
     const page = await tab("enrol");
-    const options = browser.waitForTarget((t) => t.url().startsWith(extensionUrl("options.html")), {
-      timeout: 15000,
-    });
+    const options = firefox
+      ? null
+      : browser.waitForTarget((t) => t.url().startsWith(extensionUrl("options.html")), { timeout: 15000 });
     await page.goto(url);
-    const target = await options;
-    const settings = await target.page();
+    const settings = firefox ? await extensionTab("options.html") : await (await options).page();
+    await settings.bringToFront();
     await settings.waitForSelector("#lrs");
     await settings.waitForFunction(() => document.getElementById("code").value !== "");
     const prefilled = {
@@ -131,7 +172,8 @@ const commands = {
     };
     const status = await clickAndWaitForStatus(settings, "#enrol", "");
     const who = await settings.$eval("#who", (e) => e.textContent);
-    await settings.close();
+    if (firefox) control = settings;
+    else await settings.close();
     await page.goto("about:blank");
     return { prefilled, status, who };
   },
