@@ -10,14 +10,6 @@ use uuid::Uuid;
 
 use crate::common::*;
 
-fn basic(key: &str, secret: &str) -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"))
-    )
-}
-
 /// `POST path?method=…`, with no header of its own (the form carries them).
 fn alternate(app: &TestApp, method: &str, path: &str) -> RequestBuilder {
     app.http.post(app.url(&format!("{path}?method={method}")))
@@ -26,7 +18,10 @@ fn alternate(app: &TestApp, method: &str, path: &str) -> RequestBuilder {
 /// A form that authenticates with the test credential under 1.0.3, plus `more`.
 fn form(app: &TestApp, more: &[(&str, String)]) -> Vec<(String, String)> {
     let mut fields = vec![
-        ("Authorization".to_string(), basic(&app.key, &app.secret)),
+        (
+            "Authorization".to_string(),
+            basic_authorization(&app.key, &app.secret),
+        ),
         ("X-Experience-API-Version".to_string(), V1.to_string()),
     ];
     for (name, value) in more {
@@ -36,11 +31,16 @@ fn form(app: &TestApp, more: &[(&str, String)]) -> Vec<(String, String)> {
     fields
 }
 
-async fn status_and_version(response: Response) -> (u16, String) {
-    let version = response
+/// The response's header `name`, empty when it has none.
+fn header(response: &Response, name: &str) -> String {
+    response
         .headers()
-        .get("X-Experience-API-Version")
-        .map_or(String::new(), |v| v.to_str().unwrap().to_string());
+        .get(name)
+        .map_or(String::new(), |v| v.to_str().unwrap().to_string())
+}
+
+async fn status_and_version(response: Response) -> (u16, String) {
+    let version = header(&response, "X-Experience-API-Version");
     (response.status().as_u16(), version)
 }
 
@@ -84,7 +84,7 @@ async fn comm_1_3_form_version_field_is_the_version_header() {
     // Without a form version the real header is the version: 2.0.0 refuses the syntax.
     let response = alternate(&app, "GET", "/xapi/statements")
         .header("X-Experience-API-Version", V2)
-        .form(&[("Authorization", basic(&app.key, &app.secret))])
+        .form(&[("Authorization", basic_authorization(&app.key, &app.secret))])
         .send()
         .await
         .unwrap();
@@ -94,8 +94,8 @@ async fn comm_1_3_form_version_field_is_the_version_header() {
 #[tokio::test]
 async fn comm_1_3_form_authorization_field_is_the_authorization_header() {
     let app = spawn_app().await;
-    let wrong = basic(&app.key, "not-the-secret");
-    let right = basic(&app.key, &app.secret);
+    let wrong = basic_authorization(&app.key, "not-the-secret");
+    let right = basic_authorization(&app.key, &app.secret);
     for (real, field, expected) in [(&right, &wrong, 401), (&wrong, &right, 200)] {
         let response = alternate(&app, "GET", "/xapi/statements")
             .header("Authorization", real)
@@ -130,13 +130,7 @@ async fn get_profile(app: &TestApp, profile: &str) -> (u16, String, String, Valu
         .await
         .unwrap();
     let status = response.status().as_u16();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map_or(String::new(), |v| v.to_str().unwrap().to_string())
-    };
-    let (etag, content_type) = (header("ETag"), header("Content-Type"));
+    let (etag, content_type) = (header(&response, "ETag"), header(&response, "Content-Type"));
     let body = response.text().await.unwrap();
     (
         status,

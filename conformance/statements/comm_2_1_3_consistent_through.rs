@@ -7,61 +7,43 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, FixedOffset};
-use reqwest::Method;
+use reqwest::{Method, Response};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::common::*;
 
-/// What a writer task needs of the app (the app itself stays with the consumer).
-#[derive(Clone)]
-struct Writer {
-    http: reqwest::Client,
-    url: String,
-    key: String,
-    secret: String,
-}
-
-impl Writer {
-    fn of(app: &TestApp) -> Self {
-        Writer {
-            http: app.http.clone(),
-            url: app.url("/xapi/statements"),
-            key: app.key.clone(),
-            secret: app.secret.clone(),
+/// Posts `count` Statements one request at a time; returns their ids.
+fn post_singly(
+    app: &TestApp,
+    name: String,
+    count: usize,
+    version: &'static str,
+) -> JoinHandle<Vec<Uuid>> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            ids.push(post_one(&app, version, &statement(&name, &n.to_string())).await);
         }
-    }
-
-    /// Posts `count` Statements one request at a time; returns their ids.
-    fn post_singly(
-        self,
-        name: String,
-        count: usize,
-        version: &'static str,
-    ) -> JoinHandle<Vec<Uuid>> {
-        tokio::spawn(async move {
-            let mut ids = Vec::with_capacity(count);
-            for n in 0..count {
-                let response = self
-                    .http
-                    .post(&self.url)
-                    .basic_auth(&self.key, Some(&self.secret))
-                    .header("X-Experience-API-Version", version)
-                    .json(&statement(&name, &n.to_string()))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-                ids.extend(response.json::<Vec<Uuid>>().await.unwrap());
-            }
-            ids
-        })
-    }
+        ids
+    })
 }
 
 fn instant(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// The response's X-Experience-API-Consistent-Through.
+fn consistent_through(response: &Response) -> String {
+    response
+        .headers()
+        .get("X-Experience-API-Consistent-Through")
+        .expect("every Statement response has the header")
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Polls until every writer has finished (and once more after), checking each response
@@ -80,13 +62,7 @@ async fn poll_while_writing(
         loop {
             let response = req(app, Method::GET, &next, version).send().await.unwrap();
             assert_eq!(response.status(), 200);
-            let header = response
-                .headers()
-                .get("X-Experience-API-Consistent-Through")
-                .expect("every Statement response has the header")
-                .to_str()
-                .unwrap()
-                .to_string();
+            let header = consistent_through(&response);
             let page: Value = response.json().await.unwrap();
             for statement in page["statements"].as_array().unwrap() {
                 let stored = statement["stored"].as_str().unwrap();
@@ -119,13 +95,16 @@ async fn poll_while_writing(
     (seen, written)
 }
 
-#[tokio::test]
-async fn comm_2_1_3_polling_with_consistent_through_sees_each_statement_of_one_writer_once() {
-    let app = spawn_app().await;
+/// Polls while `writers` writers post `each` Statements apiece, under each version;
+/// asserts polling saw every acknowledged Statement.
+async fn assert_polling_sees_every_statement(app: &TestApp, writers: usize, each: usize) {
     for version in VERSIONS {
-        let writer = Writer::of(&app).post_singly(format!("solo{}", &version[..1]), 150, version);
-        let (seen, written) = poll_while_writing(&app, version, vec![writer]).await;
-        assert_eq!(written.len(), 150);
+        let writers = (0..writers)
+            .map(|w| post_singly(app, format!("w{w}{}", &version[..1]), each, version))
+            .collect::<Vec<_>>();
+        let expected = writers.len() * each;
+        let (seen, written) = poll_while_writing(app, version, writers).await;
+        assert_eq!(written.len(), expected);
         assert!(
             written.is_subset(&seen),
             "{version}: {} of {} acknowledged Statements never seen by polling",
@@ -136,21 +115,13 @@ async fn comm_2_1_3_polling_with_consistent_through_sees_each_statement_of_one_w
 }
 
 #[tokio::test]
+async fn comm_2_1_3_polling_with_consistent_through_sees_each_statement_of_one_writer_once() {
+    assert_polling_sees_every_statement(&spawn_app().await, 1, 150).await;
+}
+
+#[tokio::test]
 async fn comm_2_1_3_polling_with_consistent_through_sees_each_statement_of_many_writers_once() {
-    let app = spawn_app().await;
-    for version in VERSIONS {
-        let writers = (0..6)
-            .map(|w| Writer::of(&app).post_singly(format!("w{w}{}", &version[..1]), 40, version))
-            .collect();
-        let (seen, written) = poll_while_writing(&app, version, writers).await;
-        assert_eq!(written.len(), 240);
-        assert!(
-            written.is_subset(&seen),
-            "{version}: {} of {} acknowledged Statements never seen by polling",
-            written.difference(&seen).count(),
-            written.len()
-        );
-    }
+    assert_polling_sees_every_statement(&spawn_app().await, 6, 40).await;
 }
 
 /// Read-your-writes: the header lags the clock by a millisecond, so a write is answered
@@ -193,20 +164,9 @@ async fn comm_2_1_3_a_single_statement_is_never_stored_after_its_header() {
             format!("statementId={id}"),
             format!("statementId={id}&format=ids"),
         ] {
-            let response = req(
-                &app,
-                Method::GET,
-                &format!("/xapi/statements?{query}"),
-                version,
-            )
-            .send()
-            .await
-            .unwrap();
+            let response = get_response(&app, version, &query).await;
             assert_eq!(response.status(), 200);
-            let header = response.headers()["X-Experience-API-Consistent-Through"]
-                .to_str()
-                .unwrap()
-                .to_string();
+            let header = consistent_through(&response);
             let body: Value = response.json().await.unwrap();
             let stored = body["stored"].as_str().unwrap();
             assert!(

@@ -8,18 +8,19 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-fn named_agent(name: &str) -> Value {
-    agent(name)
-}
-
 /// `{"objectType": "Agent", "mbox": …}`: what `format=ids` leaves of `agent(name)`.
 fn agent_ids(name: &str) -> Value {
     json!({"objectType": "Agent", "mbox": format!("mailto:{name}@example.com")})
 }
 
+/// The two members of group `name`, each made by `member`.
+fn members(name: &str, member: fn(&str) -> Value) -> Value {
+    json!([member(&format!("{name}-1")), member(&format!("{name}-2"))])
+}
+
 fn identified_group(name: &str) -> Value {
     json!({"objectType": "Group", "name": name, "mbox": format!("mailto:{name}@example.com"),
-           "member": [named_agent(&format!("{name}-1")), named_agent(&format!("{name}-2"))]})
+           "member": members(name, agent)})
 }
 
 fn identified_group_ids(name: &str) -> Value {
@@ -27,13 +28,11 @@ fn identified_group_ids(name: &str) -> Value {
 }
 
 fn anonymous_group(name: &str) -> Value {
-    json!({"objectType": "Group", "name": name,
-           "member": [named_agent(&format!("{name}-1")), named_agent(&format!("{name}-2"))]})
+    json!({"objectType": "Group", "name": name, "member": members(name, agent)})
 }
 
 fn anonymous_group_ids(name: &str) -> Value {
-    json!({"objectType": "Group",
-           "member": [agent_ids(&format!("{name}-1")), agent_ids(&format!("{name}-2"))]})
+    json!({"objectType": "Group", "member": members(name, agent_ids)})
 }
 
 fn defined_activity(n: &str) -> Value {
@@ -42,7 +41,7 @@ fn defined_activity(n: &str) -> Value {
 }
 
 fn activity_ids(n: &str) -> Value {
-    json!({"objectType": "Activity", "id": activity_iri(n)})
+    activity(&activity_iri(n))
 }
 
 fn context() -> Value {
@@ -126,9 +125,9 @@ async fn comm_2_1_3_format_ids_reduces_an_agent_or_group_object() {
         for (object, expected) in [
             (identified_group("objects"), identified_group_ids("objects")),
             (anonymous_group("objects"), anonymous_group_ids("objects")),
-            (named_agent("object"), agent_ids("object")),
+            (agent("object"), agent_ids("object")),
         ] {
-            let body = json!({"actor": named_agent("ada"), "verb": {"id": VERB}, "object": object});
+            let body = json!({"actor": agent("ada"), "verb": {"id": VERB}, "object": object});
             let id = post_one(&app, version, &body).await;
             let s = first_in_ids(&app, version, &format!("statementId={id}")).await;
             assert_eq!(s["actor"], agent_ids("ada"), "{version}: {s}");
@@ -142,7 +141,7 @@ async fn comm_2_1_3_format_ids_reduces_context_agents_and_groups_under_2_0() {
     let app = spawn_app().await;
     let mut body = statement("ada", "a");
     body["context"] = json!({
-        "contextAgents": [{"objectType": "contextAgent", "agent": named_agent("helper"),
+        "contextAgents": [{"objectType": "contextAgent", "agent": agent("helper"),
                            "relevantTypes": ["http://example.com/types/helper"]}],
         "contextGroups": [{"objectType": "contextGroup", "group": identified_group("cohort")}],
     });

@@ -5,7 +5,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-pub use crate::helpers::{error_of, spawn_app, TestApp};
+pub use crate::helpers::{basic_authorization, error_of, spawn_app, TestApp};
 
 pub const V1: &str = "1.0.3";
 pub const V2: &str = "2.0.0";
@@ -98,9 +98,9 @@ pub async fn put(app: &TestApp, version: &str, query: &str, body: &Value) -> Res
     .unwrap()
 }
 
-/// GET /xapi/statements?query → (status, body as JSON).
-pub async fn get(app: &TestApp, version: &str, query: &str) -> (u16, Value) {
-    let response = req(
+/// GET /xapi/statements?query, as it is answered (headers included).
+pub async fn get_response(app: &TestApp, version: &str, query: &str) -> Response {
+    req(
         app,
         Method::GET,
         &format!("/xapi/statements?{query}"),
@@ -108,7 +108,12 @@ pub async fn get(app: &TestApp, version: &str, query: &str) -> (u16, Value) {
     )
     .send()
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// GET /xapi/statements?query → (status, body as JSON).
+pub async fn get(app: &TestApp, version: &str, query: &str) -> (u16, Value) {
+    let response = get_response(app, version, query).await;
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (

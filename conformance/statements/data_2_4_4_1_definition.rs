@@ -22,13 +22,18 @@ async fn canonical_activity(app: &TestApp, version: &str, iri: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// The Activity `iri` with the empty definition `{}`.
+fn with_empty_definition(iri: &str) -> Value {
+    json!({"objectType": "Activity", "id": iri, "definition": {}})
+}
+
 #[tokio::test]
 async fn data_2_4_4_1_empty_definition_is_valid_and_returned_as_sent() {
     let app = spawn_app().await;
     for version in VERSIONS {
         let iri = activity_iri(&format!("empty-{version}"));
         let mut body = statement("ada", "unused");
-        body["object"] = json!({"objectType": "Activity", "id": iri, "definition": {}});
+        body["object"] = with_empty_definition(&iri);
         let id = post_one(&app, version, &body).await;
         let (status, stored) = get(&app, version, &format!("statementId={id}&format=exact")).await;
         assert_eq!(status, 200);
@@ -36,7 +41,7 @@ async fn data_2_4_4_1_empty_definition_is_valid_and_returned_as_sent() {
         // Nothing was defined, so the LRS knows the Activity by its id alone.
         assert_eq!(
             canonical_activity(&app, version, &iri).await,
-            json!({"objectType": "Activity", "id": iri})
+            activity(&iri)
         );
         let (_, canonical) =
             get(&app, version, &format!("statementId={id}&format=canonical")).await;
@@ -54,7 +59,7 @@ async fn data_2_4_4_1_empty_definition_is_valid_in_a_substatement() {
             "objectType": "SubStatement",
             "actor": agent("bob"),
             "verb": {"id": VERB},
-            "object": {"objectType": "Activity", "id": iri, "definition": {}},
+            "object": with_empty_definition(&iri),
         });
         let id = post_one(&app, version, &body).await;
         let (status, stored) = get(&app, version, &format!("statementId={id}")).await;
@@ -62,7 +67,7 @@ async fn data_2_4_4_1_empty_definition_is_valid_in_a_substatement() {
         assert_eq!(stored["object"], body["object"], "{version}: {stored}");
         assert_eq!(
             canonical_activity(&app, version, &iri).await,
-            json!({"objectType": "Activity", "id": iri})
+            activity(&iri)
         );
     }
 }
@@ -78,7 +83,7 @@ async fn data_2_4_4_1_empty_definition_keeps_the_canonical_definition() {
         defined["object"] = json!({"objectType": "Activity", "id": iri, "definition": definition});
         post_one(&app, version, &defined).await;
         let mut empty = statement("bob", "unused");
-        empty["object"] = json!({"objectType": "Activity", "id": iri, "definition": {}});
+        empty["object"] = with_empty_definition(&iri);
         let mut in_substatement = statement("cy", "unused");
         in_substatement["object"] = json!({
             "objectType": "SubStatement",

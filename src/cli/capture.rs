@@ -5,9 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use deadpool_postgres::Pool;
 
-use super::{with_database, DatabaseArgs};
+use super::{store_id, with_database, DatabaseArgs};
 use crate::capture::enrolment::{self, DEFAULT_EXPIRY};
 use crate::capture::package;
 use crate::roster::csv_field;
@@ -285,14 +284,6 @@ pub(super) async fn capture_command(command: CaptureCommand) -> Result<(), Strin
             Ok(())
         }
     }
-}
-
-async fn store_id(pool: &Pool, store: &str) -> Result<i64, String> {
-    crate::store::modes::store_by_name(pool, store)
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|(id, _)| id)
-        .ok_or_else(|| format!("no store named '{store}'"))
 }
 
 /// An IFI as the roster writes it, as the LRS writes it (`mbox:mailto:…`).

@@ -358,10 +358,7 @@ async fn execute(command: Command) -> Result<(), String> {
             let entries =
                 crate::roster::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
             with_database(&database, |pool| async move {
-                let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("no store named '{store}'"))?;
+                let store_id = store_id(&pool, &store).await?;
                 let count = crate::store::reports::replace_roster(&pool, store_id, &entries)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -541,4 +538,13 @@ where
     let outcome = work(database.pool.clone()).await;
     database.close().await;
     outcome
+}
+
+/// The id of the store named `store`.
+async fn store_id(pool: &deadpool_postgres::Pool, store: &str) -> Result<i64, String> {
+    crate::store::modes::store_by_name(pool, store)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|(id, _)| id)
+        .ok_or_else(|| format!("no store named '{store}'"))
 }

@@ -68,6 +68,7 @@ pub async fn fresh_database() -> String {
     )
 }
 
+#[derive(Clone)]
 pub struct TestApp {
     pub address: SocketAddr,
     pub pool: Pool,
@@ -268,6 +269,16 @@ pub async fn error_of(response: reqwest::Response) -> (u16, String, String) {
         .expect("error.message")
         .to_string();
     (status, code, message)
+}
+
+/// An `Authorization` header value of HTTP Basic for this key and secret, as a form
+/// field of the alternate request syntax carries it.
+pub fn basic_authorization(key: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"))
+    )
 }
 
 /// A connection to the database at `url`, outside any pool.

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{enrolled, mbox, read, with_roster};
-use crate::helpers::{error_of, spawn_app};
+use super::{enrolled, get_statements_as, mbox, operator, post_as, read, voiding, with_roster};
+use crate::helpers::{basic_authorization, error_of, spawn_app};
 
 #[tokio::test]
 async fn a_bound_credential_writes_only_as_its_learner() {
@@ -18,12 +18,7 @@ async fn a_bound_credential_writes_only_as_its_learner() {
         read(mbox("ada@example.org"), "https://news.example.net/a"),
         read(mbox("bob@example.org"), "https://news.example.net/b"),
     ]);
-    let refused = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
+    let refused = post_as(&app, &bound, &batch).await;
     let (status, error, message) = error_of(refused).await;
     assert_eq!((status, error.as_str()), (403, "forbidden"));
     assert!(message.starts_with("statement[1].actor"), "{message}");
@@ -48,12 +43,12 @@ async fn a_bound_credential_writes_only_as_its_learner() {
     // `agent` filter would list it as that member's Statement.
     let group = json!({"objectType": "Group", "mbox": "mailto:ada@example.org",
                        "member": [mbox("bob@example.org")]});
-    let refused = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&json!([read(group, "https://news.example.net/b")]))
-        .send()
-        .await
-        .unwrap();
+    let refused = post_as(
+        &app,
+        &bound,
+        &json!([read(group, "https://news.example.net/b")]),
+    )
+    .await;
     let (status, _, message) = error_of(refused).await;
     assert_eq!(status, 403);
     assert!(
@@ -64,15 +59,15 @@ async fn a_bound_credential_writes_only_as_its_learner() {
 
     // The learner's roster alias is the learner.
     let alias = json!({"account": {"homePage": "https://hr.example.org", "name": "77"}});
-    let accepted = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&json!([
+    let accepted = post_as(
+        &app,
+        &bound,
+        &json!([
             read(mbox("ada@example.org"), "https://news.example.net/a"),
             read(alias, "https://news.example.net/c"),
-        ]))
-        .send()
-        .await
-        .unwrap();
+        ]),
+    )
+    .await;
     assert_eq!(accepted.status(), 200);
     assert_eq!(app.stored_statements().await, before + 2);
 }
@@ -82,43 +77,29 @@ async fn a_bound_credential_reads_and_voids_only_its_own_statements() {
     let app = spawn_app().await;
     let bound = enrolled(&app, "mailto:ada@example.org").await;
     // Another credential's Statement, even about the same learner.
-    let theirs: Vec<String> = app
-        .xapi(Method::POST, "/xapi/statements")
-        .json(&read(
-            mbox("ada@example.org"),
-            "https://lms.example.org/course",
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mine: Vec<String> = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&read(mbox("ada@example.org"), "https://news.example.net/a"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs: Vec<String> = post_as(
+        &app,
+        &operator(&app),
+        &read(mbox("ada@example.org"), "https://lms.example.org/course"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let mine: Vec<String> = post_as(
+        &app,
+        &bound,
+        &read(mbox("ada@example.org"), "https://news.example.net/a"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
 
-    let one = app
-        .xapi_as(
-            &bound,
-            Method::GET,
-            &format!("/xapi/statements?statementId={}", theirs[0]),
-        )
-        .send()
-        .await
-        .unwrap();
+    let one = get_statements_as(&app, &bound, &format!("statementId={}", theirs[0])).await;
     assert_eq!(one.status(), 404);
-    let all: Value = app
-        .xapi_as(&bound, Method::GET, "/xapi/statements")
-        .send()
+    let all: Value = get_statements_as(&app, &bound, "")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -130,35 +111,14 @@ async fn a_bound_credential_reads_and_voids_only_its_own_statements() {
         .collect();
     assert_eq!(ids, [mine[0].as_str()]);
 
-    let void = |target: &str| {
-        json!({"actor": mbox("ada@example.org"),
-               "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
-               "object": {"objectType": "StatementRef", "id": target}})
-    };
-    let refused = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&json!([void(&theirs[0])]))
-        .send()
-        .await
-        .unwrap();
+    let void = |target: &str| voiding(mbox("ada@example.org"), target);
+    let refused = post_as(&app, &bound, &json!([void(&theirs[0])])).await;
     let (status, error, message) = error_of(refused).await;
     assert_eq!((status, error.as_str()), (403, "forbidden"));
     assert!(message.starts_with("statement[0].object.id"), "{message}");
-    let voided = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&void(&mine[0]))
-        .send()
-        .await
-        .unwrap();
+    let voided = post_as(&app, &bound, &void(&mine[0])).await;
     assert_eq!(voided.status(), 200);
-    let gone = app
-        .xapi(
-            Method::GET,
-            &format!("/xapi/statements?statementId={}", mine[0]),
-        )
-        .send()
-        .await
-        .unwrap();
+    let gone = get_statements_as(&app, &operator(&app), &format!("statementId={}", mine[0])).await;
     assert_eq!(gone.status(), 404, "the learner's own Statement was voided");
 }
 
@@ -174,32 +134,16 @@ async fn resending_another_credentials_statement_does_not_let_a_bound_credential
         "https://lms.example.org/failed-quiz",
     );
     theirs["id"] = json!(id);
-    let stored = app
-        .xapi(Method::POST, "/xapi/statements")
-        .json(&theirs)
-        .send()
-        .await
-        .unwrap();
+    let stored = post_as(&app, &operator(&app), &theirs).await;
     assert_eq!(stored.status(), 200);
 
     // The same Statement again (accepted as already stored) and a voiding of it.
-    let void = json!({"actor": mbox("ada@example.org"),
-                      "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
-                      "object": {"objectType": "StatementRef", "id": id}});
-    let refused = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&json!([theirs, void]))
-        .send()
-        .await
-        .unwrap();
+    let void = voiding(mbox("ada@example.org"), &id);
+    let refused = post_as(&app, &bound, &json!([theirs, void])).await;
     let (status, error, message) = error_of(refused).await;
     assert_eq!((status, error.as_str()), (403, "forbidden"));
     assert!(message.starts_with("statement[1].object.id"), "{message}");
-    let still_there = app
-        .xapi(Method::GET, &format!("/xapi/statements?statementId={id}"))
-        .send()
-        .await
-        .unwrap();
+    let still_there = get_statements_as(&app, &operator(&app), &format!("statementId={id}")).await;
     assert_eq!(
         still_there.status(),
         200,
@@ -210,14 +154,8 @@ async fn resending_another_credentials_statement_does_not_let_a_bound_credential
     let own = uuid::Uuid::new_v4().to_string();
     let mut mine = read(mbox("ada@example.org"), "https://news.example.net/a");
     mine["id"] = json!(own);
-    let mut void_own = void.clone();
-    void_own["object"]["id"] = json!(own);
-    let accepted = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&json!([mine, void_own]))
-        .send()
-        .await
-        .unwrap();
+    let void_own = voiding(mbox("ada@example.org"), &own);
+    let accepted = post_as(&app, &bound, &json!([mine, void_own])).await;
     assert_eq!(accepted.status(), 200);
 }
 
@@ -292,55 +230,47 @@ async fn a_bound_credential_keeps_documents_of_its_own_agent_only() {
 
 #[tokio::test]
 async fn the_alternate_request_syntax_and_head_are_held_to_the_same_rules() {
-    use base64::Engine;
     let app = spawn_app().await;
     let bound = enrolled(&app, "mailto:ada@example.org").await;
-    let authorization = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", bound.key, bound.secret))
-    );
-    let before = app.stored_statements().await;
-    let bob = mbox("bob@example.org").to_string();
-    // `POST ?method=PUT` with everything, the credential included, in the form.
-    let id = uuid::Uuid::new_v4().to_string();
-    let put = app
-        .http
-        .post(app.url("/xapi/statements?method=PUT"))
-        .form(&[
+    let authorization = basic_authorization(&bound.key, &bound.secret);
+    // `POST path?method=…` with everything, the credential included, in the form.
+    let alternate = |method: &str, path: &str, fields: &[(&str, &str)]| {
+        let mut form = vec![
             ("Authorization", authorization.as_str()),
             ("X-Experience-API-Version", "1.0.3"),
+        ];
+        form.extend_from_slice(fields);
+        app.http
+            .post(app.url(&format!("{path}?method={method}")))
+            .form(&form)
+            .send()
+    };
+    let before = app.stored_statements().await;
+    let bob = mbox("bob@example.org").to_string();
+    let id = uuid::Uuid::new_v4().to_string();
+    let content = read(mbox("bob@example.org"), "https://news.example.net/b").to_string();
+    let put = alternate(
+        "PUT",
+        "/xapi/statements",
+        &[
             ("Content-Type", "application/json"),
             ("statementId", &id),
-            (
-                "content",
-                &read(mbox("bob@example.org"), "https://news.example.net/b").to_string(),
-            ),
-        ])
-        .send()
-        .await
-        .unwrap();
+            ("content", &content),
+        ],
+    )
+    .await
+    .unwrap();
     let (status, error, message) = error_of(put).await;
     assert_eq!((status, error.as_str()), (403, "forbidden"), "{message}");
     assert!(message.starts_with("statement.actor"), "{message}");
     assert_eq!(app.stored_statements().await, before, "nothing was stored");
 
-    let state_query = serde_urlencoded::to_string([
+    let state = [
         ("activityId", "https://commonplace.dev/capture"),
         ("agent", bob.as_str()),
         ("stateId", "outbox"),
-    ])
-    .unwrap();
-    let alternate_get = app
-        .http
-        .post(app.url("/xapi/activities/state?method=GET"))
-        .form(&[
-            ("Authorization", authorization.as_str()),
-            ("X-Experience-API-Version", "1.0.3"),
-            ("activityId", "https://commonplace.dev/capture"),
-            ("agent", &bob),
-            ("stateId", "outbox"),
-        ])
-        .send()
+    ];
+    let alternate_get = alternate("GET", "/xapi/activities/state", &state)
         .await
         .unwrap();
     let (status, error, message) = error_of(alternate_get).await;
@@ -349,7 +279,10 @@ async fn the_alternate_request_syntax_and_head_are_held_to_the_same_rules() {
         .xapi_as(
             &bound,
             Method::HEAD,
-            &format!("/xapi/activities/state?{state_query}"),
+            &format!(
+                "/xapi/activities/state?{}",
+                serde_urlencoded::to_string(state).unwrap()
+            ),
         )
         .send()
         .await

@@ -3,11 +3,12 @@
 
 use std::process::Command;
 
-use commonplace::auth::NewSecret;
-use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{capture_cli, enrol, enrolled, get_as, invite, mbox, read, with_roster};
+use super::{
+    bound_credential, capture_cli, enrol, enrolled, get_as, get_statements_as, invite,
+    listed_codes, mbox, operator, post_as, read, with_roster,
+};
 use crate::helpers::{error_of, spawn_app};
 
 #[tokio::test]
@@ -40,10 +41,7 @@ async fn a_code_enrols_once_and_unknown_codes_are_not_found() {
         body["actor"],
         json!({"objectType": "Agent", "mbox": "mailto:ada@example.org", "name": "Ada Lovelace"})
     );
-    let bound = NewSecret {
-        key: body["key"].as_str().unwrap().into(),
-        secret: body["secret"].as_str().unwrap().into(),
-    };
+    let bound = bound_credential(&body);
     // The credential is tagged as browser capture and bound to the learner.
     let listed = app.command(&["credentials", "list", "--json"]).unwrap();
     let listed: Value = serde_json::from_str(&listed).unwrap();
@@ -81,8 +79,7 @@ async fn a_code_enrols_once_and_unknown_codes_are_not_found() {
     let (status, error, message) = error_of(bad).await;
     assert_eq!((status, error.as_str()), (400, "invalid_body"), "{message}");
 
-    let codes: Value =
-        serde_json::from_str(&capture_cli(&app, &["codes", "list", "--json"]).unwrap()).unwrap();
+    let codes = listed_codes(&app);
     let codes = codes.as_array().unwrap();
     assert_eq!(codes.len(), 1);
     assert_eq!(codes[0]["learner"], "mbox:mailto:ada@example.org");
@@ -108,8 +105,7 @@ async fn expired_and_revoked_codes_are_gone() {
     let app = spawn_app().await;
     let (expiring, _) = invite(&app, "mailto:ada@example.org", &["--expires", "1s"]);
     let (revoked, _) = invite(&app, "mailto:bob@example.org", &[]);
-    let codes: Value =
-        serde_json::from_str(&capture_cli(&app, &["codes", "list", "--json"]).unwrap()).unwrap();
+    let codes = listed_codes(&app);
     let id = codes
         .as_array()
         .unwrap()
@@ -189,11 +185,7 @@ async fn the_policy_carries_the_store_settings_and_the_roster() {
     assert_eq!(policy["actor"]["mbox"], "mailto:ada@example.org");
 
     // Only a bound credential may ask.
-    let operator = NewSecret {
-        key: app.key.clone(),
-        secret: app.secret.clone(),
-    };
-    let (status, error, _) = error_of(get_as(&app, &operator, "/capture/policy").await).await;
+    let (status, error, _) = error_of(get_as(&app, &operator(&app), "/capture/policy").await).await;
     assert_eq!((status, error.as_str()), (403, "forbidden"));
 }
 
@@ -211,11 +203,7 @@ async fn the_learner_disconnects_and_the_credential_is_revoked() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
     assert_eq!(get_as(&app, &bound, "/capture/policy").await.status(), 401);
-    let xapi = app
-        .xapi_as(&bound, Method::GET, "/xapi/statements")
-        .send()
-        .await
-        .unwrap();
+    let xapi = get_statements_as(&app, &bound, "").await;
     assert_eq!(xapi.status(), 401);
 }
 
@@ -270,12 +258,7 @@ async fn me_shows_the_learners_reported_time_as_reported() {
         "https://news.example.net/long-read",
     );
     statement["result"] = json!({"duration": "PT45.5S"});
-    let posted = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&statement)
-        .send()
-        .await
-        .unwrap();
+    let posted = post_as(&app, &bound, &statement).await;
     assert_eq!(posted.status(), 200);
 
     let response = get_as(&app, &bound, "/capture/me").await;
@@ -313,16 +296,13 @@ async fn a_learner_invited_by_a_roster_alias_is_named_as_the_roster_names_them()
                "account": {"homePage": "https://hr.example.org", "name": "77"}})
     );
     // Bound to the alias, it writes as the learner the alias belongs to as well.
-    let bound = NewSecret {
-        key: body["key"].as_str().unwrap().into(),
-        secret: body["secret"].as_str().unwrap().into(),
-    };
-    let posted = app
-        .xapi_as(&bound, Method::POST, "/xapi/statements")
-        .json(&read(mbox("ada@example.org"), "https://news.example.net/a"))
-        .send()
-        .await
-        .unwrap();
+    let bound = bound_credential(&body);
+    let posted = post_as(
+        &app,
+        &bound,
+        &read(mbox("ada@example.org"), "https://news.example.net/a"),
+    )
+    .await;
     assert_eq!(posted.status(), 200);
     // Someone the roster does not know enrols too, without a name.
     let (code, _) = invite(&app, "mailto:zed@example.org", &[]);
@@ -351,7 +331,7 @@ async fn erasing_a_learner_revokes_their_capture_and_forgets_their_codes() {
     // Her browser records nothing more, and nothing kept for capture names her.
     let policy = get_as(&app, &bound, "/capture/policy").await;
     assert_eq!(policy.status(), 401);
-    let codes = capture_cli(&app, &["codes", "list", "--json"]).unwrap();
+    let codes = listed_codes(&app).to_string();
     assert!(!codes.contains("ada@example.org"), "{codes}");
     let credentials = app.command(&["credentials", "list", "--json"]).unwrap();
     assert!(!credentials.contains("ada@example.org"), "{credentials}");

@@ -45,14 +45,23 @@ async fn enrol(app: &TestApp, code: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// `capture codes list --json`.
+fn listed_codes(app: &TestApp) -> Value {
+    serde_json::from_str(&capture_cli(app, &["codes", "list", "--json"]).unwrap()).unwrap()
+}
+
+/// The bound credential of an enrolment answer.
+fn bound_credential(enrolment: &Value) -> NewSecret {
+    NewSecret {
+        key: enrolment["key"].as_str().unwrap().to_string(),
+        secret: enrolment["secret"].as_str().unwrap().to_string(),
+    }
+}
+
 /// Enrols `learner` and returns the bound credential.
 async fn enrolled(app: &TestApp, learner: &str) -> NewSecret {
     let (code, _) = invite(app, learner, &[]);
-    let body: Value = enrol(app, &code).await.json().await.unwrap();
-    NewSecret {
-        key: body["key"].as_str().unwrap().to_string(),
-        secret: body["secret"].as_str().unwrap().to_string(),
-    }
+    bound_credential(&enrol(app, &code).await.json().await.unwrap())
 }
 
 async fn with_roster(app: &TestApp) {
@@ -72,6 +81,42 @@ fn read(actor: Value, page: &str) -> Value {
 
 fn mbox(address: &str) -> Value {
     json!({"objectType": "Agent", "mbox": format!("mailto:{address}")})
+}
+
+/// `actor` voids the Statement `target`.
+fn voiding(actor: Value, target: &str) -> Value {
+    json!({"actor": actor,
+           "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+           "object": {"objectType": "StatementRef", "id": target}})
+}
+
+/// The `all` credential, as the operator (an LMS, a report reader) holds it.
+fn operator(app: &TestApp) -> NewSecret {
+    NewSecret {
+        key: app.key.clone(),
+        secret: app.secret.clone(),
+    }
+}
+
+/// GET /xapi/statements?`query` with `who`'s credential.
+async fn get_statements_as(app: &TestApp, who: &NewSecret, query: &str) -> reqwest::Response {
+    app.xapi_as(
+        who,
+        reqwest::Method::GET,
+        &format!("/xapi/statements?{query}"),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+/// POST /xapi/statements of `body` with `who`'s credential.
+async fn post_as(app: &TestApp, who: &NewSecret, body: &Value) -> reqwest::Response {
+    app.xapi_as(who, reqwest::Method::POST, "/xapi/statements")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn get_as(app: &TestApp, who: &NewSecret, path: &str) -> reqwest::Response {
