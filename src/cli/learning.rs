@@ -122,10 +122,7 @@ pub(super) async fn hosts_command(command: HostsCommand) -> Result<(), String> {
         HostsCommand::List { .. } => None,
     };
     with_database(&database, |pool| async move {
-        let (store_id, _) = crate::store::modes::store_by_name(&pool, &store)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no store named '{store}'"))?;
+        let store_id = super::store_id(&pool, &store).await?;
         match (command, host) {
             (HostsCommand::Deny { .. }, Some(host)) => {
                 let added = hosts::deny(&pool, store_id, &host)

@@ -1,13 +1,9 @@
 //! Alternate request syntax (1.0.3 Communication §1.3), removed in 2.0.
 
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{basic_authorization, error_of, spawn_app, TestApp};
 
-fn basic(app: &crate::helpers::TestApp) -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", app.key, app.secret))
-    )
+fn basic(app: &TestApp) -> String {
+    basic_authorization(&app.key, &app.secret)
 }
 
 #[tokio::test]

@@ -228,14 +228,23 @@ impl Lrs {
 }
 
 /// A small web site on loopback. Chromium resolves every `*.test` name to it, so one
-/// server is several hosts: news.test, player.test, mail.test, blog.test.
+/// server is several hosts: news.test, player.test, mail.test, blog.test, evil.test.
 pub struct Site {
     port: u16,
+    /// Every request it answered, as `METHOD host path`.
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl Site {
     pub fn url(&self, host: &str, path: &str) -> String {
         format!("http://{host}.test:{}{path}", self.port)
+    }
+
+    /// How many `method` requests for `path` (without its query) reached `host`.
+    pub fn requests(&self, method: &str, host: &str, path: &str) -> usize {
+        let wanted = format!("{method} {host}.test:{}{path}", self.port);
+        let requests = self.requests.lock().unwrap();
+        requests.iter().filter(|r| **r == wanted).count()
     }
 }
 
@@ -261,16 +270,35 @@ video.play();
 pub fn serve_site() -> Site {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = requests.clone();
     std::thread::spawn(move || {
         // A thread per connection: Chromium opens connections it may never use.
         for mut stream in listener.incoming().flatten() {
-            std::thread::spawn(move || respond(&mut stream, port));
+            let log = log.clone();
+            std::thread::spawn(move || respond(&mut stream, port, &log));
         }
     });
-    Site { port }
+    Site { port, requests }
 }
 
-fn respond(stream: &mut std::net::TcpStream, port: u16) {
+/// The enrolment meta elements an invitation page carries, from the query parameters
+/// `enrol-endpoint` and `enrol-code`: what any page may claim.
+fn enrolment_claims(query: &str) -> String {
+    let value = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    };
+    match (value("enrol-endpoint"), value("enrol-code")) {
+        (Some(endpoint), Some(code)) => format!(
+            r#"<meta name="commonplace-enrol-endpoint" content="{endpoint}"><meta name="commonplace-enrol-code" content="{code}">"#
+        ),
+        _ => String::new(),
+    }
+}
+
+fn respond(stream: &mut std::net::TcpStream, port: u16, log: &Mutex<Vec<String>>) {
     let mut request = Vec::new();
     let mut buffer = [0u8; 4096];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -280,8 +308,19 @@ fn respond(stream: &mut std::net::TcpStream, port: u16) {
         }
     }
     let head = String::from_utf8_lossy(&request);
-    let target = head.split_whitespace().nth(1).unwrap_or("/");
-    let path = target.split('?').next().unwrap_or("/");
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or_default();
+    let target = words.next().unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let host = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("host").then(|| value.trim())
+        })
+        .unwrap_or_default();
+    log.lock().unwrap().push(format!("{method} {host}{path}"));
+    let claims = enrolment_claims(query);
     let (status, body) = match path {
         // Reached with campaign parameters; says what it is canonically.
         "/stories/42" => (
@@ -303,9 +342,11 @@ fn respond(stream: &mut std::net::TcpStream, port: u16) {
             ),
         ),
         "/player" => ("200 OK", page("Player", "", PLAYER)),
+        // Looks like a store's invitation page, at the path the store serves it.
+        "/capture/enrol" if method == "GET" => ("200 OK", page("Enrol", &claims, "")),
         p if p.starts_with("/articles/") => {
             let name = p.trim_start_matches("/articles/").replace('-', " ");
-            ("200 OK", page(&name, "", ""))
+            ("200 OK", page(&name, &claims, ""))
         }
         _ => ("404 Not Found", page("Not found", "", "")),
     };

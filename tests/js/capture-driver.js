@@ -24,6 +24,10 @@ let browser;
 let extensionId;
 let control; // an extension page kept in the background, to stop the worker from
 const tabs = new Map(); // name -> Page
+// Every options page the extension opened from an enrolment page ({ target, url }), in
+// order (Chromium); and the last one, until the learner connects there.
+const optionsOpened = [];
+let invited = null;
 const firefox = process.env.FIREFOX;
 // Firefox gives an extension a random UUID per profile unless its preferences name one.
 const FIREFOX_UUID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
@@ -56,6 +60,13 @@ async function launch() {
     { timeout: 30000 },
   );
   extensionId = new URL(worker.url()).host;
+  const noteOptions = (target) => {
+    if (target.url().startsWith(extensionUrl("options.html?")) && !optionsOpened.some((o) => o.target === target)) {
+      optionsOpened.push({ target, url: target.url() });
+    }
+  };
+  browser.on("targetcreated", noteOptions);
+  browser.on("targetchanged", noteOptions);
   control = await browser.newPage();
   await control.goto(extensionUrl("popup.html"));
 }
@@ -150,32 +161,84 @@ async function clickAndWaitForStatus(page, selector, previous) {
   return page.$eval("#status", (e) => e.textContent);
 }
 
+/**
+ * Waits until the extension's content script has run in `page`'s top frame (its isolated
+ * world has set its flag), so whatever it reports there has been sent (Chromium).
+ */
+async function contentScriptRan(page) {
+  const cdp = await page.createCDPSession();
+  const worlds = [];
+  cdp.on("Runtime.executionContextCreated", ({ context }) => {
+    if (context.auxData?.type === "isolated" && context.origin === `chrome-extension://${extensionId}`) {
+      worlds.push(context.id);
+    }
+  });
+  await cdp.send("Runtime.enable");
+  try {
+    await until(`the content script in ${page.url()}`, async () => {
+      for (const contextId of worlds) {
+        const ran = await cdp
+          .send("Runtime.evaluate", { expression: "globalThis.__commonplaceCapture === true", contextId })
+          .catch(() => null);
+        if (ran?.result?.value === true) return true;
+      }
+      return false;
+    });
+  } finally {
+    await cdp.detach();
+  }
+}
+
 async function statusText(page) {
   return page.$eval("#status", (e) => e.textContent);
 }
 
 const commands = {
-  /** Opens the LRS's enrolment page; the extension opens its options page pre-filled. */
-  async enrolFromPage({ url }) {
+  /**
+   * Opens the LRS's enrolment page; the extension opens its options page pre-filled, and
+   * unless `connect` is false the learner clicks Connect there. Answers what was filled
+   * in and every options page the extension opened so far (Chromium).
+   */
+  async enrolFromPage({ url, connect = true }) {
     const page = await tab("enrol");
-    const options = firefox
-      ? null
-      : browser.waitForTarget((t) => t.url().startsWith(extensionUrl("options.html")), { timeout: 15000 });
+    const before = optionsOpened.length;
     await page.goto(url);
-    const settings = firefox ? await extensionTab("options.html") : await (await options).page();
-    await settings.bringToFront();
-    await settings.waitForSelector("#lrs");
-    await settings.waitForFunction(() => document.getElementById("code").value !== "");
-    const prefilled = {
-      lrs: await settings.$eval("#lrs", (e) => e.value),
-      code: await settings.$eval("#code", (e) => e.value),
+    invited = firefox
+      ? await extensionTab("options.html")
+      : await (await until("the options page the invitation opens", () => optionsOpened[before]?.target)).page();
+    await invited.bringToFront();
+    await invited.waitForSelector("#lrs");
+    await invited.waitForFunction(() => document.getElementById("code").value !== "");
+    const answer = {
+      prefilled: {
+        lrs: await invited.$eval("#lrs", (e) => e.value),
+        code: await invited.$eval("#code", (e) => e.value),
+      },
+      opened: optionsOpened.map((o) => o.url),
     };
+    if (connect) Object.assign(answer, await commands.connect());
+    await page.goto("about:blank");
+    return answer;
+  },
+
+  /** The learner clicks Connect on the options page the enrolment page opened. */
+  async connect() {
+    const settings = invited;
+    invited = null;
+    await settings.bringToFront();
     const status = await clickAndWaitForStatus(settings, "#enrol", "");
     const who = await settings.$eval("#who", (e) => e.textContent);
     if (firefox) control = settings;
     else await settings.close();
-    await page.goto("about:blank");
-    return { prefilled, status, who };
+    return { status, who };
+  },
+
+  /** Opens `url` in the enrolment tab and waits until the content script ran there. */
+  async visit({ url }) {
+    const page = await tab("enrol");
+    await page.goto(url);
+    await contentScriptRan(page);
+    return {};
   },
 
   /**
@@ -253,6 +316,7 @@ const commands = {
       enrolled: Boolean(local.credential),
       key: local.credential?.key ?? null,
       secret: local.credential?.secret ?? null,
+      optionsOpened: optionsOpened.map((o) => o.url),
     };
   },
 
