@@ -6,6 +6,10 @@
 //! on the dashboard. Every check is made on the server: the Statements it stores, the
 //! requests it counts and the pages it serves.
 
+#[path = "capture_extension/enrolment.rs"]
+mod enrolment;
+#[path = "capture_extension/firefox.rs"]
+mod firefox;
 #[path = "capture_extension/harness.rs"]
 mod harness;
 #[path = "api/helpers.rs"]
@@ -421,127 +425,6 @@ async fn the_extension_records_reading_under_the_learners_control() {
     browser.close().await;
 }
 
-/// A new enrolment code for `learner`.
-async fn invite(lrs: &Lrs, learner: &str) -> String {
-    let invitation = lrs
-        .cli(&["capture", "invite", "--learner", learner, "--json"])
-        .await;
-    serde_json::from_str::<Value>(&invitation).unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// How many enrolment codes the store has seen used.
-async fn codes_used(lrs: &Lrs) -> usize {
-    let codes: Vec<Value> =
-        serde_json::from_str(&lrs.cli(&["capture", "codes", "list", "--json"]).await).unwrap();
-    codes.iter().filter(|c| !c["used"].is_null()).count()
-}
-
-/// Any page can carry the enrolment meta elements: only the store's own invitation page
-/// (`{store}/capture/enrol?code=CODE`, naming that store and code) opens the options page
-/// filled in, only while the browser is not connected, and nothing is enrolled until the
-/// learner clicks Connect there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_stores_invitation_page_and_the_learners_click_enrol() {
-    let (lrs, public_url, invitation) = store_inviting_ada().await;
-    let code = invitation["code"].as_str().unwrap();
-    // Mallory's own code, which a page of hers would like Ada's browser to connect with.
-    let mallorys = invite(&lrs, "mailto:mallory@example.org").await;
-    let site = serve_site();
-    let evil = site.url("evil", "/");
-    let lures = [
-        // Naming its own host as the store and carrying its code, off the enrolment path.
-        site.url(
-            "evil",
-            &format!("/articles/free-course?code=course&enrol-endpoint={evil}&enrol-code=course"),
-        ),
-        // At its own enrolment path, for another code than its address carries.
-        site.url(
-            "evil",
-            &format!("/capture/enrol?code=other&enrol-endpoint={evil}&enrol-code=claimed"),
-        ),
-        // Naming the real store, with a code it knows, but served elsewhere.
-        site.url(
-            "evil",
-            &format!(
-                "/capture/enrol?code={mallorys}&enrol-endpoint={public_url}/&enrol-code={mallorys}"
-            ),
-        ),
-    ];
-    let mut browser = Browser::launch().await;
-    for lure in &lures {
-        browser.run("visit", json!({"url": lure})).await;
-    }
-    // The lures were served, and no enrolment request went to their host.
-    assert_eq!(site.requests("GET", "evil", "/capture/enrol"), 2);
-    assert_eq!(site.requests("POST", "evil", "/capture/enrol"), 0);
-
-    // The store's invitation page opens the only options page, filled in; nothing is
-    // enrolled before the click.
-    let invited = browser
-        .run(
-            "enrolFromPage",
-            json!({"url": invitation["url"], "connect": false}),
-        )
-        .await;
-    assert_eq!(invited["prefilled"]["code"], code);
-    assert_eq!(invited["prefilled"]["lrs"], format!("{public_url}/"));
-    let opened = invited["opened"].as_array().unwrap();
-    assert_eq!(opened.len(), 1, "{opened:#?}");
-    assert!(
-        opened[0]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("code={code}")),
-        "{opened:#?}"
-    );
-    assert_eq!(browser.run("state", json!({})).await["enrolled"], false);
-    assert_eq!(codes_used(&lrs).await, 0);
-    let connected = browser.run("connect", json!({})).await;
-    assert_eq!(connected["status"], "Connected as Ada Lovelace.");
-    assert_eq!(codes_used(&lrs).await, 1);
-
-    // Connected, another invitation (and the lures again) open nothing: the browser keeps
-    // its enrolment. Disconnected, that invitation opens the options page.
-    let key = browser.run("state", json!({})).await["key"].clone();
-    let another = invite(&lrs, LEARNER).await;
-    let another_url = lrs.url(&format!("/capture/enrol?code={another}"));
-    for page in lures.iter().chain([&another_url]) {
-        browser.run("visit", json!({"url": page})).await;
-    }
-    assert_eq!(browser.run("state", json!({})).await["key"], key);
-    let disconnected = browser
-        .run("options", json!({"action": "disconnect"}))
-        .await;
-    assert!(disconnected["status"]
-        .as_str()
-        .unwrap()
-        .starts_with("Disconnected"));
-    let state = browser.run("state", json!({})).await;
-    assert_eq!(
-        state["optionsOpened"].as_array().unwrap().len(),
-        1,
-        "{state}"
-    );
-    let reopened = browser
-        .run(
-            "enrolFromPage",
-            json!({"url": another_url, "connect": false}),
-        )
-        .await;
-    assert_eq!(reopened["prefilled"]["code"], another.as_str());
-    assert_eq!(
-        reopened["opened"].as_array().unwrap().len(),
-        2,
-        "{reopened}"
-    );
-    assert_eq!(codes_used(&lrs).await, 1);
-    assert_eq!(site.requests("POST", "evil", "/capture/enrol"), 0);
-    browser.close().await;
-}
-
 /// The dashboard's entry for `host` among the top sources of `learner` (the learner
 /// section, under Ada's roster name), checking the section is that learner's.
 fn dashboard_source<'a>(dashboard: &'a str, learner: &str, host: &str) -> &'a str {
@@ -564,57 +447,6 @@ fn dashboard_source<'a>(dashboard: &'a str, learner: &str, host: &str) -> &'a st
 fn source_reported_seconds(source: &str) -> f64 {
     let start = source.find("data-reported-seconds=\"").unwrap() + 23;
     source[start..].split('"').next().unwrap().parse().unwrap()
-}
-
-/// The same extension in Firefox (Debian's ESR, headless, driven over WebDriver BiDi):
-/// it loads, enrols through the invitation page, and a page read past the dwell arrives
-/// once, under its canonical URL, with the time it was in front, and shows on the
-/// dashboard for Ada.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_extension_records_reading_in_firefox() {
-    let (lrs, public_url, invitation) = store_inviting_ada().await;
-    let site = serve_site();
-    let mut browser = Browser::launch_firefox().await;
-    let enrolled = browser
-        .run("enrolFromPage", json!({"url": invitation["url"]}))
-        .await;
-    assert_eq!(enrolled["prefilled"]["code"], invitation["code"]);
-    assert_eq!(enrolled["prefilled"]["lrs"], format!("{public_url}/"));
-    assert_eq!(enrolled["status"], "Connected as Ada Lovelace.");
-
-    let story = site.url("blog", "/stories/42?utm_campaign=spring&gclid=abc#top");
-    let canonical = site.url("blog", "/articles/accessible-forms");
-    let active = browser.read("main", &story, 4.0).await;
-    let read = only(&lrs, READ, &canonical).await;
-    assert_about(&read, active);
-    assert_eq!(read["actor"]["mbox"], LEARNER);
-    assert_eq!(
-        read["object"]["definition"]["name"]["en"],
-        "Accessible forms"
-    );
-    assert_eq!(read["context"]["extensions"][HOST_EXTENSION], "blog.test");
-    assert!(
-        read["context"]["platform"]
-            .as_str()
-            .unwrap()
-            .starts_with("Firefox "),
-        "{read}"
-    );
-    let reads: Vec<Value> = lrs
-        .statements()
-        .await
-        .into_iter()
-        .filter(|s| s["verb"]["id"] == READ)
-        .collect();
-    assert_eq!(reads.len(), 1, "{reads:#?}");
-
-    let dashboard = lrs.dashboard(LEARNER).await;
-    let source = dashboard_source(&dashboard, LEARNER, "blog.test");
-    assert_eq!(
-        source_reported_seconds(source),
-        seconds_of(&read["result"]["duration"])
-    );
-    browser.close().await;
 }
 
 #[test]
