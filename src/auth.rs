@@ -106,6 +106,18 @@ pub struct Principal {
     /// The learner (IFI as the LRS writes it) a capture credential is bound to: it may
     /// write, read and keep documents only as them (`crate::capture::binding`).
     pub learner: Option<String>,
+    /// Set for a token of an external OpenID Connect issuer: the authority of what it
+    /// writes (otherwise the credential's own Agent).
+    pub token_authority: Option<TokenAuthority>,
+}
+
+/// Whom a token of an external OpenID Connect issuer speaks for: its client, and the
+/// user when the client acts on someone's behalf (xAPI Data 2.4.9's OAuth authority).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAuthority {
+    pub issuer: String,
+    pub client: String,
+    pub user: Option<String>,
 }
 
 impl Principal {
@@ -211,6 +223,7 @@ mod tests {
             scopes: scopes.to_vec(),
             tags: BTreeMap::new(),
             learner: None,
+            token_authority: None,
         }
     }
 

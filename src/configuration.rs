@@ -36,6 +36,43 @@ pub struct Settings {
     pub modes: Arc<Ruleset>,
     /// Team figures of fewer learners than this are not reported.
     pub min_team_size: i64,
+    /// The LRS as an OAuth 2.0 authorization server (`crate::oauth`).
+    pub oauth: OAuthSettings,
+}
+
+/// The LRS's own access tokens and their signing keys.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub token_lifetime: Duration,
+    /// How long a signing key signs before a new one takes over.
+    pub key_rotation: Duration,
+    /// Accepted before xAPI scope names (`xapi:statements/write`); empty for none.
+    pub scope_prefix: String,
+    /// External OpenID Connect issuers whose access tokens are accepted too.
+    pub oidc: OidcSettings,
+}
+
+/// The trusted issuers, the audience this LRS answers to, and the claim that names a
+/// token's store (`crate::oauth::external`).
+#[derive(Debug, Clone, Default)]
+pub struct OidcSettings {
+    pub issuers: Vec<String>,
+    /// Required with issuers: without it, a token the provider issued for any other
+    /// application would be accepted here.
+    pub audience: Option<String>,
+    /// `None`: every token writes to and reads from the default store.
+    pub store_claim: Option<String>,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        OAuthSettings {
+            token_lifetime: Duration::from_secs(3600),
+            key_rotation: Duration::from_secs(7 * 24 * 3600),
+            scope_prefix: "xapi:".into(),
+            oidc: OidcSettings::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +134,7 @@ impl Settings {
             credential_cache_ttl: Duration::from_secs(10),
             modes: Arc::new(Ruleset::default_rules()),
             min_team_size: 5,
+            oauth: OAuthSettings::default(),
         }
     }
 }

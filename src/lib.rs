@@ -7,6 +7,7 @@ pub mod configuration;
 pub mod demo;
 pub mod http;
 pub mod modes;
+pub mod oauth;
 pub mod privacy;
 pub mod reclassify;
 pub mod roster;

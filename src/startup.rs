@@ -73,6 +73,13 @@ impl Application {
                     .statement_writers
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             ),
+            oauth: crate::oauth::OAuth::new(
+                settings
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{local}")),
+                settings.oauth.clone(),
+            ),
             settings: settings.clone(),
         });
         let in_flight = web::Data::new(InFlight::default());

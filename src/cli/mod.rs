@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::NewSecret;
-use crate::configuration::{Limits, Settings};
+use crate::configuration::{Limits, OidcSettings, Settings};
 use crate::startup::{bootstrap_credential, Application};
 use crate::store::{Database, PoolOptions, Source};
 use crate::telemetry::{self, LogFormat};
@@ -44,7 +44,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the LRS (the default when no command is given).
-    Serve(ServeArgs),
+    // Boxed: the server's flags outweigh every other command's.
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage the credentials clients authenticate with.
@@ -247,6 +248,26 @@ struct ServeArgs {
     /// Team figures of fewer active learners than this are hidden in reports.
     #[arg(long, env = "COMMONPLACE_MIN_TEAM_SIZE", default_value_t = 5)]
     min_team_size: i64,
+    /// Seconds an OAuth access token from POST /oauth/token is valid.
+    #[arg(long, env = "COMMONPLACE_OAUTH_TOKEN_LIFETIME", default_value_t = 3600)]
+    oauth_token_lifetime: u64,
+    /// Seconds a key signs OAuth access tokens before a new one takes over.
+    #[arg(long, env = "COMMONPLACE_OAUTH_KEY_ROTATION", default_value_t = 7 * 24 * 3600)]
+    oauth_key_rotation: u64,
+    /// Prefix accepted before xAPI scope names in OAuth scopes (`xapi:statements/write`).
+    #[arg(long, env = "COMMONPLACE_OAUTH_SCOPE_PREFIX", default_value = "xapi:")]
+    oauth_scope_prefix: String,
+    /// An OpenID Connect issuer whose access tokens are accepted (repeatable; the env
+    /// variable is comma-separated); its `iss` must match exactly.
+    #[arg(long, env = "COMMONPLACE_OIDC_ISSUER", value_delimiter = ',')]
+    oidc_issuer: Vec<String>,
+    /// The `aud` an external issuer's tokens must carry (required with --oidc-issuer).
+    #[arg(long, env = "COMMONPLACE_OIDC_AUDIENCE")]
+    oidc_audience: Option<String>,
+    /// The claim of an external issuer's tokens that names their store (default: every
+    /// such token uses the default store).
+    #[arg(long, env = "COMMONPLACE_OIDC_STORE_CLAIM")]
+    oidc_store_claim: Option<String>,
 }
 
 fn parse_version(raw: &str) -> Result<Version, String> {
@@ -255,6 +276,20 @@ fn parse_version(raw: &str) -> Result<Version, String> {
 }
 
 impl ServeArgs {
+    fn oidc_settings(&self) -> Result<OidcSettings, String> {
+        if !self.oidc_issuer.is_empty() && self.oidc_audience.is_none() {
+            return Err(
+                "--oidc-issuer needs --oidc-audience: the `aud` its tokens carry for this LRS"
+                    .into(),
+            );
+        }
+        Ok(OidcSettings {
+            issuers: self.oidc_issuer.clone(),
+            audience: self.oidc_audience.clone(),
+            store_claim: self.oidc_store_claim.clone(),
+        })
+    }
+
     fn settings(&self) -> Result<Settings, String> {
         let mut settings = Settings::new(self.listen, self.database.source());
         settings.pool = self.database.pool();
@@ -280,6 +315,12 @@ impl ServeArgs {
         settings.modes = Arc::new(self.rules.load()?);
         settings.min_team_size = self.min_team_size.max(1);
         settings.request_timeout = Duration::from_secs(self.request_timeout.max(1));
+        settings.oauth = crate::configuration::OAuthSettings {
+            token_lifetime: Duration::from_secs(self.oauth_token_lifetime.max(1)),
+            key_rotation: Duration::from_secs(self.oauth_key_rotation.max(1)),
+            scope_prefix: self.oauth_scope_prefix.clone(),
+            oidc: self.oidc_settings()?,
+        };
         Ok(settings)
     }
 }
@@ -287,7 +328,7 @@ impl ServeArgs {
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let command = cli.command.unwrap_or(Command::Serve(Box::new(cli.serve)));
     let log_format = match &command {
         Command::Serve(args) => args.database.log_format,
         Command::Demo(_) => LogFormat::Pretty,
@@ -325,7 +366,7 @@ pub fn run() -> ExitCode {
 
 async fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(db) => with_database(&db, |_| async { Ok(()) }).await,
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,

@@ -14,6 +14,7 @@ use deadpool_postgres::Pool;
 use super::error::ApiError;
 use super::throttle::Throttles;
 use crate::auth::{secret_matches, Principal};
+use crate::oauth::{tokens, Bearer, BearerError, OAuth};
 use crate::store::credentials::{self, CredentialRecord};
 
 /// Verified credentials by key. Revocation is seen by every instance within the TTL.
@@ -82,32 +83,101 @@ impl CredentialCache {
         Ok(principal)
     }
 
+    /// Authenticates a request with `Authorization: Bearer` (`crate::oauth`): a token
+    /// of this LRS stands for its credential, which must still be active (revocation
+    /// is seen within the cache's TTL, at once on the instance that revoked), with the
+    /// token's scopes as far as the credential still holds them.
+    pub async fn admit_bearer(
+        &self,
+        pool: &Pool,
+        oauth: &OAuth,
+        throttles: &Throttles,
+        token: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Principal, ApiError> {
+        throttles.admit_authentication(address, None)?;
+        let principal = match oauth.bearer(pool, token).await {
+            Ok(Bearer::Credential { key, scopes }) => {
+                let record = self.active(pool, &key).await?.ok_or_else(|| {
+                    ApiError::InvalidToken(
+                        "the credential this token was issued to has been revoked".into(),
+                    )
+                })?;
+                let scopes = scopes
+                    .into_iter()
+                    .filter(|scope| tokens::holds(&record.scopes, *scope))
+                    .collect();
+                Principal {
+                    scopes,
+                    ..principal_of(record)
+                }
+            }
+            Ok(Bearer::External(principal)) => principal,
+            Err(BearerError::Invalid(why)) => return Err(ApiError::InvalidToken(why)),
+            Err(BearerError::Store(e)) => return Err(e.into()),
+        };
+        throttles.admit_request(&principal.key)?;
+        Ok(principal)
+    }
+
     /// Authenticates the request's `Authorization` header.
     async fn authenticate(&self, pool: &Pool, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let (key, secret) = basic_credentials(headers)?;
-        let record = match self.cached(&key) {
-            Some(record) => record,
-            None => {
-                let record = credentials::find_active(pool, &key)
-                    .await?
-                    .ok_or_else(rejected)?;
-                self.remember(record.clone());
-                record
-            }
-        };
-        if !secret_matches(&secret, &record.secret_hash) {
+        self.verify(pool, &key, &secret).await
+    }
+
+    /// The active credential `key` if `secret` is its secret.
+    pub async fn verify(
+        &self,
+        pool: &Pool,
+        key: &str,
+        secret: &str,
+    ) -> Result<Principal, ApiError> {
+        let record = self.active(pool, key).await?.ok_or_else(rejected)?;
+        if !secret_matches(secret, &record.secret_hash) {
             return Err(rejected());
         }
-        Ok(Principal {
-            key: record.key,
-            name: record.name,
-            store_id: record.store_id,
-            store: record.store,
-            scopes: record.scopes,
-            tags: record.tags,
-            learner: record.learner,
-        })
+        Ok(principal_of(record))
     }
+
+    async fn active(&self, pool: &Pool, key: &str) -> Result<Option<CredentialRecord>, ApiError> {
+        if let Some(record) = self.cached(key) {
+            return Ok(Some(record));
+        }
+        let record = credentials::find_active(pool, key).await?;
+        if let Some(record) = &record {
+            self.remember(record.clone());
+        }
+        Ok(record)
+    }
+}
+
+fn principal_of(record: CredentialRecord) -> Principal {
+    Principal {
+        key: record.key,
+        name: record.name,
+        store_id: record.store_id,
+        store: record.store,
+        scopes: record.scopes,
+        tags: record.tags,
+        learner: record.learner,
+        token_authority: None,
+    }
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if that is the
+/// request's scheme.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The Basic credentials of the `Authorization` header; `None` without the header.
+pub fn presented_basic(headers: &HeaderMap) -> Option<Result<(String, String), ApiError>> {
+    headers
+        .contains_key(AUTHORIZATION)
+        .then(|| basic_credentials(headers))
 }
 
 /// The key a request presents, if its `Authorization` header is Basic credentials.
@@ -130,7 +200,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiError> 
     let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError::Unauthorized(format!(
-            "authentication scheme '{scheme}' is not supported; use Basic"
+            "authentication scheme '{scheme}' is not supported; use Basic or Bearer"
         )));
     }
     let decoded = base64::engine::general_purpose::STANDARD

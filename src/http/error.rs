@@ -7,6 +7,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::capture::enrolment::Refusal;
+use crate::oauth::keys::KeyError;
+use crate::oauth::tokens::TokenError;
 use crate::store;
 use crate::xapi::version::UnsupportedVersion;
 
@@ -23,6 +25,15 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A bearer token that is malformed, badly signed, expired or revoked (RFC 6750 §3.1).
+    #[error("{0}")]
+    InvalidToken(String),
+    /// A valid bearer token whose scopes do not allow the request (RFC 6750 §3.1).
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// A refusal of `POST /oauth/token`, answered as RFC 6749 §5.2 says.
+    #[error("{0}")]
+    Token(TokenError),
     /// A malformed query parameter or header.
     #[error("{0}")]
     InvalidParameter(String),
@@ -65,6 +76,9 @@ impl ApiError {
             ApiError::UnsupportedVersion(_) => "unsupported_version",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::Token(error) => error.code(),
             ApiError::InvalidParameter(_) => "invalid_parameter",
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::NotFound(_) => "not_found",
@@ -89,8 +103,11 @@ impl ResponseError for ApiError {
             | ApiError::UnsupportedVersion(_)
             | ApiError::InvalidParameter(_)
             | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(_)
+            | ApiError::InvalidToken(_)
+            | ApiError::Token(TokenError::InvalidClient { .. }) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ApiError::Token(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => {
@@ -116,6 +133,28 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Basic realm=\"xAPI\", charset=\"UTF-8\""),
                 ));
             }
+            ApiError::InvalidToken(why) | ApiError::InsufficientScope(why) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer error=\"{}\", error_description=\"{}\"",
+                        self.code(),
+                        quotable(why)
+                    ),
+                ));
+            }
+            ApiError::Token(error) => {
+                if let TokenError::InvalidClient { basic: true, .. } = error {
+                    response.insert_header((
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"oauth\", charset=\"UTF-8\""),
+                    ));
+                }
+                // RFC 6749 §5.2: the error, not the xAPI error object.
+                return response
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .json(json!({"error": error.code(), "error_description": error.to_string()}));
+            }
             ApiError::Unavailable | ApiError::TimedOut(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
             }
@@ -125,6 +164,29 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+    }
+}
+
+/// `text` as the content of a quoted-string (RFC 9110 §5.6.4): without quotes,
+/// backslashes or control characters.
+fn quotable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                '\''
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Store(e) => e.into(),
+            KeyError::Unusable => ApiError::Internal,
+        }
     }
 }
 

@@ -138,6 +138,8 @@ fn request_version(req: &ServiceRequest) -> Result<Version, ApiError> {
 pub struct Caller {
     pub version: Version,
     pub principal: Principal,
+    /// Whether the request came with a bearer token, whose refusals RFC 6750 words.
+    pub bearer: bool,
 }
 
 impl Caller {
@@ -155,10 +157,15 @@ impl Caller {
                 })
                 .map(|scope| scope.as_str())
                 .collect();
-            ApiError::Forbidden(format!(
+            let why = format!(
                 "this credential's scopes do not allow this request; it needs one of: {}",
                 needed.join(", ")
-            ))
+            );
+            if self.bearer {
+                ApiError::InsufficientScope(why)
+            } else {
+                ApiError::Forbidden(why)
+            }
         })
     }
 }
@@ -173,6 +180,7 @@ impl FromRequest for Caller {
             (Some(version), Some(principal)) => Ok(Caller {
                 version: *version,
                 principal: principal.clone(),
+                bearer: super::auth::bearer_token(req.headers()).is_some(),
             }),
             // Only reachable if a route were mounted outside the gate.
             _ => Err(ApiError::Unauthorized("authentication required".into())),

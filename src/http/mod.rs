@@ -14,6 +14,7 @@ mod gate;
 mod health;
 pub mod metrics;
 mod middleware;
+mod oauth;
 mod params;
 mod report_access;
 mod reports;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub throttles: Throttles,
     pub statement_writer: StatementWriter,
+    /// The LRS as an OAuth 2.0 authorization server, and the verifier of bearer tokens.
+    pub oauth: crate::oauth::OAuth,
 }
 
 impl AppState {
@@ -63,6 +66,12 @@ impl AppState {
     ) -> Result<crate::auth::Principal, ApiError> {
         let address = peer.map(|a| a.ip());
         let throttles = &self.throttles;
+        if let Some(token) = auth::bearer_token(headers) {
+            return self
+                .credentials
+                .admit_bearer(&self.pool, &self.oauth, throttles, token, address)
+                .await;
+        }
         self.credentials
             .admit(&self.pool, throttles, headers, address)
             .await
@@ -92,7 +101,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .configure(reports::routes)
     .configure(dashboard::routes)
-    .configure(capture::routes);
+    .configure(capture::routes)
+    .configure(oauth::routes);
 }
 
 /// The app-wide middleware, outermost last.

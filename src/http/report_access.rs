@@ -55,10 +55,13 @@ async fn admit(req: &ServiceRequest) -> Result<Principal, ApiError> {
         .ok_or(ApiError::Internal)?;
     let principal = state.admit(req.headers(), req.peer_addr()).await?;
     if principal.allows(Access::Reports).is_none() {
-        return Err(ApiError::Forbidden(
+        let why =
             "this credential's scopes do not allow reports; it needs one of: all, all/read, reports"
-                .into(),
-        ));
+                .to_string();
+        return Err(match super::auth::bearer_token(req.headers()) {
+            Some(_) => ApiError::InsufficientScope(why),
+            None => ApiError::Forbidden(why),
+        });
     }
     Ok(principal)
 }

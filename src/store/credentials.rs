@@ -61,6 +61,16 @@ pub async fn create_store(pool: &Pool, name: &str) -> Result<i64, Error> {
         .ok_or_else(|| Error::Conflict(format!("a store named '{name}' already exists")))
 }
 
+/// The id of the store called `name`, if there is one.
+pub async fn store_id_by_name(pool: &Pool, name: &str) -> Result<Option<i64>, Error> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("SELECT id FROM stores WHERE name = $1")
+        .await?;
+    let row = client.query_opt(&statement, &[&name]).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 pub async fn list_stores(pool: &Pool) -> Result<Vec<StoreInfo>, Error> {
     let client = pool.get().await?;
     let rows = client

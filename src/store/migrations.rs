@@ -68,6 +68,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_capture",
         include_str!("../../migrations/0015_capture.sql"),
     ),
+    (
+        "0016_oauth_keys",
+        include_str!("../../migrations/0016_oauth_keys.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

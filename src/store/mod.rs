@@ -14,6 +14,7 @@ pub mod learning;
 pub mod learning_feed;
 pub mod migrations;
 pub mod modes;
+pub mod oauth;
 pub mod reports;
 pub mod roster;
 pub mod server_lock;

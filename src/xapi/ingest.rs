@@ -57,6 +57,20 @@ pub fn credential_authority(home_page: &str, key: &str, name: &str) -> (Value, I
     (agent, Ifi::account(home_page, key))
 }
 
+/// The authority for a token of an OpenID Connect issuer (Data §2.4.9, OAuth): the
+/// client's Agent, or, when the client acts for a user, the anonymous Group of the two;
+/// both are accounts at the issuer. Filed under the client's account, as an imported
+/// Group authority is under its first member.
+pub fn token_authority(issuer: &str, client: &str, user: Option<&str>) -> (Value, Ifi) {
+    let account =
+        |name: &str| json!({"objectType": "Agent", "account": {"homePage": issuer, "name": name}});
+    let authority = match user {
+        None => account(client),
+        Some(user) => json!({"objectType": "Group", "member": [account(client), account(user)]}),
+    };
+    (authority, Ifi::account(issuer, client))
+}
+
 /// The term of [`AGENT_VERB_KIND`]. IRIs hold no spaces, so the first one ends the verb.
 pub fn agent_verb_term(verb: &str, ifi: &str) -> String {
     format!("{verb} {ifi}")

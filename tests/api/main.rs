@@ -16,6 +16,7 @@ mod learning_reports;
 mod limits;
 mod metrics;
 mod modes;
+mod oauth;
 mod privacy;
 mod report_periods;
 mod reports;

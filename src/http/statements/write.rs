@@ -240,11 +240,14 @@ async fn store(
         within_binding(state, principal, learner, &parsed, sent_as_array).await?;
     }
     refuse_denied_hosts(state, principal, &parsed).await?;
-    let (authority, authority_ifi) = credential_authority(
-        &state.authority_home_page(),
-        &principal.key,
-        &principal.name,
-    );
+    let (authority, authority_ifi) = match &principal.token_authority {
+        Some(token) => ingest::token_authority(&token.issuer, &token.client, token.user.as_deref()),
+        None => credential_authority(
+            &state.authority_home_page(),
+            &principal.key,
+            &principal.name,
+        ),
+    };
     let writer = Writer {
         store: &principal.store,
         credential_key: &principal.key,
