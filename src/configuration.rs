@@ -50,6 +50,22 @@ pub struct OAuthSettings {
     pub scope_prefix: String,
     /// External OpenID Connect issuers whose access tokens are accepted too.
     pub oidc: OidcSettings,
+    /// Dashboard sign-in through the first of those issuers (`crate::oauth::sign_in`).
+    pub sign_in: Option<SignInSettings>,
+}
+
+/// The dashboard's OpenID Connect client: the authorization-code flow with PKCE at
+/// `issuer`, the session it opens, and who among the signed-in may read reports.
+#[derive(Debug, Clone)]
+pub struct SignInSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// How long a session lasts, however active.
+    pub session_lifetime: Duration,
+    /// The ID token claim (a string or an array) that must contain `reports_value` for
+    /// the `reports` scope; `None`: every signed-in user of the issuer has it.
+    pub reports_claim: Option<(String, String)>,
 }
 
 /// The trusted issuers, the audience this LRS answers to, and the claim that names a
@@ -71,6 +87,7 @@ impl Default for OAuthSettings {
             key_rotation: Duration::from_secs(7 * 24 * 3600),
             scope_prefix: "xapi:".into(),
             oidc: OidcSettings::default(),
+            sign_in: None,
         }
     }
 }

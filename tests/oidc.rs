@@ -6,6 +6,8 @@
 
 #[path = "api/helpers.rs"]
 mod helpers;
+#[path = "oidc/sign_in.rs"]
+mod sign_in;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

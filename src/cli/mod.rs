@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::NewSecret;
-use crate::configuration::{Limits, OidcSettings, Settings};
+use crate::configuration::{Limits, OidcSettings, Settings, SignInSettings};
 use crate::startup::{bootstrap_credential, Application};
 use crate::store::{Database, PoolOptions, Source};
 use crate::telemetry::{self, LogFormat};
@@ -248,11 +248,14 @@ struct ServeArgs {
     /// Team figures of fewer active learners than this are hidden in reports.
     #[arg(long, env = "COMMONPLACE_MIN_TEAM_SIZE", default_value_t = 5)]
     min_team_size: i64,
-    /// Seconds an OAuth access token from POST /oauth/token is valid.
-    #[arg(long, env = "COMMONPLACE_OAUTH_TOKEN_LIFETIME", default_value_t = 3600)]
+    /// Seconds an OAuth access token from POST /oauth/token is valid (at most a year).
+    #[arg(long, env = "COMMONPLACE_OAUTH_TOKEN_LIFETIME", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=365 * 24 * 3600))]
     oauth_token_lifetime: u64,
-    /// Seconds a key signs OAuth access tokens before a new one takes over.
-    #[arg(long, env = "COMMONPLACE_OAUTH_KEY_ROTATION", default_value_t = 7 * 24 * 3600)]
+    /// Seconds a key signs OAuth access tokens before a new one takes over (at most a
+    /// year).
+    #[arg(long, env = "COMMONPLACE_OAUTH_KEY_ROTATION", default_value_t = 7 * 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..=365 * 24 * 3600))]
     oauth_key_rotation: u64,
     /// Prefix accepted before xAPI scope names in OAuth scopes (`xapi:statements/write`).
     #[arg(long, env = "COMMONPLACE_OAUTH_SCOPE_PREFIX", default_value = "xapi:")]
@@ -268,6 +271,40 @@ struct ServeArgs {
     /// such token uses the default store).
     #[arg(long, env = "COMMONPLACE_OIDC_STORE_CLAIM")]
     oidc_store_claim: Option<String>,
+    /// The dashboard's client id at the first --oidc-issuer: enables sign-in to
+    /// /dashboard and /reports with the authorization-code flow (PKCE).
+    #[arg(
+        long,
+        env = "COMMONPLACE_OIDC_CLIENT_ID",
+        requires = "oidc_client_secret"
+    )]
+    oidc_client_id: Option<String>,
+    /// The dashboard client's secret (sent as client_secret_basic).
+    #[arg(
+        long,
+        env = "COMMONPLACE_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "oidc_client_id"
+    )]
+    oidc_client_secret: Option<String>,
+    /// The ID token claim that grants the reports scope to signed-in users whose claim
+    /// contains --oidc-reports-value (default: every signed-in user has it).
+    #[arg(
+        long,
+        env = "COMMONPLACE_OIDC_REPORTS_CLAIM",
+        requires = "oidc_reports_value"
+    )]
+    oidc_reports_claim: Option<String>,
+    /// The value --oidc-reports-claim must contain (e.g. a group name).
+    #[arg(
+        long,
+        env = "COMMONPLACE_OIDC_REPORTS_VALUE",
+        requires = "oidc_reports_claim"
+    )]
+    oidc_reports_value: Option<String>,
+    /// Seconds a dashboard session lasts after sign-in.
+    #[arg(long, env = "COMMONPLACE_SESSION_LIFETIME", default_value_t = 8 * 3600)]
+    session_lifetime: u64,
 }
 
 fn parse_version(raw: &str) -> Result<Version, String> {
@@ -288,6 +325,28 @@ impl ServeArgs {
             audience: self.oidc_audience.clone(),
             store_claim: self.oidc_store_claim.clone(),
         })
+    }
+
+    fn sign_in_settings(&self) -> Result<Option<SignInSettings>, String> {
+        let (Some(client_id), Some(client_secret)) =
+            (&self.oidc_client_id, &self.oidc_client_secret)
+        else {
+            return Ok(None);
+        };
+        let issuer = self
+            .oidc_issuer
+            .first()
+            .ok_or("--oidc-client-id needs --oidc-issuer: the (first) issuer signs users in")?;
+        Ok(Some(SignInSettings {
+            issuer: issuer.clone(),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            session_lifetime: Duration::from_secs(self.session_lifetime.max(60)),
+            reports_claim: self
+                .oidc_reports_claim
+                .clone()
+                .zip(self.oidc_reports_value.clone()),
+        }))
     }
 
     fn settings(&self) -> Result<Settings, String> {
@@ -320,6 +379,7 @@ impl ServeArgs {
             key_rotation: Duration::from_secs(self.oauth_key_rotation.max(1)),
             scope_prefix: self.oauth_scope_prefix.clone(),
             oidc: self.oidc_settings()?,
+            sign_in: self.sign_in_settings()?,
         };
         Ok(settings)
     }

@@ -83,10 +83,9 @@ impl CredentialCache {
         Ok(principal)
     }
 
-    /// Authenticates a request with `Authorization: Bearer` (`crate::oauth`): a token
-    /// of this LRS stands for its credential, which must still be active (revocation
-    /// is seen within the cache's TTL, at once on the instance that revoked), with the
-    /// token's scopes as far as the credential still holds them.
+    /// Authenticates a request with `Authorization: Bearer` (`crate::oauth`) behind the
+    /// same throttle as Basic: a refused token counts as a failed attempt of its
+    /// address, and of the credential it names if it claims to be this LRS's.
     pub async fn admit_bearer(
         &self,
         pool: &Pool,
@@ -95,29 +94,52 @@ impl CredentialCache {
         token: &str,
         address: Option<IpAddr>,
     ) -> Result<Principal, ApiError> {
-        throttles.admit_authentication(address, None)?;
-        let principal = match oauth.bearer(pool, token).await {
+        let key = oauth.named_credential(token);
+        throttles.admit_authentication(address, key.as_deref())?;
+        let principal = match self.bearer_principal(pool, oauth, token).await {
+            Ok(principal) => principal,
+            Err(e @ (ApiError::InvalidToken(_) | ApiError::MalformedBearer(_))) => {
+                throttles.authentication_failed(address, key.as_deref());
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        throttles.admit_request(&principal.key)?;
+        Ok(principal)
+    }
+
+    /// The caller a bearer token stands for: a token of this LRS, its credential, which
+    /// must still be active (revocation is seen within the cache's TTL, at once on the
+    /// instance that revoked), with the token's scopes as far as the credential still
+    /// holds them.
+    async fn bearer_principal(
+        &self,
+        pool: &Pool,
+        oauth: &OAuth,
+        token: &str,
+    ) -> Result<Principal, ApiError> {
+        if !is_b64token(token) {
+            return Err(ApiError::MalformedBearer(
+                "the Authorization header is not 'Bearer' followed by a token (RFC 6750 §2.1)"
+                    .into(),
+            ));
+        }
+        Ok(match oauth.bearer(pool, token).await {
             Ok(Bearer::Credential { key, scopes }) => {
                 let record = self.active(pool, &key).await?.ok_or_else(|| {
                     ApiError::InvalidToken(
                         "the credential this token was issued to has been revoked".into(),
                     )
                 })?;
-                let scopes = scopes
-                    .into_iter()
-                    .filter(|scope| tokens::holds(&record.scopes, *scope))
-                    .collect();
                 Principal {
-                    scopes,
+                    scopes: tokens::common(&scopes, &record.scopes),
                     ..principal_of(record)
                 }
             }
             Ok(Bearer::External(principal)) => principal,
             Err(BearerError::Invalid(why)) => return Err(ApiError::InvalidToken(why)),
             Err(BearerError::Store(e)) => return Err(e.into()),
-        };
-        throttles.admit_request(&principal.key)?;
-        Ok(principal)
+        })
     }
 
     /// Authenticates the request's `Authorization` header.
@@ -165,12 +187,25 @@ fn principal_of(record: CredentialRecord) -> Principal {
     }
 }
 
-/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if that is the
-/// request's scheme.
+/// What follows the scheme of an `Authorization: Bearer` header (RFC 6750 §2.1), if
+/// that is the request's scheme: the token, or an empty text when there is none or it
+/// is not text, which `admit_bearer` refuses as malformed.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let value = headers.get(AUTHORIZATION)?.as_bytes().trim_ascii();
+    let scheme_end = value.iter().position(|b| *b == b' ').unwrap_or(value.len());
+    let (scheme, token) = value.split_at(scheme_end);
+    scheme
+        .eq_ignore_ascii_case(b"bearer")
+        .then(|| std::str::from_utf8(token).map_or("", str::trim))
+}
+
+/// Whether `token` has the syntax of RFC 6750 §2.1: `b64token`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 /// The Basic credentials of the `Authorization` header; `None` without the header.

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 
 use super::error::ApiError;
 use super::params::query_pairs;
 use super::report_access::{parse_day, period, reports_gate, Reader};
+use super::sign_in::{sign_out_form, SignedIn};
 use super::{get_or_head, resource, AppState};
 use crate::modes::Mode;
 use crate::store::learning::{self, MixRow, Scope, TeamFigures, TimeRule};
@@ -31,7 +32,7 @@ fn colour(mode: &str) -> &'static str {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -212,11 +213,17 @@ async fn dashboard(
         Some(raw) => learner_section(&state, scope, raw).await?,
     };
     let period = format!("since={since}&amp;until={last}");
+    // Who is signed in to the dashboard, with the button that signs out.
+    let signed_in = req
+        .extensions()
+        .get::<SignedIn>()
+        .map(sign_out_form)
+        .unwrap_or_default();
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Commonplace · learning modes</title><style>{STYLE}</style></head><body>\
-         <h1>Learning modes, <span class=\"period\" data-since=\"{since}\" \
+         {signed_in}<h1>Learning modes, <span class=\"period\" data-since=\"{since}\" \
          data-until=\"{last}\">{since} – {last}</span></h1>\
          <form method=\"get\" action=\"/dashboard\" class=\"controls\">\
          <label>From <input type=\"date\" name=\"since\" value=\"{since}\"></label>\

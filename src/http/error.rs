@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::capture::enrolment::Refusal;
 use crate::oauth::keys::KeyError;
+use crate::oauth::sign_in::SignInError;
 use crate::oauth::tokens::TokenError;
 use crate::store;
 use crate::xapi::version::UnsupportedVersion;
@@ -31,6 +32,10 @@ pub enum ApiError {
     /// A valid bearer token whose scopes do not allow the request (RFC 6750 §3.1).
     #[error("{0}")]
     InsufficientScope(String),
+    /// An `Authorization: Bearer` header without a well-formed token (RFC 6750 §2.1,
+    /// §3.1 `invalid_request`).
+    #[error("{0}")]
+    MalformedBearer(String),
     /// A refusal of `POST /oauth/token`, answered as RFC 6749 §5.2 says.
     #[error("{0}")]
     Token(TokenError),
@@ -57,6 +62,12 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// A dashboard sign-in callback that cannot complete (`crate::oauth::sign_in`).
+    #[error("{0}")]
+    SignInRefused(String),
+    /// The OpenID Provider of the dashboard sign-in cannot be reached or misbehaves.
+    #[error("{0}")]
+    ProviderUnavailable(String),
     /// An enrolment code that cannot be exchanged for a capture credential.
     #[error("{}", .0.message())]
     Enrolment(Refusal),
@@ -76,8 +87,11 @@ impl ApiError {
             ApiError::UnsupportedVersion(_) => "unsupported_version",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::SignInRefused(_) => "sign_in_refused",
+            ApiError::ProviderUnavailable(_) => "provider_unavailable",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::MalformedBearer(_) => "invalid_request",
             ApiError::Token(error) => error.code(),
             ApiError::InvalidParameter(_) => "invalid_parameter",
             ApiError::InvalidBody(_) => "invalid_body",
@@ -102,12 +116,14 @@ impl ResponseError for ApiError {
             ApiError::MissingVersion
             | ApiError::UnsupportedVersion(_)
             | ApiError::InvalidParameter(_)
-            | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidBody(_)
+            | ApiError::MalformedBearer(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_)
             | ApiError::InvalidToken(_)
             | ApiError::Token(TokenError::InvalidClient { .. }) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ApiError::Token(_) => StatusCode::BAD_REQUEST,
+            ApiError::Token(_) | ApiError::SignInRefused(_) => StatusCode::BAD_REQUEST,
+            ApiError::ProviderUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => {
@@ -133,11 +149,13 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Basic realm=\"xAPI\", charset=\"UTF-8\""),
                 ));
             }
-            ApiError::InvalidToken(why) | ApiError::InsufficientScope(why) => {
+            ApiError::InvalidToken(why)
+            | ApiError::InsufficientScope(why)
+            | ApiError::MalformedBearer(why) => {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     format!(
-                        "Bearer error=\"{}\", error_description=\"{}\"",
+                        "Bearer realm=\"xAPI\", error=\"{}\", error_description=\"{}\"",
                         self.code(),
                         quotable(why)
                     ),
@@ -153,7 +171,10 @@ impl ResponseError for ApiError {
                 // RFC 6749 §5.2: the error, not the xAPI error object.
                 return response
                     .insert_header((header::CACHE_CONTROL, "no-store"))
-                    .json(json!({"error": error.code(), "error_description": error.to_string()}));
+                    .json(json!({
+                        "error": error.code(),
+                        "error_description": quotable(&error.to_string()),
+                    }));
             }
             ApiError::Unavailable | ApiError::TimedOut(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
@@ -167,18 +188,40 @@ impl ResponseError for ApiError {
     }
 }
 
-/// `text` as the content of a quoted-string (RFC 9110 §5.6.4): without quotes,
-/// backslashes or control characters.
+/// The longest `error_description` given: it may quote what the client sent.
+const DESCRIPTION_CHARS: usize = 200;
+
+/// `text` as an `error_description` (RFC 6749 §5.2, RFC 6750 §3): printable ASCII
+/// without quotes or backslashes (each other character becomes `?`), at most
+/// `DESCRIPTION_CHARS` long, so that it is a valid quoted-string whatever it quotes.
 fn quotable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || c.is_control() {
-                '\''
-            } else {
-                c
-            }
+    let mut quoted: String = text
+        .chars()
+        .take(DESCRIPTION_CHARS + 1)
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            ' '..='~' => c,
+            _ => '?',
         })
-        .collect()
+        .collect();
+    if quoted.len() > DESCRIPTION_CHARS {
+        quoted.truncate(DESCRIPTION_CHARS - 3);
+        quoted.push_str("...");
+    }
+    quoted
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Refused(why) => ApiError::SignInRefused(why),
+            SignInError::Provider(why) => {
+                tracing::warn!(%why, "the sign-in provider is unavailable");
+                ApiError::ProviderUnavailable(why)
+            }
+            SignInError::Store(e) => e.into(),
+        }
+    }
 }
 
 impl From<KeyError> for ApiError {

@@ -18,6 +18,7 @@ mod oauth;
 mod params;
 mod report_access;
 mod reports;
+mod sign_in;
 mod statements;
 mod throttle;
 
@@ -102,7 +103,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(reports::routes)
     .configure(dashboard::routes)
     .configure(capture::routes)
-    .configure(oauth::routes);
+    .configure(oauth::routes)
+    .configure(sign_in::routes);
 }
 
 /// The app-wide middleware, outermost last.

@@ -1,6 +1,7 @@
 //! What the reports and the dashboard share: the gate that admits their reader (the
 //! same Basic credentials and throttle as xAPI, a scope that allows reports, the
-//! learning feed caught up) and the period they cover.
+//! learning feed caught up; or a dashboard sign-in session, `super::sign_in`) and the
+//! period they cover.
 
 use std::future::{ready, Ready};
 use std::time::Duration;
@@ -8,10 +9,11 @@ use std::time::Duration;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, Utc};
 
 use super::error::ApiError;
+use super::sign_in::{self, Session, SignedIn};
 use super::AppState;
 use crate::auth::{Access, Principal};
 use crate::store::learning::TimeRule;
@@ -29,7 +31,8 @@ pub async fn reports_gate(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     match admit(&req).await {
-        Ok(principal) => {
+        Ok(Admitted::Answer(response)) => Ok(req.into_response(response).map_into_right_body()),
+        Ok(Admitted::Reader(principal, signed_in)) => {
             if let Some(state) = req.app_data::<web::Data<AppState>>() {
                 match learning_feed::catch_up(&state.pool, TimeRule::default(), FEED_PATIENCE).await
                 {
@@ -42,17 +45,35 @@ pub async fn reports_gate(
                 }
             }
             req.extensions_mut().insert(principal);
+            if let Some(signed_in) = signed_in {
+                req.extensions_mut().insert(signed_in);
+            }
             next.call(req).await.map(|res| res.map_into_left_body())
         }
         Err(e) => Ok(req.error_response(e).map_into_right_body()),
     }
 }
 
-async fn admit(req: &ServiceRequest) -> Result<Principal, ApiError> {
+/// What the gate makes of a request.
+enum Admitted {
+    /// A reader, signed in to the dashboard or not.
+    Reader(Principal, Option<SignedIn>),
+    /// The dashboard sign-in answers: the way to the provider, or its 403 page.
+    Answer(HttpResponse),
+}
+
+async fn admit(req: &ServiceRequest) -> Result<Admitted, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or(ApiError::Internal)?;
+    match sign_in::session(&state, req.request()).await? {
+        Session::Reader(principal, signed_in) => {
+            return Ok(Admitted::Reader(principal, Some(signed_in)))
+        }
+        Session::Answer(response) => return Ok(Admitted::Answer(response)),
+        Session::None => {}
+    }
     let principal = state.admit(req.headers(), req.peer_addr()).await?;
     if principal.allows(Access::Reports).is_none() {
         let why =
@@ -63,7 +84,7 @@ async fn admit(req: &ServiceRequest) -> Result<Principal, ApiError> {
             None => ApiError::Forbidden(why),
         });
     }
-    Ok(principal)
+    Ok(Admitted::Reader(principal, None))
 }
 
 /// The credential of a report request, admitted by `reports_gate`.

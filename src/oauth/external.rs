@@ -197,7 +197,7 @@ impl ExternalIssuers {
     /// younger than `MAX_KEY_AGE` and has the `kid`, else from a fresh fetch. Fetches
     /// other than the first successful one are at most one per `REFETCH_INTERVAL`, so
     /// neither made-up kids nor an unreachable provider make a request per token.
-    async fn key_for(
+    pub(crate) async fn key_for(
         &self,
         issuer: &str,
         kid: Option<&str>,

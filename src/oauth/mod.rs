@@ -4,6 +4,7 @@
 
 pub mod external;
 pub mod keys;
+pub mod sign_in;
 pub mod tokens;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,6 +46,7 @@ pub struct OAuth {
     settings: OAuthSettings,
     keys: KeyRing,
     external: Option<external::ExternalIssuers>,
+    sign_in: Option<sign_in::SignIn>,
 }
 
 /// A token as issued: the JWT and what it grants.
@@ -59,12 +61,25 @@ impl OAuth {
     pub fn new(issuer: String, settings: OAuthSettings) -> OAuth {
         let keys = KeyRing::new(settings.key_rotation, settings.token_lifetime);
         let external = external::ExternalIssuers::new(settings.oidc.clone());
+        let sign_in = settings.sign_in.clone().map(sign_in::SignIn::new);
         OAuth {
             issuer: issuer.trim_end_matches('/').to_string(),
             settings,
             keys,
             external,
+            sign_in,
         }
+    }
+
+    /// The dashboard's sign-in when configured, with the issuers' keys that verify its
+    /// ID tokens.
+    pub fn sign_in(&self) -> Option<(&sign_in::SignIn, &external::ExternalIssuers)> {
+        Some((self.sign_in.as_ref()?, self.external.as_ref()?))
+    }
+
+    /// The claim naming the store of an external issuer's tokens and sessions.
+    pub fn store_claim(&self) -> Option<&str> {
+        self.settings.oidc.store_claim.as_deref()
     }
 
     pub fn issuer(&self) -> &str {
@@ -114,7 +129,7 @@ impl OAuth {
     /// Verifies a bearer token: the LRS's own when its `iss` is this LRS, else an
     /// external issuer's when its `iss` is exactly a configured `--oidc-issuer`.
     pub async fn bearer(&self, pool: &Pool, token: &str) -> Result<Bearer, BearerError> {
-        let issuer = unverified_issuer(token)?;
+        let issuer = unverified(token)?.iss;
         if issuer.as_deref() == Some(self.issuer.as_str()) {
             return self.own_token(pool, token).await;
         }
@@ -128,6 +143,14 @@ impl OAuth {
         Err(BearerError::Invalid(
             "the token was not issued by this LRS".into(),
         ))
+    }
+
+    /// The credential a token claims to be this LRS's token for, unverified: the key
+    /// its failure counts against, as a failed Basic login counts against its key.
+    pub fn named_credential(&self, token: &str) -> Option<String> {
+        let claims = unverified(token).ok()?;
+        let sub = claims.sub?.as_str()?.to_string();
+        (claims.iss.as_deref() == Some(self.issuer.as_str())).then_some(sub)
     }
 
     async fn own_token(&self, pool: &Pool, token: &str) -> Result<Bearer, BearerError> {
@@ -148,6 +171,9 @@ impl OAuth {
                     jsonwebtoken::errors::ErrorKind::InvalidSignature => {
                         BearerError::Invalid("the token's signature is not valid".into())
                     }
+                    jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                        BearerError::Invalid("this LRS's tokens are signed with ES256 only".into())
+                    }
                     _ => BearerError::Invalid(format!("the token is not valid: {e}")),
                 })?
                 .claims;
@@ -159,13 +185,16 @@ impl OAuth {
     }
 }
 
-/// The `iss` claim of a JWT, read before its signature is checked, only to choose the
-/// keys that check it.
-fn unverified_issuer(token: &str) -> Result<Option<String>, BearerError> {
-    #[derive(Deserialize)]
-    struct Issuer {
-        iss: Option<String>,
-    }
+/// The `iss` and `sub` claims of a JWT, read before its signature is checked: only to
+/// choose the keys that check it, and the credential whose failed attempts it counts.
+#[derive(Deserialize)]
+struct Unverified {
+    iss: Option<String>,
+    /// Any JSON: external issuers' `sub` is theirs to shape.
+    sub: Option<serde_json::Value>,
+}
+
+fn unverified(token: &str) -> Result<Unverified, BearerError> {
     let malformed = || BearerError::Invalid("the token is not a well-formed JWT".into());
     let mut parts = token.split('.');
     let (Some(_), Some(payload), Some(_), None) =
@@ -174,6 +203,5 @@ fn unverified_issuer(token: &str) -> Result<Option<String>, BearerError> {
         return Err(malformed());
     };
     let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
-    let claims: Issuer = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-    Ok(claims.iss)
+    serde_json::from_slice(&bytes).map_err(|_| malformed())
 }

@@ -134,6 +134,21 @@ pub fn holds(held: &[Scope], wanted: Scope) -> bool {
     )
 }
 
+/// What both `token` and `credential` allow: the scopes of each that the other holds,
+/// so that a token of `all` for a credential that now holds only `statements/write`
+/// still writes Statements, and nothing more.
+pub fn common(token: &[Scope], credential: &[Scope]) -> Vec<Scope> {
+    let mut scopes: Vec<Scope> = token
+        .iter()
+        .filter(|scope| holds(credential, **scope))
+        .chain(credential.iter().filter(|scope| holds(token, **scope)))
+        .copied()
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
 /// Failures of `POST /oauth/token`, answered as RFC 6749 §5.2 describes.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
@@ -194,5 +209,21 @@ mod tests {
         assert!(!holds(&[Scope::AllRead], Scope::State));
         assert!(!holds(&[Scope::StatementsReadMine], Scope::StatementsRead));
         assert!(!holds(&[Scope::StatementsWrite], Scope::All));
+    }
+
+    #[test]
+    fn a_token_keeps_what_it_and_its_credential_both_allow() {
+        assert_eq!(
+            common(&[Scope::All], &[Scope::StatementsWrite, Scope::Reports]),
+            vec![Scope::StatementsWrite, Scope::Reports]
+        );
+        assert_eq!(
+            common(&[Scope::StatementsReadMine], &[Scope::All]),
+            vec![Scope::StatementsReadMine]
+        );
+        assert_eq!(
+            common(&[Scope::StatementsWrite], &[Scope::AllRead]),
+            Vec::<Scope>::new()
+        );
     }
 }

@@ -72,6 +72,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0016_oauth_keys",
         include_str!("../../migrations/0016_oauth_keys.sql"),
     ),
+    (
+        "0017_sessions",
+        include_str!("../../migrations/0017_sessions.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

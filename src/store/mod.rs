@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod reports;
 pub mod roster;
 pub mod server_lock;
+pub mod sessions;
 pub mod statement_reads;
 mod statement_sql;
 pub mod statements;

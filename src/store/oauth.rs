@@ -12,12 +12,22 @@ use super::Error;
 const ROTATION_LOCK: (i32, i32) = (0x636f_6d6d, 0x6f61_7574);
 
 /// A signing key as the database holds it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoredKey {
     pub kid: String,
     /// PKCS#8 DER of the private key.
     pub private_key: Vec<u8>,
     pub created: DateTime<Utc>,
+}
+
+/// Without the private key, so that no log line can ever carry it.
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -90,5 +100,25 @@ fn stored(row: &tokio_postgres::Row) -> StoredKey {
         kid: row.get(0),
         private_key: row.get(1),
         created: row.get(2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_form_of_a_key_leaves_out_the_private_key() {
+        let key = StoredKey {
+            kid: "k1".into(),
+            private_key: vec![0xAB; 8],
+            created: Utc::now(),
+        };
+        let shown = format!("{key:?}");
+        assert!(shown.contains("k1"), "{shown}");
+        assert!(
+            !shown.contains("private") && !shown.contains("171"),
+            "{shown}"
+        );
     }
 }

@@ -212,6 +212,15 @@ impl TestApp {
     }
 }
 
+/// A client whose requests come from `address` (any of 127.0.0.0/8 reaches the
+/// server), so that the per-address counter of one client leaves another's alone.
+pub fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

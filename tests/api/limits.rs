@@ -7,7 +7,7 @@ use commonplace::auth::Scope;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, spawn_app_with, TestApp};
+use crate::helpers::{client_from, error_of, spawn_app_with, TestApp};
 use crate::support::{mixed, request, statement, with_attachments};
 
 async fn post(app: &TestApp, body: &Value) -> reqwest::Response {
@@ -169,15 +169,6 @@ async fn requests_past_the_per_credential_rate_are_429_with_retry_after() {
     .await
     .unwrap();
     assert_eq!(fine.status(), 200, "other credentials are not limited");
-}
-
-/// A client whose requests come from `address` (any of 127.0.0.0/8 reaches the
-/// server), so that the per-address counter of one client leaves another's alone.
-fn client_from(address: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(address.parse::<std::net::IpAddr>().unwrap())
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]

@@ -9,10 +9,16 @@
 //   `client_id`), standing in for a token from an interactive flow;
 // - `expired`: tokens whose `exp` is already two minutes past.
 // - `sales`: tokens with the claim `lrs_store: "sales"` (a store claim).
+// - `dashboard` (dashboard sign-in): the authorization-code grant with PKCE, its
+//   redirect URI set by POST /admin/dashboard-redirect (the LRS's port is known only
+//   once it runs). The provider's dev login page accepts any login name and password;
+//   the ID token carries `name` and `groups`: ["staff", "ld-leads"] for the login
+//   `lead`, ["staff"] for anyone else.
 //
 // Admin routes of this script (not of the provider): POST /admin/rotate replaces the
-// signing keys (new kids; tokens signed before no longer verify against the JWKS), and
-// GET /admin/jwks-fetches counts the requests for the JWKS so far.
+// signing keys (new kids; tokens signed before no longer verify against the JWKS),
+// GET /admin/jwks-fetches counts the requests for the JWKS so far, and
+// POST /admin/dashboard-redirect (body: the URI) registers the dashboard's redirect URI.
 
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -41,21 +47,54 @@ function client(id) {
   };
 }
 
+function dashboardClient(redirectUri) {
+  return {
+    client_id: 'dashboard',
+    client_secret: 'dashboard-secret',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: redirectUri ? [redirectUri] : [],
+    scope: 'openid profile',
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+}
+
+async function findAccount(ctx, id) {
+  return {
+    accountId: id,
+    claims: async () => ({
+      sub: id,
+      name: `User ${id}`,
+      groups: id === 'lead' ? ['staff', 'ld-leads'] : ['staff'],
+    }),
+  };
+}
+
 async function main() {
   const { default: Provider } = await import('oidc-provider');
   const server = http.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${server.address().port}`;
   let jwksFetches = 0;
+  let keys = signingKeys();
+  let dashboardRedirect = null;
 
   function provider() {
     return new Provider(issuer, {
-      clients: ['writer', 'entra', 'delegated', 'expired', 'sales'].map(client),
-      jwks: { keys: signingKeys() },
-      scopes: SCOPES.split(' '),
+      clients: [
+        ...['writer', 'entra', 'delegated', 'expired', 'sales'].map(client),
+        dashboardClient(dashboardRedirect),
+      ],
+      jwks: { keys },
+      scopes: [...SCOPES.split(' '), 'profile'],
+      claims: { openid: ['sub'], profile: ['name', 'groups'] },
+      // The claims of `profile` in the ID token itself, as Keycloak, Entra ID and Okta
+      // put `groups` there when configured to.
+      conformIdTokenClaims: false,
+      findAccount,
       features: {
         clientCredentials: { enabled: true },
-        devInteractions: { enabled: false },
+        devInteractions: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => AUDIENCE,
@@ -95,8 +134,17 @@ async function main() {
   let current = provider().callback();
   server.on('request', (req, res) => {
     if (req.method === 'POST' && req.url === '/admin/rotate') {
+      keys = signingKeys();
       current = provider().callback();
       res.end('rotated\n');
+    } else if (req.method === 'POST' && req.url === '/admin/dashboard-redirect') {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        dashboardRedirect = body.trim();
+        current = provider().callback();
+        res.end('registered\n');
+      });
     } else if (req.method === 'GET' && req.url === '/admin/jwks-fetches') {
       res.end(String(jwksFetches));
     } else {
@@ -104,6 +152,9 @@ async function main() {
       current(req, res);
     }
   });
+  // The test reads the first line only, then closes the pipe: later output (the dev
+  // interactions log to stdout) must not end the provider with EPIPE.
+  process.stdout.on('error', () => {});
   process.stdout.write(`${issuer}\n`);
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }

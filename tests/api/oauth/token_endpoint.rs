@@ -1,103 +1,18 @@
-//! The LRS as an OAuth 2.0 authorization server: client-credentials tokens
-//! (RFC 6749 §4.4), their use as bearer tokens (RFC 6750), the published keys
-//! (RFC 7517) and the metadata (RFC 8414).
+//! `POST /oauth/token` (RFC 6749 §4.4, §5.1, §5.2) and the keys and metadata that
+//! describe its tokens (RFC 7517, RFC 8414).
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use commonplace::auth::{NewSecret, Scope};
-use reqwest::{Method, Response};
+use commonplace::auth::Scope;
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, spawn_app, spawn_app_with, TestApp};
+use super::{
+    access_token, all_credential, assert_bearer_refusal, get_json, json_part, token_error,
+    token_for, token_request, with_token,
+};
+use crate::helpers::{spawn_app, spawn_app_with};
 use crate::support::statement;
-
-/// `POST /oauth/token` with this form and, if given, HTTP Basic client authentication.
-async fn token_request(
-    app: &TestApp,
-    basic: Option<(&str, &str)>,
-    form: &[(&str, &str)],
-) -> Response {
-    let mut request = app.http.post(app.url("/oauth/token")).form(form);
-    if let Some((key, secret)) = basic {
-        request = request.basic_auth(key, Some(secret));
-    }
-    request.send().await.unwrap()
-}
-
-/// A token for `who` by HTTP Basic, with `scope` if given; asserts the 200 answer.
-async fn token_for(app: &TestApp, who: &NewSecret, scope: Option<&str>) -> Value {
-    let mut form = vec![("grant_type", "client_credentials")];
-    if let Some(scope) = scope {
-        form.push(("scope", scope));
-    }
-    let response = token_request(app, Some((&who.key, &who.secret)), &form).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
-    body
-}
-
-fn all_credential(app: &TestApp) -> NewSecret {
-    NewSecret {
-        key: app.key.clone(),
-        secret: app.secret.clone(),
-    }
-}
-
-fn access_token(body: &Value) -> String {
-    body["access_token"].as_str().unwrap().to_string()
-}
-
-fn with_token(app: &TestApp, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
-    app.http
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("X-Experience-API-Version", "2.0.0")
-}
-
-/// The RFC 6749 §5.2 error of a token-endpoint answer.
-async fn token_error(response: Response) -> (u16, Option<String>, String) {
-    let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body: Value = response.json().await.unwrap();
-    assert!(body["error_description"].is_string(), "{body}");
-    (
-        status,
-        challenge,
-        body["error"].as_str().unwrap().to_string(),
-    )
-}
-
-/// Asserts an RFC 6750 refusal: status, the `Bearer` challenge with `error`, and the
-/// xAPI error body with the same code. Returns the message.
-async fn assert_bearer_refusal(response: Response, status: u16, error: &str) -> String {
-    let challenge = response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        challenge.starts_with(&format!("Bearer error=\"{error}\", error_description=\"")),
-        "{challenge}"
-    );
-    let (got_status, code, message) = error_of(response).await;
-    assert_eq!((got_status, code.as_str()), (status, error));
-    message
-}
-
-fn json_part(part: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
-fn encoded(value: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
-}
 
 #[tokio::test]
 async fn a_token_by_basic_posts_and_reads_statements_with_the_credentials_authority() {
@@ -268,107 +183,12 @@ async fn failed_client_authentications_count_toward_the_throttle() {
 }
 
 #[tokio::test]
-async fn forged_or_malformed_tokens_are_401_invalid_token() {
-    let app = spawn_app().await;
-    let token = access_token(&token_for(&app, &all_credential(&app), None).await);
-    let parts: Vec<&str> = token.split('.').collect();
-
-    let mut signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-    signature[10] ^= 1;
-    let tampered_signature = format!(
-        "{}.{}.{}",
-        parts[0],
-        parts[1],
-        URL_SAFE_NO_PAD.encode(&signature)
-    );
-
-    let mut claims = json_part(parts[1]);
-    claims["scope"] = json!("all reports");
-    claims["sub"] = json!("someone-else");
-    let tampered_claims = format!("{}.{}.{}", parts[0], encoded(&claims), parts[2]);
-
-    let mut header = json_part(parts[0]);
-    header["alg"] = json!("none");
-    let unsigned = format!("{}.{}.", encoded(&header), parts[1]);
-
-    let mut header = json_part(parts[0]);
-    header["kid"] = json!("no-such-key");
-    let unknown_kid = format!("{}.{}.{}", encoded(&header), parts[1], parts[2]);
-
-    let mut claims = json_part(parts[1]);
-    claims["iss"] = json!("https://elsewhere.example.com");
-    let other_issuer = format!("{}.{}.{}", parts[0], encoded(&claims), parts[2]);
-
-    for (case, bad) in [
-        ("tampered signature", tampered_signature),
-        ("tampered claims", tampered_claims),
-        ("alg none", unsigned),
-        ("unknown kid", unknown_kid),
-        ("other issuer", other_issuer),
-        ("not a JWT", "abc".to_string()),
-    ] {
-        let response = with_token(&app, &bad, Method::GET, "/xapi/statements")
-            .send()
-            .await
-            .unwrap();
-        let message = assert_bearer_refusal(response, 401, "invalid_token").await;
-        println!("{case}: {message}");
-    }
-    // The untouched token still works: the refusals were the forgeries'.
-    let fine = with_token(&app, &token, Method::GET, "/xapi/statements")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(fine.status(), 200);
-}
-
-#[tokio::test]
-async fn an_expired_token_is_refused() {
-    let app = spawn_app_with(|s| s.oauth.token_lifetime = Duration::from_secs(1)).await;
-    let body = token_for(&app, &all_credential(&app), None).await;
-    assert_eq!(body["expires_in"], 1);
-    let token = access_token(&body);
-    let exp = json_part(token.split('.').nth(1).unwrap())["exp"]
-        .as_i64()
-        .unwrap();
-    while chrono::Utc::now().timestamp() <= exp {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let response = with_token(&app, &token, Method::GET, "/xapi/statements")
-        .send()
-        .await
-        .unwrap();
-    let message = assert_bearer_refusal(response, 401, "invalid_token").await;
-    assert!(message.contains("expired"), "{message}");
-}
-
-#[tokio::test]
-async fn revoking_the_credential_invalidates_its_tokens() {
-    let app = spawn_app_with(|s| s.credential_cache_ttl = Duration::from_millis(0)).await;
-    let credential = app.credential("default", &[Scope::All]).await;
-    let token = access_token(&token_for(&app, &credential, None).await);
-    let get = || with_token(&app, &token, Method::GET, "/xapi/statements").send();
-    assert_eq!(get().await.unwrap().status(), 200);
-    app.command(&["credentials", "revoke", &credential.key])
-        .unwrap();
-    let message = assert_bearer_refusal(get().await.unwrap(), 401, "invalid_token").await;
-    assert!(message.contains("revoked"), "{message}");
-}
-
-#[tokio::test]
 async fn the_published_keys_verify_a_token() {
     let app = spawn_app().await;
     let token =
         access_token(&token_for(&app, &all_credential(&app), Some("statements/write")).await);
-    let jwks: jsonwebtoken::jwk::JwkSet = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(get_json(&app, "/.well-known/jwks.json").await).unwrap();
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
     let jwk = jwks
@@ -403,15 +223,7 @@ async fn the_published_keys_verify_a_token() {
 #[tokio::test]
 async fn the_discovery_metadata_names_the_endpoints() {
     let app = spawn_app().await;
-    let metadata: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = get_json(&app, "/.well-known/oauth-authorization-server").await;
     let issuer = format!("http://{}", app.address);
     assert_eq!(metadata["issuer"], issuer);
     assert_eq!(metadata["token_endpoint"], format!("{issuer}/oauth/token"));
@@ -461,15 +273,7 @@ async fn after_rotation_a_token_of_the_previous_key_still_works_and_both_keys_ar
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&app, "/.well-known/jwks.json").await;
     let kids: Vec<&Value> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -489,32 +293,6 @@ async fn after_rotation_a_token_of_the_previous_key_still_works_and_both_keys_ar
             )
         );
     }
-}
-
-#[tokio::test]
-async fn bearer_tokens_open_the_reports_and_the_dashboard_within_their_scope() {
-    let app = spawn_app().await;
-    let reader = access_token(&token_for(&app, &all_credential(&app), Some("reports")).await);
-    for path in ["/reports/modes", "/dashboard"] {
-        let response = app
-            .http
-            .get(app.url(path))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{path}");
-    }
-    let writer =
-        access_token(&token_for(&app, &all_credential(&app), Some("statements/write")).await);
-    let response = app
-        .http
-        .get(app.url("/reports/modes"))
-        .bearer_auth(&writer)
-        .send()
-        .await
-        .unwrap();
-    assert_bearer_refusal(response, 403, "insufficient_scope").await;
 }
 
 #[tokio::test]
@@ -563,53 +341,53 @@ async fn instances_on_one_database_sign_and_verify_with_the_same_keys() {
 }
 
 #[tokio::test]
-async fn a_learner_disconnecting_the_capture_extension_stops_its_tokens_at_once() {
-    // The default credential cache (10 s): only the instance's own `forget` can make
-    // the revocation take effect at once.
+async fn an_odd_scope_is_invalid_scope_with_a_printable_ascii_description() {
     let app = spawn_app().await;
-    let public_url = format!("http://{}", app.address);
-    let invitation: Value = serde_json::from_str(
-        &app.command(&[
-            "capture",
-            "invite",
-            "--learner",
-            "mailto:ada@example.org",
-            "--json",
-            "--public-url",
-            &public_url,
-        ])
-        .unwrap(),
+    let long = "s".repeat(5000);
+    for scope in ["\"clé\"\\", "\u{0}", long.as_str()] {
+        let form = [("grant_type", "client_credentials"), ("scope", scope)];
+        let response = token_request(&app, Some((&app.key, &app.secret)), &form).await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_scope", "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(
+            description.len() <= 200
+                && description
+                    .chars()
+                    .all(|c| matches!(c, ' '..='~') && c != '"' && c != '\\'),
+            "{description}"
+        );
+    }
+    // Other white space than spaces between names is tolerated.
+    let body = token_for(
+        &app,
+        &all_credential(&app),
+        Some("\tstatements/write\n reports "),
     )
-    .unwrap();
-    let enrolment: Value = app
-        .http
-        .post(app.url("/capture/enrol"))
-        .json(&json!({"code": invitation["code"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bound = NewSecret {
-        key: enrolment["key"].as_str().unwrap().to_string(),
-        secret: enrolment["secret"].as_str().unwrap().to_string(),
-    };
-    let token = access_token(&token_for(&app, &bound, None).await);
-    let policy = || {
-        app.http
-            .get(app.url("/capture/policy"))
-            .bearer_auth(&token)
-            .send()
-    };
-    assert_eq!(policy().await.unwrap().status(), 200);
-    let deleted = app
-        .http
-        .delete(app.url("/capture/credential"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    assert_bearer_refusal(policy().await.unwrap(), 401, "invalid_token").await;
+    .await;
+    assert_eq!(body["scope"], "statements/write reports");
+}
+
+#[test]
+fn lifetimes_beyond_a_year_are_refused_at_the_command_line_not_by_a_panic() {
+    for flag in ["--oauth-token-lifetime", "--oauth-key-rotation"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
+            .args(["serve", flag, "18446744073709551615"])
+            // Were the value accepted, no database: the start fails rather than runs.
+            .args([
+                "--database-url",
+                "postgres://127.0.0.1:1/none",
+                "--database-wait",
+                "0",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(flag) && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
 }
