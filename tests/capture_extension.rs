@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use harness::{extension_dir, install_packages, js_dir, serve_site, Browser, Lrs};
+use harness::{extension_dir, install_packages, js_dir, serve_site, Browser, Lrs, Site};
 
 const LEARNER: &str = "mailto:ada@example.org";
 const READ: &str = "https://w3id.org/xapi/dod-isd/verbs/read";
@@ -68,6 +68,55 @@ async fn only(lrs: &Lrs, verb: &str, object: &str) -> Value {
     found[0].clone()
 }
 
+/// Enrols from the invitation's page, which opens the options page filled in; one click
+/// connects.
+async fn enrol_from_invitation(browser: &mut Browser, public_url: &str, invitation: &Value) {
+    let enrolled = browser
+        .run("enrolFromPage", json!({"url": invitation["url"]}))
+        .await;
+    assert_eq!(enrolled["prefilled"]["code"], invitation["code"]);
+    assert_eq!(enrolled["prefilled"]["lrs"], format!("{public_url}/"));
+    assert_eq!(enrolled["status"], "Connected as Ada Lovelace.");
+}
+
+/// Reads `story` (a page of `host` whose canonical URL is /articles/accessible-forms)
+/// past the dwell: one `read` by Ada arrives, under the canonical URL, for the time it
+/// was in front, from a browser whose platform starts with `platform`. That Statement.
+async fn read_past_the_dwell(
+    lrs: &Lrs,
+    browser: &mut Browser,
+    site: &Site,
+    (host, story): (&str, &str),
+    platform: &str,
+) -> Value {
+    let story = site.url(host, story);
+    let canonical = site.url(host, "/articles/accessible-forms");
+    let active = browser.read("main", &story, 4.0).await;
+    let read = only(lrs, READ, &canonical).await;
+    assert_about(&read, active);
+    assert_eq!(read["actor"]["mbox"], LEARNER);
+    assert_eq!(
+        read["object"]["definition"]["name"]["en"],
+        "Accessible forms"
+    );
+    assert_eq!(
+        read["object"]["definition"]["type"],
+        "https://w3id.org/xapi/acrossx/activities/webpage"
+    );
+    assert_eq!(
+        read["context"]["extensions"][HOST_EXTENSION],
+        format!("{host}.test")
+    );
+    assert!(
+        read["context"]["platform"]
+            .as_str()
+            .unwrap()
+            .starts_with(platform),
+        "{read}"
+    );
+    read
+}
+
 /// A store with Ada on its roster (team Design), `mail.test` denied, a 2 s minimum
 /// dwell, and an invitation for Ada: the server, its public URL and the invitation.
 async fn store_inviting_ada() -> (Lrs, String, Value) {
@@ -108,13 +157,7 @@ async fn the_extension_records_reading_under_the_learners_control() {
     let code = invitation["code"].as_str().unwrap();
     let mut browser = Browser::launch().await;
 
-    // Enrol: the invitation's page opens the options page filled in; one click connects.
-    let enrolled = browser
-        .run("enrolFromPage", json!({"url": invitation["url"]}))
-        .await;
-    assert_eq!(enrolled["prefilled"]["code"], code);
-    assert_eq!(enrolled["prefilled"]["lrs"], format!("{public_url}/"));
-    assert_eq!(enrolled["status"], "Connected as Ada Lovelace.");
+    enrol_from_invitation(&mut browser, &public_url, &invitation).await;
     let again = lrs
         .http
         .post(lrs.url("/capture/enrol"))
@@ -125,30 +168,8 @@ async fn the_extension_records_reading_under_the_learners_control() {
     let (status, error, _) = helpers::error_of(again).await;
     assert_eq!((status, error.as_str()), (410, "enrolment_code_used"));
 
-    // A page read past the dwell: one `read` by Ada, under its canonical URL, for the
-    // time it was in front.
-    let story = site.url(
-        "news",
-        "/stories/42?utm_source=newsletter&fbclid=abc#comments",
-    );
-    let canonical = site.url("news", "/articles/accessible-forms");
-    let active = browser.read("main", &story, 4.0).await;
-    let read = only(&lrs, READ, &canonical).await;
-    assert_about(&read, active);
-    assert_eq!(read["actor"]["mbox"], LEARNER);
-    assert_eq!(
-        read["object"]["definition"]["name"]["en"],
-        "Accessible forms"
-    );
-    assert_eq!(
-        read["object"]["definition"]["type"],
-        "https://w3id.org/xapi/acrossx/activities/webpage"
-    );
-    assert_eq!(read["context"]["extensions"][HOST_EXTENSION], "news.test");
-    assert!(read["context"]["platform"]
-        .as_str()
-        .unwrap()
-        .starts_with("Chromium "));
+    let story = "/stories/42?utm_source=newsletter&fbclid=abc#comments";
+    let read = read_past_the_dwell(&lrs, &mut browser, &site, ("news", story), "Chromium ").await;
     // The dashboard shows Ada's reading: the site among her top sources, with the time
     // the extension reported.
     let dashboard = lrs.dashboard(LEARNER).await;
@@ -321,6 +342,7 @@ async fn the_extension_records_reading_under_the_learners_control() {
         .await;
     assert_eq!(voids.len(), 1);
 
+    let canonical = site.url("news", "/articles/accessible-forms");
     browser
         .run(
             "popup",

@@ -142,6 +142,27 @@ fn bearer(app: &TestApp, token: &str, method: Method, path: &str) -> reqwest::Re
         .header("X-Experience-API-Version", "2.0.0")
 }
 
+/// `path` read with `token`; the status it answers.
+async fn status_of_get(app: &TestApp, token: &str, path: &str) -> StatusCode {
+    bearer(app, token, Method::GET, path)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Sends `request`, asserting 200 OK (showing the body otherwise); the response.
+async fn send_ok(request: reqwest::RequestBuilder) -> reqwest::Response {
+    let response = request.send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{:?}",
+        response.text().await
+    );
+    response
+}
+
 fn statement(learner: &str) -> Value {
     json!({
         "actor": {"objectType": "Agent", "mbox": format!("mailto:{learner}@example.com")},
@@ -152,17 +173,9 @@ fn statement(learner: &str) -> Value {
 
 /// POSTs one Statement with `token`; its id.
 async fn post_statement(app: &TestApp, token: &str, learner: &str) -> String {
-    let response = bearer(app, token, Method::POST, "/xapi/statements")
-        .json(&statement(learner))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{:?}",
-        response.text().await
-    );
+    let response =
+        send_ok(bearer(app, token, Method::POST, "/xapi/statements").json(&statement(learner)))
+            .await;
     let ids: Vec<String> = response.json().await.unwrap();
     ids[0].clone()
 }
@@ -180,16 +193,7 @@ async fn stored(app: &TestApp, id: &str) -> Value {
 
 /// The ids of the Statements a GET with `token` returns.
 async fn visible_ids(app: &TestApp, token: &str) -> Vec<String> {
-    let response = bearer(app, token, Method::GET, "/xapi/statements")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{:?}",
-        response.text().await
-    );
+    let response = send_ok(bearer(app, token, Method::GET, "/xapi/statements")).await;
     let page: Value = response.json().await.unwrap();
     let mut ids: Vec<String> = page["statements"]
         .as_array()
@@ -268,16 +272,13 @@ async fn a_provider_token_is_accepted_with_its_scopes_only() {
         challenge.contains("error=\"insufficient_scope\""),
         "{challenge}"
     );
-    let state = bearer(
+    let state = status_of_get(
         &app,
         &write_only,
-        Method::GET,
         "/xapi/activities/state?activityId=http://example.com/a&agent=%7B%22mbox%22%3A%22mailto%3Aa%40example.com%22%7D&stateId=s",
     )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(state.status(), StatusCode::FORBIDDEN);
+    .await;
+    assert_eq!(state, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -296,11 +297,8 @@ async fn scopes_in_an_scp_array_are_read_as_entra_id_writes_them() {
         stored(&app, &id).await["authority"],
         client_agent(&provider.issuer, "entra")
     );
-    let read = bearer(&app, &token, Method::GET, "/xapi/statements")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(read.status(), StatusCode::FORBIDDEN);
+    let read = status_of_get(&app, &token, "/xapi/statements").await;
+    assert_eq!(read, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -227,29 +227,13 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = fresh_database().await;
-    let mut settings = Settings::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Source::External(database_url.clone()),
-    );
-    settings.pool.size = 4;
-    settings.workers = Some(1);
+    let mut settings = test_settings("127.0.0.1:0".parse().unwrap(), &database_url);
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("build app");
     let pool = app.pool().clone();
     let address: SocketAddr = format!("127.0.0.1:{}", app.port()).parse().unwrap();
     tokio::spawn(app.run_until_stopped());
-    let secret = credentials::create(
-        &pool,
-        NewCredential {
-            name: "all",
-            store: "default",
-            scopes: &[Scope::All],
-            tags: &Default::default(),
-            fixed: None,
-        },
-    )
-    .await
-    .expect("create credential");
+    let secret = credential_for_everything(&pool).await;
     let mut headers = HeaderMap::new();
     headers.insert("accept", HeaderValue::from_static("application/json"));
     TestApp {
@@ -263,6 +247,31 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         key: secret.key,
         secret: secret.secret,
     }
+}
+
+/// A test server's settings: listening on `listen`, against `database_url`, with a small
+/// pool and one worker (the machine running the tests has two cores).
+pub fn test_settings(listen: SocketAddr, database_url: &str) -> Settings {
+    let mut settings = Settings::new(listen, Source::External(database_url.to_string()));
+    settings.pool.size = 4;
+    settings.workers = Some(1);
+    settings
+}
+
+/// A credential named `all` with every scope in the default store.
+pub async fn credential_for_everything(pool: &Pool) -> NewSecret {
+    credentials::create(
+        pool,
+        NewCredential {
+            name: "all",
+            store: "default",
+            scopes: &[Scope::All],
+            tags: &Default::default(),
+            fixed: None,
+        },
+    )
+    .await
+    .expect("create credential")
 }
 
 /// The `error` object of a JSON error body, asserting its shape.

@@ -1,11 +1,11 @@
 //! The extension in Firefox.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::harness::{serve_site, Browser};
 use super::{
-    assert_about, dashboard_source, only, seconds_of, source_reported_seconds, store_inviting_ada,
-    HOST_EXTENSION, LEARNER, READ,
+    dashboard_source, enrol_from_invitation, read_past_the_dwell, seconds_of,
+    source_reported_seconds, store_inviting_ada, LEARNER, READ,
 };
 
 /// The same extension in Firefox (Debian's ESR, headless, driven over WebDriver BiDi):
@@ -17,31 +17,10 @@ async fn the_extension_records_reading_in_firefox() {
     let (lrs, public_url, invitation) = store_inviting_ada().await;
     let site = serve_site();
     let mut browser = Browser::launch_firefox().await;
-    let enrolled = browser
-        .run("enrolFromPage", json!({"url": invitation["url"]}))
-        .await;
-    assert_eq!(enrolled["prefilled"]["code"], invitation["code"]);
-    assert_eq!(enrolled["prefilled"]["lrs"], format!("{public_url}/"));
-    assert_eq!(enrolled["status"], "Connected as Ada Lovelace.");
+    enrol_from_invitation(&mut browser, &public_url, &invitation).await;
 
-    let story = site.url("blog", "/stories/42?utm_campaign=spring&gclid=abc#top");
-    let canonical = site.url("blog", "/articles/accessible-forms");
-    let active = browser.read("main", &story, 4.0).await;
-    let read = only(&lrs, READ, &canonical).await;
-    assert_about(&read, active);
-    assert_eq!(read["actor"]["mbox"], LEARNER);
-    assert_eq!(
-        read["object"]["definition"]["name"]["en"],
-        "Accessible forms"
-    );
-    assert_eq!(read["context"]["extensions"][HOST_EXTENSION], "blog.test");
-    assert!(
-        read["context"]["platform"]
-            .as_str()
-            .unwrap()
-            .starts_with("Firefox "),
-        "{read}"
-    );
+    let story = "/stories/42?utm_campaign=spring&gclid=abc#top";
+    let read = read_past_the_dwell(&lrs, &mut browser, &site, ("blog", story), "Firefox ").await;
     let reads: Vec<Value> = lrs
         .statements()
         .await

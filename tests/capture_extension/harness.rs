@@ -10,11 +10,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
-use commonplace::auth::Scope;
 use commonplace::configuration::Settings;
 use commonplace::startup::Application;
-use commonplace::store::credentials::{self, NewCredential};
-use commonplace::store::Source;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -66,12 +63,8 @@ impl Lrs {
             .local_addr()
             .unwrap()
             .port();
-        let mut settings = Settings::new(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            Source::External(database_url.clone()),
-        );
-        settings.pool.size = 4;
-        settings.workers = Some(1);
+        let settings =
+            helpers::test_settings(format!("127.0.0.1:{port}").parse().unwrap(), &database_url);
         let mut lrs = Lrs {
             settings,
             port,
@@ -83,18 +76,7 @@ impl Lrs {
             secret: String::new(),
         };
         let pool = lrs.serve().await;
-        let all = credentials::create(
-            &pool,
-            NewCredential {
-                name: "all",
-                store: "default",
-                scopes: &[Scope::All],
-                tags: &Default::default(),
-                fixed: None,
-            },
-        )
-        .await
-        .unwrap();
+        let all = helpers::credential_for_everything(&pool).await;
         (lrs.key, lrs.secret) = (all.key, all.secret);
         lrs
     }

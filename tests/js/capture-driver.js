@@ -13,10 +13,10 @@
 "use strict";
 
 const fs = require("node:fs");
-const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
 const puppeteer = require("puppeteer-core");
+const { freshProfile, launchChromium } = require("./chromium");
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,22 +33,14 @@ const firefox = process.env.FIREFOX;
 const FIREFOX_UUID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 
 async function launch() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "commonplace-capture-"));
+  const profile = freshProfile("commonplace-capture-");
   process.on("exit", () => fs.rmSync(profile, { recursive: true, force: true }));
   const extension = process.env.EXTENSION_DIR;
   if (firefox) return launchFirefox(profile, extension);
-  browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true, // the new headless mode, which runs extensions
+  // The new headless mode, which runs extensions.
+  browser = await launchChromium(profile, {
     enableExtensions: true,
-    userDataDir: profile,
     args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
       "--autoplay-policy=no-user-gesture-required",
       `--disable-extensions-except=${extension}`,
       `--load-extension=${extension}`,

@@ -5,27 +5,13 @@
 // Prints one JSON line: the final status, URL and text, and the LRS's cookies (with
 // their flags) as Chromium keeps them, before and after signing out.
 
-const os = require("node:os");
 const fs = require("node:fs");
-const path = require("node:path");
-const puppeteer = require("puppeteer-core");
+const { freshProfile, launchChromium } = require("./chromium");
 
 async function main() {
   const { START_URL, ISSUER, LOGIN } = process.env;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "commonplace-sign-in-"));
-  const browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    userDataDir: profile,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  const profile = freshProfile("commonplace-sign-in-");
+  const browser = await launchChromium(profile);
   try {
     const page = await browser.newPage();
     // The provider's redirects back to the LRS, code and state included.

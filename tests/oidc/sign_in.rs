@@ -81,12 +81,25 @@ fn session_cookie(cookies: &Value) -> Option<Value> {
         .cloned()
 }
 
+/// The value of the session cookie a sign-in `run` left in the browser.
+fn session_value(run: &Value) -> String {
+    let cookie = session_cookie(&run["cookies"]).expect("a session cookie");
+    cookie["value"].as_str().unwrap().to_string()
+}
+
 /// A client that does not follow redirects, so a 302 is seen as such.
 fn browser_like() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// A request to `path` carrying the session cookie `value`, as a script on a page would.
+fn with_session(app: &TestApp, method: Method, path: &str, value: &str) -> reqwest::RequestBuilder {
+    app.http
+        .request(method, app.url(path))
+        .header(COOKIE, format!("{COOKIE_NAME}={value}"))
 }
 
 /// GET `path` as a browser navigation carrying the session cookie `value`.
@@ -143,10 +156,7 @@ async fn sign_in_through_the_provider_shows_the_user_and_sign_out_ends_the_sessi
     assert_eq!(replayed.status(), StatusCode::FOUND);
     let location = replayed.headers()[LOCATION].to_str().unwrap();
     assert!(location.starts_with(&provider.issuer), "{location}");
-    let scripted = app
-        .http
-        .get(app.url("/reports/modes"))
-        .header(COOKIE, format!("{COOKIE_NAME}={value}"))
+    let scripted = with_session(&app, Method::GET, "/reports/modes", value)
         .send()
         .await
         .unwrap();
@@ -158,13 +168,9 @@ async fn the_session_reads_reports_but_never_authorises_xapi() {
     let provider = Provider::start();
     let app = lrs_signing_in(&provider).await;
     let run = sign_in_in_chromium(&app, &provider, "lead", false).await;
-    let cookie = session_cookie(&run["cookies"]).expect("a session cookie");
-    let value = cookie["value"].as_str().unwrap();
+    let value = &session_value(&run);
 
-    let report = app
-        .http
-        .get(app.url("/reports/modes"))
-        .header(COOKIE, format!("{COOKIE_NAME}={value}"))
+    let report = with_session(&app, Method::GET, "/reports/modes", value)
         .send()
         .await
         .unwrap();
@@ -176,21 +182,15 @@ async fn the_session_reads_reports_but_never_authorises_xapi() {
         "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
         "object": {"id": "http://example.com/csrf"},
     });
-    let write = app
-        .http
-        .post(app.url("/xapi/statements"))
+    let write = with_session(&app, Method::POST, "/xapi/statements", value)
         .header("X-Experience-API-Version", "1.0.3")
-        .header(COOKIE, format!("{COOKIE_NAME}={value}"))
         .json(&statement)
         .send()
         .await
         .unwrap();
     assert_eq!(write.status(), StatusCode::UNAUTHORIZED);
-    let read = app
-        .http
-        .get(app.url("/xapi/statements"))
+    let read = with_session(&app, Method::GET, "/xapi/statements", value)
         .header("X-Experience-API-Version", "1.0.3")
-        .header(COOKIE, format!("{COOKIE_NAME}={value}"))
         .send()
         .await
         .unwrap();
@@ -213,10 +213,7 @@ async fn a_user_without_the_group_is_signed_in_but_refused_reports() {
     let text = run["text"].as_str().unwrap();
     assert!(text.contains("Not allowed"), "{text}");
     assert!(text.contains("Signed in as User guest"), "{text}");
-    let value = session_cookie(&run["cookies"]).expect("a session cookie")["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let value = session_value(&run);
     let report = navigate_with_cookie(&app, "/reports/modes", &value).await;
     assert_eq!(report.status(), StatusCode::FORBIDDEN);
 }
