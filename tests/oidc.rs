@@ -4,6 +4,8 @@
 //! the provider cannot be made to issue (`alg: none`, HMAC, an unknown key, a tampered
 //! payload) are made here from the provider's own.
 
+#[path = "oidc/attempts.rs"]
+mod attempts;
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "oidc/sign_in.rs"]

@@ -81,13 +81,11 @@ async fn token(
                 "the client authenticated twice (HTTP Basic and form fields); use one",
             ))
         }
-        (Some(Ok((key, secret))), _) => (key, secret, true),
-        (Some(Err(_)), _) => {
-            return Err(invalid_client(
-                "the Authorization header is not well-formed Basic credentials",
-                true,
-            ))
-        }
+        (Some(Ok((key, secret))), _) => match (form_decoded(&key), form_decoded(&secret)) {
+            (Some(key), Some(secret)) => (key, secret, true),
+            _ => return Err(malformed_basic(&state, &req)),
+        },
+        (Some(Err(_)), _) => return Err(malformed_basic(&state, &req)),
         (None, (Some(key), Some(secret))) => (key.to_string(), secret.to_string(), false),
         (None, (Some(_), None)) => return Err(invalid_request("client_secret: missing")),
         (None, (None, _)) => {
@@ -128,6 +126,31 @@ async fn token(
             "expires_in": issued.expires_in,
             "scope": scope_text(&issued.scopes),
         })))
+}
+
+/// RFC 6749 §2.3.1: the client id and secret are form-urlencoded before they are put
+/// in HTTP Basic. `None` when the decoded text is not UTF-8. Generated keys and
+/// secrets (base64url) read the same either way.
+fn form_decoded(text: &str) -> Option<String> {
+    let spaced = text.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()?;
+    Some(decoded.into_owned())
+}
+
+/// A malformed `Authorization` header counts as a failed attempt of the address, as at
+/// every other door (429 once its attempts are used up).
+fn malformed_basic(state: &AppState, req: &HttpRequest) -> ApiError {
+    let address = req.peer_addr().map(|a| a.ip());
+    if let Err(e) = state.throttles.admit_authentication(address, None) {
+        return e;
+    }
+    state.throttles.authentication_failed(address, None);
+    invalid_client(
+        "the Authorization header is not well-formed Basic credentials",
+        true,
+    )
 }
 
 fn invalid_client(why: &str, basic: bool) -> ApiError {

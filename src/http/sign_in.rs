@@ -86,6 +86,9 @@ pub async fn session(state: &AppState, req: &HttpRequest) -> Result<Session, Api
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/dashboard");
+    state
+        .throttles
+        .admit_sign_in(req.peer_addr().map(|a| a.ip()))?;
     let location = sign_in
         .begin(&state.pool, &redirect_uri(state, req), return_to)
         .await?;

@@ -1,6 +1,6 @@
 //! Fixed-window counters that turn abuse into 429 with `Retry-After`: failed
-//! authentications per key and per client address, and (optionally) requests per
-//! credential. Counters live in this process; with several instances each enforces
+//! authentications per key and per client address, (optionally) requests per
+//! credential, and dashboard sign-ins started per client address. Counters live in this process; with several instances each enforces
 //! its own share.
 
 use std::collections::HashMap;
@@ -13,6 +13,12 @@ use crate::configuration::Limits;
 
 /// Entries kept before expired windows are swept.
 const SWEEP_AT: usize = 10_000;
+/// Dashboard sign-ins a client address may start per `SIGN_IN_WINDOW`: each keeps a
+/// row until it completes or expires (`crate::oauth::sign_in`), so this bounds the
+/// rows an address can make to twice as many.
+pub const SIGN_INS_PER_ADDRESS: u32 = 20;
+/// As long as a sign-in under way is kept.
+const SIGN_IN_WINDOW: Duration = Duration::from_secs(600);
 
 struct Windows {
     length: Duration,
@@ -65,6 +71,7 @@ pub struct Throttles {
     failures: Windows,
     rate_limit: Option<u32>,
     requests: Windows,
+    sign_ins: Windows,
 }
 
 impl Throttles {
@@ -74,6 +81,7 @@ impl Throttles {
             failures: Windows::new(limits.auth_failure_window),
             rate_limit: limits.rate_limit,
             requests: Windows::new(limits.rate_window),
+            sign_ins: Windows::new(SIGN_IN_WINDOW),
         }
     }
 
@@ -119,6 +127,26 @@ impl Throttles {
         for name in Self::names(address, key) {
             self.failures.count(&name);
         }
+    }
+
+    /// Counts a dashboard sign-in started from `address`; 429 beyond
+    /// `SIGN_INS_PER_ADDRESS` in its window.
+    pub fn admit_sign_in(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(address) = address else {
+            return Ok(());
+        };
+        let (count, retry_after) = self.sign_ins.count(&format!("addr:{address}"));
+        if count > SIGN_INS_PER_ADDRESS {
+            return Err(ApiError::TooManyRequests {
+                retry_after,
+                message: format!(
+                    "this client may start {SIGN_INS_PER_ADDRESS} sign-ins per {} s; \
+                     retry later",
+                    SIGN_IN_WINDOW.as_secs()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Counts a request of an authenticated credential; 429 beyond the rate limit.

@@ -3,17 +3,11 @@
 //! is accepted when one of them signed it (RS256 or ES256), it is within its lifetime,
 //! its `iss` is exactly a configured issuer and its `aud` names this LRS.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
 use deadpool_postgres::Pool;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
-};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
-use tokio::sync::Mutex;
 
+use super::issuer_keys::IssuerKeys;
 use super::BearerError;
 use crate::auth::{Principal, Scope, TokenAuthority};
 use crate::configuration::OidcSettings;
@@ -21,14 +15,6 @@ use crate::store::credentials;
 
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 60;
-/// An unknown `kid` refetches the provider's keys at most this often, so a flood of
-/// tokens naming made-up keys does not become a flood of requests to the provider.
-const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
-/// Kept keys are fetched again after this long, so a key the provider withdrew stops
-/// verifying tokens here too.
-const MAX_KEY_AGE: Duration = Duration::from_secs(3600);
-/// How long a fetch of the discovery document or the keys may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// The store of tokens when no store claim is configured.
 const DEFAULT_STORE: &str = "default";
 
@@ -50,16 +36,7 @@ pub struct ExternalToken {
 #[derive(Debug)]
 pub struct ExternalIssuers {
     settings: OidcSettings,
-    http: reqwest::Client,
-    keys: Mutex<HashMap<String, IssuerKeys>>,
-}
-
-/// An issuer's key set as last fetched, and when a fetch other than the first was last
-/// made (the throttle of `key_for`).
-#[derive(Debug, Default)]
-struct IssuerKeys {
-    set: Option<(JwkSet, Instant)>,
-    refetched: Option<Instant>,
+    pub(super) keys: IssuerKeys,
 }
 
 impl ExternalIssuers {
@@ -68,14 +45,9 @@ impl ExternalIssuers {
         if settings.issuers.is_empty() {
             return None;
         }
-        let http = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         Some(ExternalIssuers {
             settings,
-            http,
-            keys: Mutex::new(HashMap::new()),
+            keys: IssuerKeys::default(),
         })
     }
 
@@ -147,6 +119,7 @@ impl ExternalIssuers {
             return Err(format!("the issuer '{issuer}' is not trusted"));
         }
         let key = self
+            .keys
             .key_for(issuer, header.kid.as_deref(), header.alg)
             .await?;
         // No audience configured (the command line refuses that) matches no token.
@@ -191,140 +164,6 @@ impl ExternalIssuers {
             scopes: scopes_of(claims, scope_prefix),
             store,
         })
-    }
-
-    /// The key that signed a token of `issuer`: from the kept key set while it is
-    /// younger than `MAX_KEY_AGE` and has the `kid`, else from a fresh fetch. Fetches
-    /// other than the first successful one are at most one per `REFETCH_INTERVAL`, so
-    /// neither made-up kids nor an unreachable provider make a request per token.
-    pub(crate) async fn key_for(
-        &self,
-        issuer: &str,
-        kid: Option<&str>,
-        alg: Algorithm,
-    ) -> Result<DecodingKey, String> {
-        // Held across a fetch: tokens arriving meanwhile wait for it rather than fetch too.
-        let mut keys = self.keys.lock().await;
-        let kept = keys.entry(issuer.to_string()).or_default();
-        let fresh = kept
-            .set
-            .as_ref()
-            .is_some_and(|(_, at)| at.elapsed() < MAX_KEY_AGE);
-        let known = kept
-            .set
-            .as_ref()
-            .and_then(|(set, _)| matching_key(set, kid, alg))
-            .cloned();
-        let throttled = kept
-            .refetched
-            .is_some_and(|at| at.elapsed() < REFETCH_INTERVAL);
-        let key = match known {
-            Some(key) if fresh || throttled => key,
-            _ if throttled => return Err(no_such_key(kid, alg)),
-            known => match self.fetch_keys(issuer).await {
-                Ok(set) => {
-                    if kept.set.is_some() {
-                        kept.refetched = Some(Instant::now());
-                    }
-                    let key = matching_key(&set, kid, alg).cloned();
-                    kept.set = Some((set, Instant::now()));
-                    key.ok_or_else(|| no_such_key(kid, alg))?
-                }
-                Err(reason) => {
-                    tracing::warn!(%issuer, %reason, "cannot fetch the OIDC issuer's keys");
-                    kept.refetched = Some(Instant::now());
-                    known.ok_or(format!("the issuer's keys cannot be fetched: {reason}"))?
-                }
-            },
-        };
-        DecodingKey::from_jwk(&key).map_err(|e| format!("the issuer's key is unusable: {e}"))
-    }
-
-    /// The discovery document's `jwks_uri`, then the key set there: the keys this crate
-    /// can read (a provider may publish others, e.g. for encryption).
-    async fn fetch_keys(&self, issuer: &str) -> Result<JwkSet, String> {
-        let discovery = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let metadata: Value = self.get_json(&discovery).await?;
-        if metadata.get("issuer").and_then(Value::as_str) != Some(issuer) {
-            return Err(format!(
-                "the discovery document at {discovery} names another issuer"
-            ));
-        }
-        let jwks_uri = metadata
-            .get("jwks_uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("the discovery document at {discovery} has no jwks_uri"))?;
-        let set = self.get_json(jwks_uri).await?;
-        let keys = set
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or_else(|| format!("the key set at {jwks_uri} has no keys"))?
-            .iter()
-            .filter_map(|key| serde_json::from_value(key.clone()).ok())
-            .collect();
-        Ok(JwkSet { keys })
-    }
-
-    async fn get_json(&self, url: &str) -> Result<Value, String> {
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        response
-            .json()
-            .await
-            .map_err(|e| format!("GET {url}: not JSON: {e}"))
-    }
-}
-
-fn no_such_key(kid: Option<&str>, alg: Algorithm) -> String {
-    match kid {
-        Some(kid) => format!("the issuer has no {alg:?} key '{kid}'"),
-        None => format!("the token names no key and the issuer has no single {alg:?} key"),
-    }
-}
-
-/// A key of the set that may verify `alg`: its kind and curve must fit (an HMAC key or
-/// an RSA key for ES256 never does), its `alg`, when given, must be `alg`, and its
-/// `use`, when given, signatures.
-fn matching_key<'a>(set: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
-    let fits = |key: &&Jwk| {
-        let kind = match (&key.algorithm, alg) {
-            (AlgorithmParameters::RSA(_), Algorithm::RS256) => true,
-            (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
-                ec.curve == EllipticCurve::P256
-            }
-            _ => false,
-        };
-        let declared = match key.common.key_algorithm {
-            None => true,
-            Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
-            Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
-            Some(_) => false,
-        };
-        let for_signatures = matches!(
-            key.common.public_key_use,
-            None | Some(PublicKeyUse::Signature)
-        );
-        kind && declared && for_signatures
-    };
-    match kid {
-        Some(kid) => set
-            .keys
-            .iter()
-            .filter(fits)
-            .find(|key| key.common.key_id.as_deref() == Some(kid)),
-        None => {
-            let mut candidates = set.keys.iter().filter(fits);
-            let only = candidates.next()?;
-            candidates.next().is_none().then_some(only)
-        }
     }
 }
 
@@ -472,26 +311,6 @@ mod tests {
                 "{err}"
             );
         }
-        assert!(verifier.keys.lock().await.is_empty());
-    }
-
-    #[test]
-    fn only_keys_of_the_token_algorithm_match() {
-        let set: JwkSet = serde_json::from_value(json!({"keys": [
-            {"kty": "EC", "crv": "P-256", "kid": "ec-1", "alg": "ES256",
-             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
-            {"kty": "oct", "kid": "secret", "k": "c2VjcmV0"},
-            {"kty": "EC", "crv": "P-256", "kid": "ec-enc", "use": "enc",
-             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
-        ]}))
-        .unwrap();
-        assert!(matching_key(&set, Some("ec-1"), Algorithm::ES256).is_some());
-        assert!(matching_key(&set, Some("ec-1"), Algorithm::RS256).is_none());
-        assert!(matching_key(&set, None, Algorithm::ES256).is_some());
-        assert!(matching_key(&set, Some("secret"), Algorithm::RS256).is_none());
-        assert!(matching_key(&set, Some("other"), Algorithm::ES256).is_none());
-        assert!(matching_key(&set, Some("ec-enc"), Algorithm::ES256).is_none());
+        assert!(verifier.keys.is_empty());
     }
 }

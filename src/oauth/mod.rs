@@ -3,6 +3,7 @@
 //! entry the HTTP gates call for `Authorization: Bearer`.
 
 pub mod external;
+mod issuer_keys;
 pub mod keys;
 pub mod sign_in;
 pub mod tokens;

@@ -241,6 +241,7 @@ impl SignIn {
         }
         let issuer = &self.settings.issuer;
         let key = keys
+            .keys
             .key_for(issuer, header.kid.as_deref(), header.alg)
             .await
             .map_err(refused)?;

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use commonplace::auth::Scope;
+use commonplace::auth::{NewSecret, Scope};
+use commonplace::store::credentials::{self, NewCredential};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -180,6 +181,76 @@ async fn failed_client_authentications_count_toward_the_throttle() {
     let right = token_request(&app, Some((&app.key, &app.secret)), &grant).await;
     assert_eq!(right.status(), 429);
     assert!(right.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn basic_client_credentials_are_form_urlencoded_as_rfc_6749_says() {
+    let app = spawn_app().await;
+    let chosen = NewSecret {
+        key: "tool one".into(),
+        secret: "a chosen secret with % and + and : in it".into(),
+    };
+    credentials::create(
+        &app.pool,
+        NewCredential {
+            name: "rfc client",
+            store: "default",
+            scopes: &[Scope::All],
+            tags: &Default::default(),
+            fixed: Some(chosen.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let form_encoded = |text: &str| {
+        let pair = serde_urlencoded::to_string([("x", text)]).unwrap();
+        pair.trim_start_matches("x=").to_string()
+    };
+    let (key, secret) = (form_encoded(&chosen.key), form_encoded(&chosen.secret));
+    assert_eq!(secret, "a+chosen+secret+with+%25+and+%2B+and+%3A+in+it");
+    let grant = [("grant_type", "client_credentials")];
+    let encoded = token_request(&app, Some((&key, &secret)), &grant).await;
+    assert_eq!(encoded.status(), 200);
+
+    // The form fields carry them as they are (the form is decoded once).
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", chosen.key.as_str()),
+        ("client_secret", chosen.secret.as_str()),
+    ];
+    assert_eq!(token_request(&app, None, &form).await.status(), 200);
+    // Generated keys and secrets (base64url) are the same encoded or not.
+    let generated = app.credential("default", &[Scope::All]).await;
+    let (key, secret) = (
+        form_encoded(&generated.key),
+        form_encoded(&generated.secret),
+    );
+    let plain = token_request(&app, Some((&key, &secret)), &grant).await;
+    assert_eq!(plain.status(), 200);
+}
+
+#[tokio::test]
+async fn a_malformed_basic_header_counts_toward_the_throttle() {
+    let app = spawn_app_with(|s| s.limits.auth_failures = 2).await;
+    let grant = [("grant_type", "client_credentials")];
+    for malformed in ["Basic !!not-base64!!", "Basic bm8tY29sb24="] {
+        let response = app
+            .http
+            .post(app.url("/oauth/token"))
+            .header("Authorization", malformed)
+            .form(&grant)
+            .send()
+            .await
+            .unwrap();
+        let (status, _, error) = token_error(response).await;
+        assert_eq!(
+            (status, error.as_str()),
+            (401, "invalid_client"),
+            "{malformed}"
+        );
+    }
+    let right = token_request(&app, Some((&app.key, &app.secret)), &grant).await;
+    assert_eq!(right.status(), 429);
 }
 
 #[tokio::test]
