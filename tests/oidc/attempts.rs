@@ -2,14 +2,11 @@
 //! that keeps opening /dashboard without ever signing in is stopped at a bounded
 //! number of them rather than growing the table.
 
-use std::time::Duration;
-
-use commonplace::configuration::{OidcSettings, SignInSettings};
 use reqwest::header::ACCEPT;
 use reqwest::{redirect, StatusCode};
 
-use super::helpers::spawn_app_with;
-use super::{Provider, AUDIENCE};
+use super::sign_in::lrs_signing_in;
+use super::Provider;
 
 /// Sign-ins one client address may start per ten minutes.
 const SIGN_INS_PER_ADDRESS: i64 = 20;
@@ -17,22 +14,7 @@ const SIGN_INS_PER_ADDRESS: i64 = 20;
 #[tokio::test]
 async fn a_client_opening_the_dashboard_again_and_again_keeps_a_bounded_number_of_sign_ins() {
     let provider = Provider::start();
-    let issuer = provider.issuer.clone();
-    let app = spawn_app_with(|settings| {
-        settings.oauth.oidc = OidcSettings {
-            issuers: vec![issuer.clone()],
-            audience: Some(AUDIENCE.into()),
-            store_claim: None,
-        };
-        settings.oauth.sign_in = Some(SignInSettings {
-            issuer,
-            client_id: "dashboard".into(),
-            client_secret: "dashboard-secret".into(),
-            session_lifetime: Duration::from_secs(3600),
-            reports_claim: None,
-        });
-    })
-    .await;
+    let app = lrs_signing_in(&provider).await;
     let browser = reqwest::Client::builder()
         .redirect(redirect::Policy::none())
         .build()

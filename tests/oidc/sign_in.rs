@@ -19,7 +19,7 @@ const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
 
 /// The LRS signing users in at `provider` as the client `dashboard`; members of the
 /// group `ld-leads` (the `groups` claim) may read reports.
-async fn lrs_signing_in(provider: &Provider) -> TestApp {
+pub(super) async fn lrs_signing_in(provider: &Provider) -> TestApp {
     let issuer = provider.issuer.clone();
     let app = spawn_app_with(|settings| {
         settings.oauth.oidc = OidcSettings {
