@@ -211,7 +211,11 @@ async fn main() {
         commit(),
     );
     let mut plans = String::new();
-    let (pin, consistent_through) = statement_reads::snapshot(&pool, 1).await.unwrap();
+    let statement_reads::Watermark {
+        pin,
+        consistent_through,
+        ..
+    } = statement_reads::snapshot(&pool, 1, false).await.unwrap();
     for shape in &shapes {
         let mut timings = Vec::with_capacity(SAMPLES);
         for _ in 0..SAMPLES {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::modes::Ruleset;
 
+use crate::store::replicas::ReplicaOptions;
 use crate::store::{PoolOptions, Source};
 use crate::xapi::version::Version;
 
@@ -14,6 +15,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub database: Source,
     pub pool: PoolOptions,
+    /// Streaming replicas that serve reads (`store::replicas`).
+    pub replicas: ReplicaOptions,
     /// The version a response carries when the request named no usable one.
     pub default_version: Version,
     pub limits: Limits,
@@ -140,6 +143,7 @@ impl Settings {
             listen,
             database,
             pool: PoolOptions::default(),
+            replicas: ReplicaOptions::default(),
             default_version: Version::V2_0_0,
             limits: Limits::default(),
             cors_origins: None,

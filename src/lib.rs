@@ -5,6 +5,7 @@ pub mod capture;
 pub mod cli;
 pub mod configuration;
 pub mod demo;
+pub mod forwarding;
 pub mod http;
 pub mod modes;
 pub mod oauth;

@@ -10,8 +10,10 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::auth::{NewSecret, Scope};
 use crate::configuration::Settings;
+use crate::forwarding;
 use crate::http::{self, AppState, CredentialCache, InFlight, Throttles};
 use crate::store::learning::TimeRule;
+use crate::store::replicas::Replicas;
 use crate::store::server_lock::{ServerLock, ServerLockError};
 use crate::store::write_queue::StatementWriter;
 use crate::store::{self, credentials, learning_feed, Database, Source};
@@ -24,6 +26,8 @@ pub enum StartupError {
     DataDirInUse(#[from] ServerLockError),
     #[error("cannot handle SIGINT and SIGTERM: {0}")]
     Signals(std::io::Error),
+    #[error("cannot set up the HTTP client of forwarding: {0}")]
+    Forwarding(reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -38,6 +42,7 @@ pub struct Application {
     server: Server,
     database: Database,
     learning_feed: tokio::task::JoinHandle<()>,
+    forwarding: forwarding::Engine,
     shutdown_grace: Duration,
     in_flight: web::Data<InFlight>,
     stop_signals: StopSignals,
@@ -53,6 +58,8 @@ impl Application {
             Source::External(_) => None,
         };
         let database = Database::open(&settings.database, &settings.pool).await?;
+        let replicas =
+            Replicas::start(database.pool.clone(), &settings.replicas, &settings.pool).await?;
         let listen_error = |source| StartupError::Listen {
             addr: settings.listen,
             source,
@@ -80,6 +87,7 @@ impl Application {
                     .unwrap_or_else(|| format!("http://{local}")),
                 settings.oauth.clone(),
             ),
+            replicas,
             settings: settings.clone(),
         });
         let in_flight = web::Data::new(InFlight::default());
@@ -105,6 +113,9 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
+        // First of the background tasks: it is the one that can fail to start.
+        let forwarding =
+            forwarding::Engine::start(database.pool.clone()).map_err(StartupError::Forwarding)?;
         let learning_feed = tokio::spawn(learning_feed::run(
             database.pool.clone(),
             TimeRule::default(),
@@ -115,6 +126,7 @@ impl Application {
             server: server.run(),
             database,
             learning_feed,
+            forwarding,
             shutdown_grace: settings.shutdown_grace,
             in_flight,
             // Installed before the server says it is ready, so no signal finds none.
@@ -183,6 +195,8 @@ impl Application {
             }
         };
         self.learning_feed.abort();
+        // Leases given up: another instance, or this one restarted, continues at once.
+        self.forwarding.stop().await;
         self.database.close().await;
         // Only now, with the embedded cluster stopped, may another server take the directory.
         drop(self.data_dir_lock);

@@ -4,7 +4,7 @@
 //! query for EXPLAIN, its sort direction and keyset comparison (`ASC`/`DESC`,
 //! `> ?`/`< ?`), the reports' grouping expressions chosen from an enum and their shared
 //! constant subqueries (timed events, activity names, the self-directed modes), and the
-//! embedded database's constant name. Any other interpolation into SQL text fails this
+//! embedded database's constant name, the replicas' WAL position expression, and the forwarders' column list. Any other interpolation into SQL text fails this
 //! test until it is reviewed and listed.
 
 const REVIEWED: &[(&str, &str)] = &[
@@ -26,6 +26,8 @@ const REVIEWED: &[(&str, &str)] = &[
     ("learning.rs", "{activity_name}"),
     ("learning.rs", "{SELF_MODES}"),
     ("mod.rs", "CREATE DATABASE {}"),
+    ("mod.rs", "{WAL_POSITION}"),
+    ("forwarding.rs", "{FORWARDER_COLUMNS}"),
 ];
 
 const SQL_WORDS: &[&str] = &[
@@ -52,11 +54,10 @@ fn format_templates(source: &str) -> Vec<String> {
 
 #[test]
 fn sql_text_interpolates_only_reviewed_fragments() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let file = entry.file_name().to_string_lossy().to_string();
-        let source = std::fs::read_to_string(entry.path()).unwrap();
+    for path in rust_files(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store").as_ref()) {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let source = std::fs::read_to_string(&path).unwrap();
         for template in format_templates(&source) {
             if !SQL_WORDS.iter().any(|w| template.contains(w)) {
                 continue;
@@ -84,4 +85,18 @@ fn sql_text_interpolates_only_reviewed_fragments() {
         }
     }
     assert!(checked >= 8, "the scan found the SQL templates ({checked})");
+}
+
+/// Every `.rs` file under `dir`, its folders (`store/replicas/`) included.
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }

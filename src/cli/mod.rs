@@ -1,6 +1,7 @@
 //! The `commonplace` command line: `serve` (the default), `migrate`, and the operator
 //! commands (`credentials` and `stores` in `accounts`; `modes`, `roster` and `hosts` in
-//! `learning`; `capture` in `capture`; `demo`, `export`, `import`, `erase`).
+//! `learning`; `capture` in `capture`; `forwarders` in `forwarders`; `demo`, `export`,
+//! `import`, `erase`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,21 +9,24 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::auth::NewSecret;
 use crate::configuration::{Limits, OidcSettings, Settings, SignInSettings};
 use crate::startup::{bootstrap_credential, Application};
+use crate::store::replicas::ReplicaOptions;
 use crate::store::{Database, PoolOptions, Source};
 use crate::telemetry::{self, LogFormat};
 use crate::xapi::version::Version;
 
 mod accounts;
 mod capture;
+mod forwarders;
 mod learning;
 
 use accounts::{credentials_command, stores_command, CredentialsCommand, StoresCommand};
 use capture::{capture_command, CaptureCommand};
+use forwarders::{forwarders_command, ForwardersCommand};
 use learning::{
     hosts_command, modes_command, HostsCommand, ModesArgs, ModesCommand, RosterCommand,
 };
@@ -107,6 +111,9 @@ enum Command {
     /// Browser capture: enrolment codes, the capture policy, the extension package.
     #[command(subcommand)]
     Capture(CaptureCommand),
+    /// Forwarders: send a store's Statements on to another LRS or a webhook.
+    #[command(subcommand)]
+    Forwarders(ForwardersCommand),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -187,6 +194,21 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     database: DatabaseArgs,
+    /// A streaming replica of the database to serve reads (Statement queries,
+    /// documents, Activities, Agents, reports, the dashboard); repeatable, one server
+    /// per URL (the env variable is comma-separated).
+    #[arg(
+        long = "replica-url",
+        value_name = "URL",
+        env = "COMMONPLACE_REPLICA_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    replica_urls: Vec<String>,
+    /// A replica whose replay is further behind the primary than this (e.g. 10s,
+    /// 500ms, 1m) is taken out of rotation until it catches up.
+    #[arg(long, env = "COMMONPLACE_REPLICA_MAX_LAG", default_value = "10s", value_parser = parse_lag)]
+    replica_max_lag: Duration,
     /// xAPI version of responses to requests that name no usable version.
     #[arg(long, env = "COMMONPLACE_DEFAULT_XAPI_VERSION", default_value = "2.0.0", value_parser = parse_version)]
     default_xapi_version: Version,
@@ -307,6 +329,14 @@ struct ServeArgs {
     session_lifetime: u64,
 }
 
+fn parse_lag(raw: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(raw.trim()) {
+        Ok(lag) if !lag.is_zero() => Ok(lag),
+        Ok(_) => Err("must be more than zero".into()),
+        Err(e) => Err(format!("{e} (e.g. 10s, 500ms, 1m)")),
+    }
+}
+
 fn parse_version(raw: &str) -> Result<Version, String> {
     raw.parse()
         .map_err(|e: crate::xapi::version::UnsupportedVersion| e.to_string())
@@ -352,6 +382,10 @@ impl ServeArgs {
     fn settings(&self) -> Result<Settings, String> {
         let mut settings = Settings::new(self.listen, self.database.source());
         settings.pool = self.database.pool();
+        settings.replicas = ReplicaOptions {
+            urls: self.replica_urls.clone(),
+            max_lag: self.replica_max_lag,
+        };
         settings.default_version = self.default_xapi_version;
         settings.limits = Limits {
             max_body_bytes: self.max_body_bytes,
@@ -387,12 +421,18 @@ impl ServeArgs {
 
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli =
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+    if let Some(Command::Forwarders(command)) = &mut cli.command {
+        command.note_environment(&matches);
+    }
     let command = cli.command.unwrap_or(Command::Serve(Box::new(cli.serve)));
     let log_format = match &command {
         Command::Serve(args) => args.database.log_format,
         Command::Demo(_) => LogFormat::Pretty,
         Command::Capture(command) => command.log_format(),
+        Command::Forwarders(command) => command.log_format(),
         Command::Migrate(db) => db.log_format,
         Command::Credentials(
             CredentialsCommand::Create { database, .. }
@@ -433,6 +473,7 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Modes(command) => modes_command(command).await,
         Command::Hosts(command) => hosts_command(command).await,
         Command::Capture(command) => capture_command(command).await,
+        Command::Forwarders(command) => forwarders_command(command).await,
         Command::Demo(args) => {
             let options = crate::demo::DemoOptions {
                 endpoint: args.endpoint,

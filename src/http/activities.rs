@@ -9,6 +9,7 @@ use super::params::single_parameter;
 use super::{get_or_head, resource, AppState, Caller};
 use crate::auth::Access;
 use crate::store::activities;
+use crate::store::replicas::Need;
 use crate::xapi::iri::is_iri;
 
 pub fn routes() -> impl HttpServiceFactory {
@@ -27,7 +28,13 @@ async fn get(
             "activityId: not an IRI: '{id}'"
         )));
     }
-    let definition = activities::definition(&state.pool, caller.principal.store_id, &id).await?;
+    let store_id = caller.principal.store_id;
+    let definition = state
+        .read(Need::Latest, async |pool| {
+            activities::definition(pool, store_id, &id).await
+        })
+        .await?
+        .value;
     // An Activity the LRS has never seen is still an Activity: its id alone (2.0 notes §7).
     let mut activity = json!({"objectType": "Activity", "id": id});
     if let Some(definition) = definition {

@@ -9,6 +9,7 @@ use super::params::single_parameter;
 use super::{get_or_head, resource, AppState, Caller};
 use crate::auth::Access;
 use crate::store::agents;
+use crate::store::replicas::Need;
 use crate::xapi::agent::parse_agent_param;
 use crate::xapi::Ifi;
 
@@ -25,7 +26,13 @@ async fn get(
     let raw = single_parameter(req.query_string(), "agent")?;
     let ifi = parse_agent_param(&raw, caller.version)
         .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
-    let person = agents::person(&state.pool, caller.principal.store_id, ifi.as_str()).await?;
+    let store_id = caller.principal.store_id;
+    let person = state
+        .read(Need::Latest, async |pool| {
+            agents::person(pool, store_id, ifi.as_str()).await
+        })
+        .await?
+        .value;
     // A Person lists every value it is known by; each property is an array.
     let mut names: Vec<String> = Vec::new();
     let mut properties: Map<String, Value> = Map::new();

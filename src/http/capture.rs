@@ -13,12 +13,13 @@ use serde_json::json;
 use super::body::collect;
 use super::error::ApiError;
 use super::params::query_pairs;
-use super::report_access::{parse_day, FEED_PATIENCE};
+use super::report_access::{parse_day, replayed_through, report_response, FEED_PATIENCE};
 use super::{get_or_head, resource, AppState};
 use crate::auth::Principal;
 use crate::capture::{enrolment, package, policy};
 use crate::modes::Mode;
 use crate::store::learning::{self, Scope, TimeRule};
+use crate::store::replicas::Need;
 use crate::store::{capture, credentials, hosts, learning_feed};
 
 /// An enrolment body is one short code: anything larger is not one.
@@ -215,7 +216,6 @@ async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse
         tracing::warn!("learning feed still behind; /capture/me may lag");
     }
     let store_id = principal.store_id;
-    let person = learning::learner_of(&state.pool, store_id, &learner).await?;
     let scope = Scope {
         store_id,
         since: first,
@@ -223,7 +223,13 @@ async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse
         min_team_size: state.settings.min_team_size,
         time: TimeRule::default(),
     };
-    let report = learning::learner_report(&state.pool, scope, &person, "week", 1).await?;
+    let served = state
+        .read(Need::Report, async |pool| {
+            let person = learning::learner_of(pool, store_id, &learner).await?;
+            learning::learner_report(pool, scope, &person, "week", 1).await
+        })
+        .await?;
+    let report = &served.value;
     // Per mode over the whole period, every mode of the mix shown even when empty.
     let mut mix: BTreeMap<usize, (String, i64, f64, f64)> = Mode::EVERY
         .iter()
@@ -254,9 +260,10 @@ async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse
         .iter()
         .map(|g| json!({"id": g.goal, "name": g.name, "achieved": g.achieved}))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(report_response(&served).json(json!({
         "since": first,
         "until": last,
+        "replayedThrough": replayed_through(&served),
         "mix": mix,
         "goals": goals,
     })))

@@ -7,16 +7,20 @@ use std::fmt::Write;
 
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
+use deadpool_postgres::Pool;
 
 use super::error::ApiError;
 use super::params::query_pairs;
-use super::report_access::{parse_day, period, reports_gate, Reader};
+use super::report_access::{
+    parse_day, period, replayed_through, report_response, reports_gate, Reader,
+};
 use super::sign_in::{sign_out_form, SignedIn};
 use super::{get_or_head, resource, AppState};
 use crate::modes::Mode;
 use crate::store::learning::{self, MixRow, Scope, TeamFigures, TimeRule};
+use crate::store::replicas::Need;
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
-use crate::store::roster;
+use crate::store::{self, roster};
 
 /// The picker lists at most this many learners, the most active first: a longer
 /// `<select>` is no longer a way to find someone (others are reached by URL).
@@ -187,30 +191,43 @@ async fn dashboard(
     let privacy = Privacy {
         min_team_size: scope.min_team_size,
     };
-    let figures = |bucket, grouping| {
-        mode_figures(
-            &state.pool,
-            store_id,
-            scope.since,
-            scope.until,
-            bucket,
-            grouping,
-            privacy,
-        )
-    };
-    let weekly: Vec<ModeFigures> = figures(Bucket::Week, Grouping::Store).await?;
-    let per_learner = figures(Bucket::Month, Grouping::Learner).await?;
-    let teams = learning::team_figures(&state.pool, scope).await?;
+    // Every figure of the page from one place, so the page is as fresh as it says.
+    let served = state
+        .read(Need::Report, async |pool| {
+            let figures = |bucket, grouping| {
+                mode_figures(
+                    pool,
+                    store_id,
+                    scope.since,
+                    scope.until,
+                    bucket,
+                    grouping,
+                    privacy,
+                )
+            };
+            let weekly: Vec<ModeFigures> = figures(Bucket::Week, Grouping::Store).await?;
+            let per_learner = figures(Bucket::Month, Grouping::Learner).await?;
+            let teams = learning::team_figures(pool, scope).await?;
+            let picker = learner_picker(pool, store_id, &per_learner, learner.as_deref()).await?;
+            let drill = match &learner {
+                None => "<p class=\"note\">Pick a learner above to see their weekly mix, \
+                          goals and top sources.</p>"
+                    .to_string(),
+                Some(raw) => learner_section(pool, scope, raw).await?,
+            };
+            Ok((weekly, teams, picker, drill))
+        })
+        .await?;
+    let (weekly, teams, picker, drill) = &served.value;
     let bars: Vec<_> = weekly
         .iter()
         .map(|f| (f.bucket, f.mode.clone(), f.statements))
         .collect();
-    let picker = learner_picker(&state, store_id, &per_learner, learner.as_deref()).await?;
-    let drill = match &learner {
-        None => "<p class=\"note\">Pick a learner above to see their weekly mix, goals \
-                  and top sources.</p>"
-            .to_string(),
-        Some(raw) => learner_section(&state, scope, raw).await?,
+    let freshness = match replayed_through(&served) {
+        Some(at) => format!(
+            "<p class=\"note freshness\" data-replayed-through=\"{at}\">Figures as of {at}.</p>"
+        ),
+        None => String::new(),
     };
     let period = format!("since={since}&amp;until={last}");
     // Who is signed in to the dashboard, with the button that signs out.
@@ -234,7 +251,7 @@ async fn dashboard(
          <p class=\"note\">Teams with fewer than {min} active learners are hidden. Time is \
          reported durations plus time estimated from sessions (gaps up to 30 min, at most \
          10 min per Statement).</p></section>\
-         <section><h2>Learner</h2>{drill}</section>\
+         <section><h2>Learner</h2>{drill}</section>{freshness}\
          <section><h2>Download</h2><ul class=\"downloads\">\
          <li><a href=\"/reports/modes?{period}&amp;format=csv\">modes per week (CSV)</a></li>\
          <li><a href=\"/reports/teams?{period}&amp;format=csv\">teams (CSV)</a></li>\
@@ -242,10 +259,10 @@ async fn dashboard(
          </ul></section></body></html>",
         legend = legend(),
         chart = stacked_bars("weekly-modes", &bars),
-        table = team_table(&teams),
+        table = team_table(teams),
         min = scope.min_team_size,
     );
-    Ok(HttpResponse::Ok()
+    Ok(report_response(&served)
         .content_type("text/html; charset=utf-8")
         .body(html))
 }
@@ -254,11 +271,11 @@ async fn dashboard(
 /// roster name where there is one. `/reports/modes?group=learner` already leaves out
 /// opted-out learners, so they are never listed.
 async fn learner_picker(
-    state: &AppState,
+    pool: &Pool,
     store_id: i64,
     per_learner: &[ModeFigures],
     chosen: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<String, store::Error> {
     let mut by_learner: HashMap<&str, i64> = HashMap::new();
     for f in per_learner {
         *by_learner.entry(&f.group).or_default() += f.statements;
@@ -271,7 +288,7 @@ async fn learner_picker(
     let seen = totals.len();
     totals.truncate(PICKER_LEARNERS);
     let ifis: Vec<String> = totals.iter().map(|(ifi, _)| ifi.clone()).collect();
-    let names = roster::names(&state.pool, store_id, &ifis).await?;
+    let names = roster::names(pool, store_id, &ifis).await?;
     let chosen = chosen.and_then(|raw| crate::roster::canonical_ifi(raw.trim()));
     let mut out = format!(
         "<select name=\"learner\" class=\"learners\" data-seen=\"{seen}\">\
@@ -294,19 +311,19 @@ async fn learner_picker(
     Ok(out)
 }
 
-async fn learner_section(state: &AppState, scope: Scope, raw: &str) -> Result<String, ApiError> {
+async fn learner_section(pool: &Pool, scope: Scope, raw: &str) -> Result<String, store::Error> {
     let Some(asked) = crate::roster::canonical_ifi(raw.trim()) else {
         return Ok(format!(
             "<p class=\"note\">'{}' is not a learner IFI.</p>",
             escape(raw)
         ));
     };
-    let ifi = learning::learner_of(&state.pool, scope.store_id, &asked).await?;
-    let roster = learning::roster_entry(&state.pool, scope.store_id, &ifi).await?;
+    let ifi = learning::learner_of(pool, scope.store_id, &asked).await?;
+    let roster = learning::roster_entry(pool, scope.store_id, &ifi).await?;
     if roster.as_ref().is_some_and(|r| r.2) {
         return Ok("<p class=\"note\">This learner opted out of learner-level reports.</p>".into());
     }
-    let report = learning::learner_report(&state.pool, scope, &ifi, "week", 5).await?;
+    let report = learning::learner_report(pool, scope, &ifi, "week", 5).await?;
     let bars: Vec<_> = report
         .mix
         .iter()

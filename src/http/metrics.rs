@@ -15,9 +15,19 @@
 //! - `commonplace_database_operation_duration_seconds{operation}` (histogram): the
 //!   database calls of the Statement resource (`insert_statements`, `statement_by_id`,
 //!   `statement_page`), connection wait (and the wait for a group-commit writer)
-//!   included.
+//!   included;
+//! - `commonplace_database_reads_total{target}`: reads of the API served by the
+//!   `primary` or a `replica` (`store::replicas`); per replica (label `replica`,
+//!   `host:port/dbname`) `commonplace_replica_lag_seconds` (absent while it is down or
+//!   cannot be timed) and `commonplace_replica_in_rotation` (1 or 0), as its last
+//!   check found them;
+//! - per forwarder (label `forwarder`, its name): `commonplace_forwarder_delivered_total`,
+//!   `_failed_total` and `_dead_lettered_total` (counters), `_lag_statements`,
+//!   `_lag_seconds` and `_active` (1 active, 0 paused), read from the database when
+//!   scraped, since every instance delivers for every forwarder and the row is the
+//!   truth (`store::forwarders`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,12 +35,15 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use deadpool_postgres::Pool;
+use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramTimer, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramTimer, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use super::AppState;
+use crate::store::forwarders::{self, ForwarderInfo};
+use crate::store::replicas::{ReplicaState, ReplicaStatus, Target};
 use crate::store::write_queue::StatementWriter;
 
 /// Request latency buckets, in seconds: 0.5 ms to 10 s.
@@ -44,6 +57,7 @@ pub struct Metrics {
     request_seconds: HistogramVec,
     statements_ingested: IntCounter,
     database_seconds: HistogramVec,
+    database_reads: IntCounterVec,
     pool_max_size: IntGauge,
     pool_size: IntGauge,
     pool_in_use: IntGauge,
@@ -94,12 +108,22 @@ impl Metrics {
             &["operation"],
         )
         .expect("valid metric");
+        let database_reads = IntCounterVec::new(
+            Opts::new(
+                "commonplace_database_reads_total",
+                "Reads of the API (Statements, documents, Activities, Agents, reports), by \
+                 where they were served: the primary or a replica",
+            ),
+            &["target"],
+        )
+        .expect("valid metric");
         let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
         let metrics = Metrics {
             requests,
             request_seconds,
             statements_ingested,
             database_seconds,
+            database_reads,
             pool_max_size: gauge(
                 "commonplace_database_pool_max_size",
                 "Most connections the pool may open",
@@ -130,11 +154,12 @@ impl Metrics {
             ),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.request_seconds.clone()),
             Box::new(metrics.statements_ingested.clone()),
             Box::new(metrics.database_seconds.clone()),
+            Box::new(metrics.database_reads.clone()),
             Box::new(metrics.pool_max_size.clone()),
             Box::new(metrics.pool_size.clone()),
             Box::new(metrics.pool_in_use.clone()),
@@ -157,6 +182,13 @@ impl Metrics {
         self.statements_ingested.inc_by(count as u64);
     }
 
+    /// Counts a read served by `target`.
+    pub fn database_read(&self, target: Target) {
+        self.database_reads
+            .with_label_values(&[target.as_str()])
+            .inc();
+    }
+
     /// Times a database call until the returned timer is dropped.
     pub fn database_timer(&self, operation: &str) -> HistogramTimer {
         self.database_seconds
@@ -173,8 +205,14 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// The text exposition of every metric, the pool's and the writers' read now.
-    pub fn render(&self, pool: &Pool, writer: &StatementWriter) -> String {
+    /// The text exposition of every metric, the pool's and the writers' read now, and
+    /// the series of these forwarders.
+    pub fn render(
+        &self,
+        pool: &Pool,
+        writer: &StatementWriter,
+        forwarders: &[ForwarderInfo],
+    ) -> String {
         let status = pool.status();
         let in_use = status.size.saturating_sub(status.available);
         self.pool_max_size.set(status.max_size as i64);
@@ -185,19 +223,158 @@ impl Metrics {
         let writers = writer.status();
         self.writers_busy.set(writers.busy as i64);
         self.writes_waiting.set(writers.waiting as i64);
+        let mut families = self.registry.gather();
+        families.extend(forwarder_families(forwarders));
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&families, &mut out)
             .expect("text encoding cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
 }
 
+/// How long a scrape waits for the forwarders' figures before it is answered without
+/// them (the database is down or busy: the other series still tell).
+const FORWARDER_FIGURES_WAIT: Duration = Duration::from_secs(2);
+
+/// The per-forwarder series, from a registry of their own made for this scrape: the
+/// figures are the database's, so a forwarder deleted since the last scrape is gone.
+fn forwarder_families(forwarders: &[ForwarderInfo]) -> Vec<MetricFamily> {
+    let registry = Registry::new();
+    let labels = ["forwarder"];
+    let counter = |name: &str, help: &str| {
+        let counter = IntCounterVec::new(Opts::new(name, help), &labels).expect("valid metric");
+        registry
+            .register(Box::new(counter.clone()))
+            .expect("metric registered once");
+        counter
+    };
+    let delivered = counter(
+        "commonplace_forwarder_delivered_total",
+        "Statements the forwarder's target accepted (or already held)",
+    );
+    let failed = counter(
+        "commonplace_forwarder_failed_total",
+        "Failed delivery attempts of the forwarder, retried",
+    );
+    let dead_lettered = counter(
+        "commonplace_forwarder_dead_lettered_total",
+        "Statements the forwarder's target refused, put in its dead-letter list",
+    );
+    let gauge = |name: &str, help: &str| {
+        let gauge = IntGaugeVec::new(Opts::new(name, help), &labels).expect("valid metric");
+        registry
+            .register(Box::new(gauge.clone()))
+            .expect("metric registered once");
+        gauge
+    };
+    let lag = gauge(
+        "commonplace_forwarder_lag_statements",
+        "Statements of the forwarder's store stored after its position (counted up to 100000)",
+    );
+    let active = gauge(
+        "commonplace_forwarder_active",
+        "1 when the forwarder is active, 0 when paused",
+    );
+    let lag_seconds = GaugeVec::new(
+        Opts::new(
+            "commonplace_forwarder_lag_seconds",
+            "Seconds since the oldest Statement after the forwarder's position was stored",
+        ),
+        &labels,
+    )
+    .expect("valid metric");
+    registry
+        .register(Box::new(lag_seconds.clone()))
+        .expect("metric registered once");
+    for f in forwarders {
+        let label = [f.name.as_str()];
+        delivered
+            .with_label_values(&label)
+            .inc_by(f.delivered.max(0) as u64);
+        failed
+            .with_label_values(&label)
+            .inc_by(f.failed.max(0) as u64);
+        dead_lettered
+            .with_label_values(&label)
+            .inc_by(f.dead_lettered.max(0) as u64);
+        lag.with_label_values(&label).set(f.lag);
+        lag_seconds.with_label_values(&label).set(f.lag_seconds);
+        active
+            .with_label_values(&label)
+            .set(i64::from(f.state == "active"));
+    }
+    registry.gather()
+}
+
+/// The per-replica series in the text format, made for this scrape from the checker's
+/// last findings (no replicas, no series).
+fn replica_series(statuses: &[ReplicaStatus]) -> String {
+    if statuses.is_empty() {
+        return String::new();
+    }
+    let labels = ["replica"];
+    let lag = GaugeVec::new(
+        Opts::new(
+            "commonplace_replica_lag_seconds",
+            "How far the replica's replay is behind the primary, in the primary's seconds",
+        ),
+        &labels,
+    )
+    .expect("valid metric");
+    let in_rotation = IntGaugeVec::new(
+        Opts::new(
+            "commonplace_replica_in_rotation",
+            "1 when the replica serves reads, 0 when it is down, lagging or not a standby",
+        ),
+        &labels,
+    )
+    .expect("valid metric");
+    for status in statuses {
+        let label = [status.replica.as_str()];
+        if let Some(seconds) = status.lag {
+            lag.with_label_values(&label).set(seconds.as_secs_f64());
+        }
+        in_rotation
+            .with_label_values(&label)
+            .set(i64::from(status.state == ReplicaState::InRotation));
+    }
+    let registry = Registry::new();
+    registry
+        .register(Box::new(lag))
+        .expect("metric registered once");
+    registry
+        .register(Box::new(in_rotation))
+        .expect("metric registered once");
+    let mut out = Vec::new();
+    TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .expect("text encoding cannot fail");
+    String::from_utf8(out).expect("the text format is UTF-8")
+}
+
 /// `GET /metrics`: no authentication, like `/health` (aggregate counts only).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let forwarders =
+        match tokio::time::timeout(FORWARDER_FIGURES_WAIT, forwarders::list(&state.pool)).await {
+            Ok(Ok(forwarders)) => forwarders,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics without the forwarders' figures");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::warn!("metrics without the forwarders' figures: the database is slow");
+                Vec::new()
+            }
+        };
     HttpResponse::Ok()
         .content_type(TextEncoder::new().format_type())
-        .body(state.metrics.render(&state.pool, &state.statement_writer))
+        .body(
+            state
+                .metrics
+                .render(&state.pool, &state.statement_writer, &forwarders)
+                + &replica_series(&state.replicas.statuses()),
+        )
 }
 
 /// Counts and times every request by method, matched route pattern and status.

@@ -35,6 +35,8 @@ pub use gate::Caller;
 pub use throttle::Throttles;
 
 use crate::configuration::Settings;
+use crate::store;
+use crate::store::replicas::{Need, Replicas, Served};
 use crate::store::write_queue::StatementWriter;
 
 /// Shared by every worker.
@@ -47,9 +49,24 @@ pub struct AppState {
     pub statement_writer: StatementWriter,
     /// The LRS as an OAuth 2.0 authorization server, and the verifier of bearer tokens.
     pub oauth: crate::oauth::OAuth,
+    /// Where reads go: the primary (`pool`) or a replica; see [`AppState::read`].
+    pub replicas: Replicas,
 }
 
 impl AppState {
+    /// Runs `read` on a replica that has what `need` asks for, else on the primary, and
+    /// counts where it was served. Every read of the API goes through here; writes, the
+    /// learning feed and authentication use `pool`.
+    pub(crate) async fn read<T>(
+        &self,
+        need: Need,
+        read: impl AsyncFn(&Pool) -> Result<T, store::Error>,
+    ) -> Result<Served<T>, store::Error> {
+        let served = self.replicas.run(need, read).await?;
+        self.metrics.database_read(served.target);
+        Ok(served)
+    }
+
     /// The `homePage` of the accounts that name credentials as authorities.
     pub fn authority_home_page(&self) -> String {
         match &self.settings.public_url {

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
-use chrono::{NaiveDate, Utc};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
+use chrono::{NaiveDate, SecondsFormat, Utc};
 
 use super::error::ApiError;
 use super::sign_in::{self, Session, SignedIn};
@@ -18,6 +19,7 @@ use super::AppState;
 use crate::auth::{Access, Principal};
 use crate::store::learning::TimeRule;
 use crate::store::learning_feed;
+use crate::store::replicas::Served;
 
 /// How long a report waits for the learning feed to fold in every Statement stored
 /// before it was asked; past that it answers from rollups that lag.
@@ -103,6 +105,27 @@ impl FromRequest for Reader {
                 .ok_or_else(|| ApiError::Unauthorized("authentication required".into())),
         )
     }
+}
+
+/// The header of every report and the dashboard saying how fresh it is.
+pub const REPLAYED_THROUGH: HeaderName = HeaderName::from_static("commonplace-replayed-through");
+
+/// How fresh a report is (RFC 3339, UTC): it holds every change the primary had made by
+/// then. That is when it was asked, unless a replica still behind answered it; the
+/// learning feed's own lag (`FEED_PATIENCE`) is apart.
+pub fn replayed_through<T>(served: &Served<T>) -> Option<String> {
+    served
+        .replayed_through
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+/// A 200 response to a report read as `served`, carrying [`REPLAYED_THROUGH`].
+pub fn report_response<T>(served: &Served<T>) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    if let Some(at) = replayed_through(served) {
+        response.insert_header((REPLAYED_THROUGH, at));
+    }
+    response
 }
 
 /// Without `since`, a period is this many days up to `until`.

@@ -2,8 +2,9 @@
 //! immutability. Removes, in one transaction, every Statement in which the person
 //! appears (actor, object, context, authority, SubStatements, group members — any
 //! Agent object anywhere in the body), their documents, their Agents-resource entry,
-//! the attachments no remaining Statement uses, and their browser capture (codes and
-//! bound credentials), and records an audit row.
+//! the attachments no remaining Statement uses, their browser capture (codes and
+//! bound credentials), the forwarders' dead letters of the erased Statements and the
+//! last errors of the store's forwarders, and records an audit row.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -103,6 +104,18 @@ pub async fn erase(
                 referrers.push(seq);
             }
         }
+        if !doomed.is_empty() {
+            // A forwarder's last error may quote a target's answer about any batch (a
+            // dead letter's, a 5xx body): it goes; the next failure sets one again.
+            // Before the Statements go: delivery locks a forwarder's row before it
+            // dead-letters a Statement (`store::forwarding`), so rows in that order.
+            tx.execute(
+                "UPDATE forwarders SET last_error = NULL, last_error_at = NULL
+                  WHERE store_id = $1 AND last_error IS NOT NULL",
+                &[&store_id],
+            )
+            .await?;
+        }
         tx.execute(
             "DELETE FROM statement_index WHERE store_id = $1 AND seq = ANY($2)",
             &[&store_id, &doomed],
@@ -122,6 +135,13 @@ pub async fn erase(
                 &[&store_id, &doomed],
             )
             .await? as i64;
+        // A forwarder's dead letter keeps the target's answer about the Statement.
+        tx.execute(
+            "DELETE FROM forwarder_dead_letters d USING forwarders f
+              WHERE d.forwarder_id = f.id AND f.store_id = $1 AND d.seq = ANY($2)",
+            &[&store_id, &doomed],
+        )
+        .await?;
         hashes.sort();
         hashes.dedup();
         erased.attachments += tx

@@ -76,6 +76,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0017_sessions",
         include_str!("../../migrations/0017_sessions.sql"),
     ),
+    (
+        "0018_forwarders",
+        include_str!("../../migrations/0018_forwarders.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

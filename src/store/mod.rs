@@ -9,12 +9,16 @@ pub mod credentials;
 pub mod documents;
 pub mod embedded;
 pub mod erasure;
+pub mod forwarders;
+pub mod forwarding;
 pub mod hosts;
 pub mod learning;
 pub mod learning_feed;
 pub mod migrations;
 pub mod modes;
 pub mod oauth;
+mod pooler;
+pub mod replicas;
 pub mod reports;
 pub mod roster;
 pub mod server_lock;
@@ -29,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use embedded::Cluster;
@@ -48,22 +52,31 @@ pub enum Error {
     Database(tokio_postgres::Error),
     #[error(transparent)]
     Cluster(#[from] embedded::ClusterError),
+    /// The database is reached in a way the server cannot work with; start-up stops.
+    #[error("{0}")]
+    Misconfigured(String),
 }
 
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
-        // A closed connection or a server shutting down is an outage, not a bug.
-        // A deadlock or serialization failure (class 40) is transient too: the
-        // transaction was rolled back whole and the client may simply retry.
+        // A closed connection or a server shutting down or starting up (57P) is an
+        // outage, not a bug. A deadlock or serialization failure (class 40) is transient
+        // too: the transaction was rolled back whole and the client may simply retry.
+        // So is a write refused as read-only (25006): the server is a standby, or a
+        // primary an operator made read-only, until a failover or the operator ends it.
         let outage = e.is_closed()
             || e.code().is_some_and(|c| {
-                ["08", "57P", "40"]
+                ["08", "57P", "40", "25006"]
                     .iter()
                     .any(|class| c.code().starts_with(class))
             })
             || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         if outage {
-            Error::Unavailable(e.to_string())
+            // tokio-postgres says only "db error"; the server's own words say why.
+            Error::Unavailable(match e.as_db_error() {
+                Some(db) => format!("{e}: {}", db.message()),
+                None => e.to_string(),
+            })
         } else {
             Error::Database(e)
         }
@@ -73,7 +86,8 @@ impl From<tokio_postgres::Error> for Error {
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
-            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            deadpool_postgres::PoolError::Backend(e)
+            | deadpool_postgres::PoolError::PostCreateHook(HookError::Backend(e)) => e.into(),
             other => Error::Unavailable(other.to_string()),
         }
     }
@@ -124,7 +138,7 @@ impl Database {
                 let config: tokio_postgres::Config = url
                     .parse()
                     .map_err(|e| Error::Unavailable(format!("invalid database URL: {e}")))?;
-                (config, None)
+                (with_failover_timeout(config, options), None)
             }
             Source::Embedded(data_dir) => {
                 let data_dir = data_dir.clone();
@@ -135,7 +149,7 @@ impl Database {
                 (cluster.config(embedded::DATABASE), Some(cluster))
             }
         };
-        let pool = build_pool(with_session_settings(config), options)?;
+        let pool = build_pool(config.clone(), options)?;
         let cluster = Arc::new(Mutex::new(cluster));
         let watchdog = match source {
             Source::Embedded(data_dir) => {
@@ -155,6 +169,12 @@ impl Database {
                 return Err(e);
             }
         };
+        if let Source::External(_) = source {
+            if let Err(e) = pooler::refuse_shared_sessions(&config).await {
+                database.close().await;
+                return Err(e);
+            }
+        }
         migrations::apply(&mut client).await?;
         Ok(database)
     }
@@ -217,14 +237,24 @@ impl Database {
 /// report's plan costs more (about 200 ms) than it ever saves on these queries. The
 /// NOTICEs of idempotent DDL (`CREATE … IF NOT EXISTS` finding the relation, on every
 /// start and in every feed pass) would fill the log; warnings and errors still come.
-fn with_session_settings(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
-    const SETTINGS: &str = "-c plan_cache_mode=force_custom_plan -c work_mem=64MB -c jit=off \
-                            -c client_min_messages=warning";
-    let options = match config.get_options() {
-        Some(existing) => format!("{existing} {SETTINGS}"),
-        None => SETTINGS.to_string(),
-    };
-    config.options(&options);
+/// Set on each new connection rather than sent as the start-up packet's `options`,
+/// which PgBouncer refuses ("unsupported startup parameter: options").
+const SESSION_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan; SET work_mem = '64MB';
+                                SET jit = off; SET client_min_messages = warning";
+
+/// With several hosts (`postgresql://a,b/db?target_session_attrs=read-write`) a new
+/// connection tries each in turn until one accepts writes. A host that is gone without
+/// a trace (a dead machine, not a refused port) would hold the attempt until the pool
+/// gives up, so the next host, the promoted standby, would never be tried: unless the
+/// URL says otherwise, each host gets an equal share of the pool's connect time.
+fn with_failover_timeout(
+    mut config: tokio_postgres::Config,
+    options: &PoolOptions,
+) -> tokio_postgres::Config {
+    let hosts = config.get_hosts().len() as u32;
+    if hosts > 1 && config.get_connect_timeout().is_none() {
+        config.connect_timeout((options.acquire_timeout / hosts).max(Duration::from_secs(1)));
+    }
     config
 }
 
@@ -272,6 +302,14 @@ fn build_pool(config: tokio_postgres::Config, options: &PoolOptions) -> Result<P
         },
     );
     Pool::builder(manager)
+        .post_create(Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                client
+                    .batch_execute(SESSION_SETTINGS)
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }))
         .max_size(options.size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(options.acquire_timeout))

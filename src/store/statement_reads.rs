@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{PgLsn, ToSql};
 use uuid::Uuid;
 
 use super::Error;
@@ -59,13 +59,45 @@ pub struct Page {
 /// reads the clock and the `stored` marks under the reservation lock, then the committed
 /// seqs: that order is what makes the promises hold. It holds the reservation lock (in
 /// share mode) to the end of its transaction, so it is called outside one.
-pub async fn snapshot(pool: &Pool, store_id: i64) -> Result<(i64, DateTime<Utc>), Error> {
+///
+/// With replicas (`wal_position`), the primary's WAL position is read in the same round
+/// trip, after the watermark: a replica that has replayed it holds every Statement the
+/// watermark covers, so its pages keep the same promises (`store::replicas`). Without,
+/// nothing beyond the watermark is asked of the database.
+pub async fn snapshot(pool: &Pool, store_id: i64, wal_position: bool) -> Result<Watermark, Error> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached("SELECT pin, consistent_through FROM commonplace_statement_watermark($1)")
+        .prepare_cached(if wal_position {
+            SNAPSHOT_WITH_POSITION
+        } else {
+            SNAPSHOT
+        })
         .await?;
     let row = client.query_one(&statement, &[&store_id]).await?;
-    Ok((row.get(0), row.get(1)))
+    Ok(Watermark {
+        pin: row.get(0),
+        consistent_through: row.get(1),
+        position: if wal_position {
+            row.get(2)
+        } else {
+            PgLsn::from(0)
+        },
+    })
+}
+
+const SNAPSHOT: &str = "SELECT pin, consistent_through FROM commonplace_statement_watermark($1)";
+// The position as `store::replicas::WAL_POSITION` reads it.
+const SNAPSHOT_WITH_POSITION: &str = "SELECT pin, consistent_through,
+        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
+   FROM commonplace_statement_watermark($1)";
+
+/// What [`snapshot`] read: the highest seq and the consistency time of a result set,
+/// and the primary WAL position that holds them.
+#[derive(Debug, Clone, Copy)]
+pub struct Watermark {
+    pub pin: i64,
+    pub consistent_through: DateTime<Utc>,
+    pub position: PgLsn,
 }
 
 /// A Statement by id. `voided` selects which kind is wanted: a voided Statement is

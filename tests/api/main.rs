@@ -7,6 +7,7 @@ mod demo;
 mod documents;
 mod erasure;
 mod errors;
+mod forwarders;
 mod group_commit;
 mod helpers;
 mod http_rules;

@@ -17,6 +17,7 @@ use super::{get_or_head, AppState, Caller};
 use crate::auth::Access;
 use crate::store::capture;
 use crate::store::documents::{self, Change, Document, Kind, NewContent};
+use crate::store::replicas::Need;
 use params::{Address, Operation, Shape};
 use rules::Preconditions;
 
@@ -92,9 +93,15 @@ async fn read(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(resource.read)?;
     let address = address(&resource, &caller, &state, &req, Operation::Read).await?;
+    // A replica serves them once it has replayed everything committed before this read
+    // (a document just written included), else the primary does.
     let Some(doc_id) = &address.doc_id else {
-        let (ids, latest) =
-            documents::list_ids(&state.pool, &address.context, address.since).await?;
+        let (ids, latest) = state
+            .read(Need::Latest, async |pool| {
+                documents::list_ids(pool, &address.context, address.since).await
+            })
+            .await?
+            .value;
         let body = serde_json::to_vec(&ids).map_err(|_| ApiError::Internal)?;
         let mut response = HttpResponse::Ok();
         response.insert_header(etag_header(&documents::etag_of(&body)));
@@ -103,8 +110,12 @@ async fn read(
         }
         return Ok(response.content_type("application/json").body(body));
     };
-    let document = documents::fetch(&state.pool, &address.context, doc_id)
+    let document = state
+        .read(Need::Latest, async |pool| {
+            documents::fetch(pool, &address.context, doc_id).await
+        })
         .await?
+        .value
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no document with {} '{doc_id}' here",

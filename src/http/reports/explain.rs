@@ -8,6 +8,7 @@ use crate::http::params::query_pairs;
 use crate::http::report_access::Reader;
 use crate::http::AppState;
 use crate::store::modes::label_of;
+use crate::store::replicas::Need;
 use crate::xapi::uuid_text::parse_uuid;
 
 pub async fn explain(
@@ -32,8 +33,15 @@ pub async fn explain(
     }
     let id =
         statement_id.ok_or_else(|| ApiError::InvalidParameter("statementId: required".into()))?;
-    let label = label_of(&state.pool, reader.0.store_id, id)
+    // A replica that has replayed what the primary held when this was asked has every
+    // Statement acknowledged by then.
+    let store_id = reader.0.store_id;
+    let label = state
+        .read(Need::Latest, async |pool| {
+            label_of(pool, store_id, id).await
+        })
         .await?
+        .value
         .ok_or_else(|| ApiError::NotFound(format!("no Statement {id} in this store")))?;
     let rules = &state.settings.modes;
     let rule = label.rule.as_deref().and_then(|id| rules.rule(id));

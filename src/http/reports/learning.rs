@@ -9,10 +9,11 @@ use serde_json::json;
 use super::modes::{bad, wants_csv};
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
-use crate::http::report_access::{self, parse_day, Reader};
+use crate::http::report_access::{self, parse_day, replayed_through, report_response, Reader};
 use crate::http::AppState;
 use crate::roster::csv_field;
 use crate::store::learning::{self, Scope, TimeRule};
+use crate::store::replicas::{Need, Served};
 
 /// Ranked lists hold this many entries unless `top` says otherwise, and never more
 /// than `MAX_TOP`.
@@ -81,23 +82,26 @@ fn top_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
     }
 }
 
-fn period(request: &Request) -> serde_json::Value {
+/// What every one of these reports starts with: its period, its time rule, and how
+/// fresh it is.
+fn period<T>(request: &Request, served: &Served<T>) -> serde_json::Value {
     json!({
         "since": request.scope.since,
         "until": request.scope.until.pred_opt().unwrap_or(request.scope.until),
         "sessionGapSeconds": request.scope.time.session_gap_seconds,
         "estimateCapSeconds": request.scope.time.cap_seconds,
+        "replayedThrough": replayed_through(served),
     })
 }
 
-fn csv_response(header: &str, lines: Vec<Vec<String>>) -> HttpResponse {
+fn csv_response<T>(served: &Served<T>, header: &str, lines: Vec<Vec<String>>) -> HttpResponse {
     let mut out = format!("{header}\r\n");
     for line in lines {
         let fields: Vec<String> = line.iter().map(|v| csv_field(v)).collect();
         out.push_str(&fields.join(","));
         out.push_str("\r\n");
     }
-    HttpResponse::Ok()
+    report_response(served)
         .content_type("text/csv; charset=utf-8")
         .body(out)
 }
@@ -116,7 +120,13 @@ pub async fn teams(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request = read_request(&req, &reader, &state, "/reports/teams", &[])?;
-    let teams = learning::team_figures(&state.pool, request.scope).await?;
+    let scope = request.scope;
+    let served = state
+        .read(Need::Report, async |pool| {
+            learning::team_figures(pool, scope).await
+        })
+        .await?;
+    let teams = &served.value;
     if request.csv {
         let lines = teams
             .iter()
@@ -137,12 +147,12 @@ pub async fn teams(
                 ]
             })
             .collect();
-        return Ok(csv_response(TEAMS_CSV_HEADER, lines));
+        return Ok(csv_response(&served, TEAMS_CSV_HEADER, lines));
     }
-    let mut body = period(&request);
+    let mut body = period(&request, &served);
     body["minTeamSize"] = json!(request.scope.min_team_size);
     body["teams"] = json!(teams);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(report_response(&served).json(body))
 }
 
 /// A learner as the path names them: an xAPI Agent as JSON (as the `agent` parameter
@@ -175,7 +185,6 @@ pub async fn learner(
         &["bucket", "top"],
     )?;
     let asked = learner_ifi(&path.into_inner())?;
-    let learner = learning::learner_of(&state.pool, request.scope.store_id, &asked).await?;
     let bucket = match request.extra.get("bucket").map(String::as_str) {
         None | Some("week") => "week",
         Some("day") => "day",
@@ -183,14 +192,25 @@ pub async fn learner(
         Some(other) => return Err(bad("bucket", other, "day, week or month")),
     };
     let top = top_of(&request.extra)?;
-    let roster = learning::roster_entry(&state.pool, request.scope.store_id, &learner).await?;
-    if roster.as_ref().is_some_and(|(_, _, opted_out)| *opted_out) {
+    let scope = request.scope;
+    // The learner's report, unless they opted out (`None`): then it is not even computed.
+    let served = state
+        .read(Need::Report, async |pool| {
+            let learner = learning::learner_of(pool, scope.store_id, &asked).await?;
+            let roster = learning::roster_entry(pool, scope.store_id, &learner).await?;
+            if roster.as_ref().is_some_and(|(_, _, opted_out)| *opted_out) {
+                return Ok((learner, None));
+            }
+            let report = learning::learner_report(pool, scope, &learner, bucket, top).await?;
+            Ok((learner, Some(report)))
+        })
+        .await?;
+    let (learner, report) = &served.value;
+    let Some(report) = report else {
         return Err(ApiError::Forbidden(format!(
             "{learner} opted out of learner-level reports; they still count in team figures"
         )));
-    }
-    let report =
-        learning::learner_report(&state.pool, request.scope, &learner, bucket, top).await?;
+    };
     if request.csv {
         let lines = report
             .mix
@@ -206,18 +226,19 @@ pub async fn learner(
             })
             .collect();
         return Ok(csv_response(
+            &served,
             "bucket,mode,statements,reported_seconds,estimated_seconds",
             lines,
         ));
     }
-    let mut body = period(&request);
+    let mut body = period(&request, &served);
     body["bucket"] = json!(bucket);
     if let serde_json::Value::Object(fields) = json!(report) {
         for (k, v) in fields {
             body[k] = v;
         }
     }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(report_response(&served).json(body))
 }
 
 pub async fn sources(
@@ -227,10 +248,16 @@ pub async fn sources(
 ) -> Result<HttpResponse, ApiError> {
     let request = read_request(&req, &reader, &state, "/reports/sources", &["top"])?;
     let top = top_of(&request.extra)?;
-    let modes = learning::sources(&state.pool, request.scope, top).await?;
+    let scope = request.scope;
+    let served = state
+        .read(Need::Report, async |pool| {
+            learning::sources(pool, scope, top).await
+        })
+        .await?;
+    let modes = &served.value;
     if request.csv {
         let mut lines = Vec::new();
-        for m in &modes {
+        for m in modes {
             for (kind, list) in [("host", &m.hosts), ("activity", &m.activities)] {
                 for (place, r) in list.iter().enumerate() {
                     lines.push(vec![
@@ -248,11 +275,12 @@ pub async fn sources(
             }
         }
         return Ok(csv_response(
+            &served,
             "mode,kind,rank,key,name,statements,learners,reported_seconds,estimated_seconds",
             lines,
         ));
     }
-    let mut body = period(&request);
+    let mut body = period(&request, &served);
     body["modes"] = json!(modes);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(report_response(&served).json(body))
 }

@@ -7,9 +7,10 @@ use serde_json::json;
 
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
-use crate::http::report_access::{parse_day, period, Reader};
+use crate::http::report_access::{parse_day, period, replayed_through, report_response, Reader};
 use crate::http::AppState;
 use crate::roster::csv_field;
+use crate::store::replicas::Need;
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
 
 pub async fn modes(
@@ -61,26 +62,24 @@ pub async fn modes(
     let privacy = Privacy {
         min_team_size: state.settings.min_team_size,
     };
-    let figures = mode_figures(
-        &state.pool,
-        reader.0.store_id,
-        first,
-        last.succ_opt().unwrap_or(last),
-        bucket,
-        grouping,
-        privacy,
-    )
-    .await?;
+    let store_id = reader.0.store_id;
+    let until = last.succ_opt().unwrap_or(last);
+    let served = state
+        .read(Need::Report, async |pool| {
+            mode_figures(pool, store_id, first, until, bucket, grouping, privacy).await
+        })
+        .await?;
     if csv {
-        return Ok(HttpResponse::Ok()
+        return Ok(report_response(&served)
             .content_type("text/csv; charset=utf-8")
-            .body(to_csv(&figures)));
+            .body(to_csv(&served.value)));
     }
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(report_response(&served).json(json!({
         "since": first,
         "until": last,
         "bucket": bucket.as_str(),
-        "rows": figures,
+        "replayedThrough": replayed_through(&served),
+        "rows": served.value,
     })))
 }
 

@@ -63,6 +63,11 @@ pub struct Cursor {
     /// The consistency time in milliseconds since the epoch.
     #[serde(rename = "t")]
     pub consistent_through: i64,
+    /// The primary's WAL position when the first page was read: a replica that has
+    /// replayed it holds the whole result set (absent from links made before it was
+    /// kept).
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub wal_position: Option<u64>,
 }
 
 impl Cursor {

@@ -6,12 +6,14 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
+use tokio_postgres::types::PgLsn;
 
 use super::params::{parse_get, query_pairs, Cursor, Format, Query, StatementGet};
 use crate::auth::{Access, ReadReach};
 use crate::http::error::ApiError;
 use crate::http::{AppState, Caller};
-use crate::store::statement_reads::{self, PagePosition, StoredStatement};
+use crate::store::replicas::Need;
+use crate::store::statement_reads::{self, PagePosition, StoredStatement, Watermark};
 use crate::xapi::format;
 use crate::xapi::multipart::{build_mixed, new_boundary, Headers};
 
@@ -25,10 +27,14 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let reach = caller.require(Access::ReadStatements)?;
     let store_id = caller.principal.store_id;
-    let (pin, consistent_through) = statement_reads::snapshot(&state.pool, store_id).await?;
+    // On the primary: the watermark says which Statements exist and who may still add
+    // some, and its WAL position which replicas hold them all.
+    let watermark =
+        statement_reads::snapshot(&state.pool, store_id, state.replicas.configured()).await?;
+    let consistent_through = watermark.consistent_through;
     // Every response of the Statement resource carries the consistency time
     // (Communication §2.1.3), errors such as 404 and 400 included.
-    match answer(&caller, &req, &state, reach, pin, consistent_through).await {
+    match answer(&caller, &req, &state, reach, watermark).await {
         Ok(response) => Ok(response),
         Err(error) => {
             let mut response = actix_web::ResponseError::error_response(&error);
@@ -49,8 +55,7 @@ async fn answer(
     req: &HttpRequest,
     state: &AppState,
     reach: ReadReach,
-    pin: i64,
-    consistent_through: DateTime<Utc>,
+    watermark: Watermark,
 ) -> Result<HttpResponse, ApiError> {
     let store_id = caller.principal.store_id;
     let own_only = (reach == ReadReach::OwnStatements).then(|| caller.principal.key.clone());
@@ -62,22 +67,30 @@ async fn answer(
             format,
             attachments,
         } => {
+            // A replica that has replayed the watermark's position holds every Statement
+            // whose POST or PUT has been answered; one that has not leaves it to the
+            // primary, so a Statement is readable by id as soon as it is acknowledged.
+            let need = Need::Replayed(watermark.position);
             let timer = state.metrics.database_timer("statement_by_id");
-            let found =
-                statement_reads::by_id(&state.pool, store_id, id, voided, own_only.as_deref())
-                    .await?
-                    .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
+            let found = state
+                .read(need, async |pool| {
+                    statement_reads::by_id(pool, store_id, id, voided, own_only.as_deref()).await
+                })
+                .await?
+                .value
+                .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
             timer.observe_duration();
             let last_modified = found.stored;
             // The Statement is in this response, so the header covers it, although an
             // older writer still in flight holds the time of queries back: the polling
             // promise is the queries' (they never hold a Statement stored after it).
-            let covering = consistent_through.max(found.stored);
-            let statement = render(state, store_id, req, format, vec![found]).await?;
+            let covering = watermark.consistent_through.max(found.stored);
+            let statement = render(state, store_id, req, need, format, vec![found]).await?;
             let body = statement.into_iter().next().unwrap_or_default();
             respond(
                 state,
                 store_id,
+                need,
                 body,
                 attachments,
                 Some(last_modified),
@@ -89,7 +102,7 @@ async fn answer(
             if let Some(credential) = own_only {
                 query.filter.credential = Some(credential);
             }
-            query_page(state, store_id, req, query, pin, consistent_through).await
+            query_page(state, store_id, req, query, watermark).await
         }
     }
 }
@@ -99,8 +112,7 @@ async fn query_page(
     store_id: i64,
     req: &HttpRequest,
     query: Query,
-    pin: i64,
-    consistent_through: DateTime<Utc>,
+    watermark: Watermark,
 ) -> Result<HttpResponse, ApiError> {
     let limits = &state.settings.limits;
     let limit = match query.limit {
@@ -110,6 +122,14 @@ async fn query_page(
     };
     // Every page of a result set holds what the first page's snapshot covers, and says
     // so: a client keeping the last page's header as its next `since` misses nothing.
+    // A replica may serve a page once it has replayed the WAL position of that
+    // snapshot (a link from before positions were kept: the current one, which is later).
+    let snapshot_position = query
+        .resume
+        .as_ref()
+        .and_then(|cursor| cursor.wal_position)
+        .map_or(watermark.position, PgLsn::from);
+    let need = Need::Replayed(snapshot_position);
     let position = match &query.resume {
         Some(cursor) => PagePosition {
             after: Some(cursor.after),
@@ -121,12 +141,17 @@ async fn query_page(
         },
         None => PagePosition {
             after: None,
-            pin,
-            consistent_through,
+            pin: watermark.pin,
+            consistent_through: watermark.consistent_through,
         },
     };
     let timer = state.metrics.database_timer("statement_page");
-    let page = statement_reads::page(&state.pool, store_id, &query.filter, position, limit).await?;
+    let page = state
+        .read(need, async |pool| {
+            statement_reads::page(pool, store_id, &query.filter, position, limit).await
+        })
+        .await?
+        .value;
     timer.observe_duration();
     let more = match page.statements.last() {
         Some(last) if page.more => Cursor {
@@ -138,12 +163,17 @@ async fn query_page(
             after: last.seq,
             pin: position.pin,
             consistent_through: position.consistent_through.timestamp_millis(),
+            // Only a server with replicas reads it: without, the link is as it was.
+            wal_position: state
+                .replicas
+                .configured()
+                .then(|| u64::from(snapshot_position)),
         }
         .encode(),
         _ => String::new(),
     };
     let last_modified = page.statements.iter().map(|s| s.stored).max();
-    let rendered = render(state, store_id, req, query.format, page.statements).await?;
+    let rendered = render(state, store_id, req, need, query.format, page.statements).await?;
     let mut body = String::with_capacity(rendered.iter().map(String::len).sum::<usize>() + 64);
     body.push_str("{\"statements\":[");
     body.push_str(&rendered.join(","));
@@ -160,6 +190,7 @@ async fn query_page(
     respond(
         state,
         store_id,
+        need,
         body,
         query.attachments,
         last_modified,
@@ -173,6 +204,7 @@ async fn render(
     state: &AppState,
     store_id: i64,
     req: &HttpRequest,
+    need: Need,
     format: Format,
     statements: Vec<StoredStatement>,
 ) -> Result<Vec<String>, ApiError> {
@@ -189,7 +221,12 @@ async fn render(
                 collect_activity_ids(statement, &mut iris);
             }
             let iris: Vec<String> = iris.into_iter().collect();
-            let definitions = statement_reads::definitions(&state.pool, store_id, &iris).await?;
+            let definitions = state
+                .read(need, async |pool| {
+                    statement_reads::definitions(pool, store_id, &iris).await
+                })
+                .await?
+                .value;
             let languages = req
                 .headers()
                 .get(header::ACCEPT_LANGUAGE)
@@ -234,6 +271,7 @@ fn collect_activity_ids(statement: &Value, into: &mut BTreeSet<String>) {
 async fn respond(
     state: &AppState,
     store_id: i64,
+    need: Need,
     json: String,
     with_attachments: bool,
     last_modified: Option<DateTime<Utc>>,
@@ -254,7 +292,12 @@ async fn respond(
         return Ok(response.content_type("application/json").body(json));
     }
     let hashes = attachment_hashes(&json);
-    let contents = statement_reads::attachments(&state.pool, store_id, &hashes).await?;
+    let contents = state
+        .read(need, async |pool| {
+            statement_reads::attachments(pool, store_id, &hashes).await
+        })
+        .await?
+        .value;
     let boundary = new_boundary();
     let mut parts: Vec<(Headers, &[u8])> = vec![(
         vec![("Content-Type".into(), "application/json".into())],

@@ -1,0 +1,472 @@
+//! Forwarding beside ingest, on this machine: the release server as the source and a
+//! second one as the xAPI target, each on a database of its own in an embedded
+//! PostgreSQL cluster this bench starts (`target/bench-forwarding-pg`). Measures
+//!
+//! 1. ingest: clients POSTing Workload batches of 100 to the source, no forwarder;
+//! 2. the same with a forwarder to a target that is down (its lag builds);
+//! 3. forwarding: a `--from-start` forwarder over the stored Statements, from its
+//!    creation until its lag is 0;
+//! 4. ingest while a `--from-start` forwarder to a fresh target works through its
+//!    backlog, and what it forwarded meanwhile.
+//!
+//! Writes `forwarding-results.json` and `FORWARDING.md` (in `benches/`) and prints the
+//! table. Goals (issue 20): forwarding at least 5,000 Statements/s; ingest slowed by at
+//! most 10 % while a forwarder runs.
+//!
+//! Run: `cargo bench --bench forwarding`, on a quiet machine (the bench client, both
+//! servers and PostgreSQL share its cores). Settings (environment):
+//! - `FORWARD_BENCH_STATEMENTS` (default 200000): the source's Statements before the
+//!   forwarding scenarios (topped up to this after the ingest scenarios);
+//! - `FORWARD_BENCH_SECONDS` (default 10): how long each ingest scenario runs;
+//! - `FORWARD_BENCH_CLIENTS` (default 4): concurrent ingest clients;
+//! - `FORWARD_BENCH_BATCH`: the forwarders' `--batch-size` (default: the forwarder's);
+//! - `FORWARD_BENCH_OUT` (default `benches/`): where the results go;
+//! - `BENCH_SERVER_BIN`: another server binary than the one cargo built.
+//!
+//! A smoke run: `FORWARD_BENCH_STATEMENTS=2000 FORWARD_BENCH_SECONDS=2
+//! FORWARD_BENCH_OUT=target/forwarding-smoke cargo bench --bench forwarding`.
+
+#[path = "forwarding/report.rs"]
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use commonplace::store::embedded::Cluster;
+use commonplace::workload::Workload;
+use serde_json::Value;
+use tokio_postgres::NoTls;
+
+use report::{commit, machine, markdown, Rate, Results};
+
+const KEY: &str = "bench";
+const SECRET: &str = "bench-secret-not-for-production-use";
+const INGEST_BATCH: usize = 100;
+
+struct Config {
+    statements: usize,
+    seconds: f64,
+    clients: usize,
+    batch: Option<usize>,
+    out: PathBuf,
+    work: PathBuf,
+    server_bin: PathBuf,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // The bench runs as <target>/release/deps/forwarding-…; its target dir holds the rest.
+        let target = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+            .unwrap_or_else(|| manifest.join("target"));
+        Config {
+            statements: env_or("FORWARD_BENCH_STATEMENTS", 200_000),
+            seconds: env_or("FORWARD_BENCH_SECONDS", 10.0),
+            clients: env_or("FORWARD_BENCH_CLIENTS", 4),
+            batch: std::env::var("FORWARD_BENCH_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            out: std::env::var("FORWARD_BENCH_OUT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| manifest.join("benches")),
+            work: target,
+            server_bin: std::env::var("BENCH_SERVER_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| PathBuf::from(env!("CARGO_BIN_EXE_commonplace"))),
+        }
+    }
+}
+
+/// `commonplace serve` on `database`, its output in `log`; stopped when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    async fn start(config: &Config, cluster: &Cluster, database: &str, log: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log_file = std::fs::File::create(log).expect("server log");
+        let child = Command::new(&config.server_bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &database_url(cluster, database)])
+            .args(["--log-format", "json"])
+            .env("COMMONPLACE_BOOTSTRAP_KEY", KEY)
+            .env("COMMONPLACE_BOOTSTRAP_SECRET", SECRET)
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", config.server_bin.display()));
+        let mut server = Server { child, port };
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            let health = http.get(server.url("/health")).send().await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the server exited ({status}); see {}", log.display());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the server was not ready within 120 s; see {}",
+                log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn database_url(cluster: &Cluster, database: &str) -> String {
+    format!(
+        "host={} user=commonplace dbname={database}",
+        cluster.socket_dir().display()
+    )
+}
+
+async fn connect(cluster: &Cluster, database: &str) -> tokio_postgres::Client {
+    let (client, connection) = cluster
+        .config(database)
+        .connect(NoTls)
+        .await
+        .expect("connect to the bench cluster");
+    tokio::spawn(connection);
+    client
+}
+
+async fn recreate(cluster: &Cluster, database: &str) {
+    let admin = connect(cluster, "postgres").await;
+    // Each alone: neither may run inside the transaction a batch of statements is.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        format!("CREATE DATABASE {database}"),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+}
+
+/// `commonplace forwarders ARGS --database-url …`; its stdout.
+async fn forwarders(config: &Config, url: &str, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(&config.server_bin)
+        .arg("forwarders")
+        .args(args)
+        .args(["--database-url", url])
+        .output()
+        .await
+        .expect("run commonplace forwarders");
+    assert!(
+        output.status.success(),
+        "forwarders {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// An xAPI forwarder `name` to `endpoint` (the target's bootstrap credential), with
+/// `more` flags.
+async fn create_forwarder(config: &Config, url: &str, name: &str, endpoint: &str, more: &[&str]) {
+    let batch = config.batch.map(|b| b.to_string());
+    let mut args = vec!["create", "--name", name, "--kind", "xapi"];
+    args.extend([
+        "--endpoint",
+        endpoint,
+        "--username",
+        KEY,
+        "--password",
+        SECRET,
+    ]);
+    if let Some(batch) = &batch {
+        args.extend(["--batch-size", batch]);
+    }
+    args.extend_from_slice(more);
+    forwarders(config, url, &args).await;
+}
+
+/// Forwarder `name` as `forwarders list --json` gives it.
+async fn listed(config: &Config, url: &str, name: &str) -> Value {
+    let out = forwarders(config, url, &["list", "--json"]).await;
+    let all: Vec<Value> = serde_json::from_str(&out).unwrap();
+    all.into_iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no forwarder {name}"))
+}
+
+/// `clients` loops POSTing Workload batches of 100 to `server` for `seconds`.
+async fn ingest(server: &Server, clients: usize, seconds: f64, seed: u64) -> Rate {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let url = server.url("/xapi/statements");
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let loops: Vec<_> = (0..clients)
+        .map(|client| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut workload = Workload::new(seed + client as u64);
+                let mut sent = 0u64;
+                while Instant::now() < until {
+                    let body = serde_json::to_vec(&workload.batch(INGEST_BATCH)).unwrap();
+                    post(&http, &url, body).await;
+                    sent += INGEST_BATCH as u64;
+                }
+                sent
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for client in loops {
+        sent += client.await.unwrap();
+    }
+    Rate::new(sent, started.elapsed())
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) {
+    let response = http
+        .post(url)
+        .basic_auth(KEY, Some(SECRET))
+        .header("X-Experience-API-Version", "2.0.0")
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("POST statements");
+    let status = response.status();
+    assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
+}
+
+/// Stores Workload Statements in `database` through `server` until it holds `total`.
+async fn top_up(server: &Server, cluster: &Cluster, database: &str, total: usize, seed: u64) {
+    let client = connect(cluster, database).await;
+    let held: i64 = client
+        .query_one("SELECT count(*) FROM statements", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let missing = total.saturating_sub(held as usize);
+    println!("  storing {missing} more Statements (the source holds {held})");
+    let http = reqwest::Client::new();
+    let url = server.url("/xapi/statements");
+    let loaders: Vec<_> = (0..4u64)
+        .map(|n| {
+            let (http, url) = (http.clone(), url.clone());
+            let count = missing / 4 + if n == 0 { missing % 4 } else { 0 };
+            tokio::spawn(async move {
+                let mut workload = Workload::new(seed + n);
+                let mut sent = 0;
+                while sent < count {
+                    let size = 500.min(count - sent);
+                    post(
+                        &http,
+                        &url,
+                        serde_json::to_vec(&workload.batch(size)).unwrap(),
+                    )
+                    .await;
+                    sent += size;
+                }
+            })
+        })
+        .collect();
+    for loader in loaders {
+        loader.await.unwrap();
+    }
+    // The learning feed folds the new Statements in before anything is measured.
+    loop {
+        let behind: i64 = client
+            .query_one(
+                "SELECT commonplace_settled_seq() - last_seq FROM learning_feed",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if behind <= 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn slowdown(alone: &Rate, with: &Rate) -> f64 {
+    (1.0 - with.per_second / alone.per_second) * 100.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let config = Config::from_env();
+    let work = config.work.join("bench-forwarding");
+    std::fs::create_dir_all(&work).unwrap();
+    println!(
+        "forwarding bench: {} stored Statements, {} s per ingest scenario, {} clients, server {}",
+        config.statements,
+        config.seconds,
+        config.clients,
+        config.server_bin.display()
+    );
+    let pg_dir = config.work.join("bench-forwarding-pg");
+    let cluster =
+        tokio::task::spawn_blocking(move || Cluster::start(&pg_dir).expect("start PostgreSQL"))
+            .await
+            .unwrap();
+    for database in ["forward_source", "forward_target", "forward_target_live"] {
+        recreate(&cluster, database).await;
+    }
+    let source_url = database_url(&cluster, "forward_source");
+    let source = Server::start(
+        &config,
+        &cluster,
+        "forward_source",
+        &work.join("source.log"),
+    )
+    .await;
+    let target = Server::start(
+        &config,
+        &cluster,
+        "forward_target",
+        &work.join("target.log"),
+    )
+    .await;
+    let seed: u64 = rand::random::<u32>() as u64 * 1_000;
+
+    println!("1. ingest, no forwarder");
+    let ingest_alone = ingest(&source, config.clients, config.seconds, seed).await;
+    println!("   {:.0} Statements/s", ingest_alone.per_second);
+
+    println!("2. ingest, a forwarder to a target that is down");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("http://127.0.0.1:{closed_port}/xapi");
+    create_forwarder(&config, &source_url, "down", &nowhere, &[]).await;
+    let ingest_target_down = ingest(&source, config.clients, config.seconds, seed + 100).await;
+    let lag_target_down = listed(&config, &source_url, "down").await["lag"]
+        .as_i64()
+        .unwrap();
+    forwarders(&config, &source_url, &["delete", "down"]).await;
+    println!(
+        "   {:.0} Statements/s; lag {lag_target_down}",
+        ingest_target_down.per_second
+    );
+
+    println!("3. forwarding, from the start, source to target");
+    top_up(
+        &source,
+        &cluster,
+        "forward_source",
+        config.statements,
+        seed + 200,
+    )
+    .await;
+    let started = Instant::now();
+    let endpoint = target.url("/xapi");
+    create_forwarder(&config, &source_url, "bench", &endpoint, &["--from-start"]).await;
+    let forwarded = loop {
+        let bench = listed(&config, &source_url, "bench").await;
+        if bench["lag"] == 0 {
+            break bench;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let forwarding = Rate::new(forwarded["delivered"].as_u64().unwrap(), started.elapsed());
+    assert_eq!(forwarded["dead_lettered"], 0, "{forwarded}");
+    println!("   {:.0} Statements/s", forwarding.per_second);
+    drop(target);
+
+    println!("4. ingest while a forwarder works through the store");
+    let live_target = Server::start(
+        &config,
+        &cluster,
+        "forward_target_live",
+        &work.join("target-live.log"),
+    )
+    .await;
+    let endpoint = live_target.url("/xapi");
+    create_forwarder(&config, &source_url, "live", &endpoint, &["--from-start"]).await;
+    let started = Instant::now();
+    let ingest_while_forwarding = ingest(&source, config.clients, config.seconds, seed + 300).await;
+    let live = listed(&config, &source_url, "live").await;
+    let forwarded_meanwhile = Rate::new(live["delivered"].as_u64().unwrap(), started.elapsed());
+    println!(
+        "   {:.0} Statements/s, forwarding {:.0} Statements/s meanwhile",
+        ingest_while_forwarding.per_second, forwarded_meanwhile.per_second
+    );
+    drop(live_target);
+    drop(source);
+
+    let results = Results {
+        commit: commit(),
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        machine: machine(),
+        settings: std::env::vars()
+            .filter(|(k, _)| k.starts_with("FORWARD_BENCH_") || k == "BENCH_SERVER_BIN")
+            .chain([
+                ("statements".into(), config.statements.to_string()),
+                ("seconds".into(), config.seconds.to_string()),
+                ("clients".into(), config.clients.to_string()),
+                ("ingest_batch".into(), INGEST_BATCH.to_string()),
+            ])
+            .collect(),
+        ingest_slowdown_target_down_percent: slowdown(&ingest_alone, &ingest_target_down),
+        ingest_slowdown_forwarding_percent: slowdown(&ingest_alone, &ingest_while_forwarding),
+        ingest_alone,
+        ingest_target_down,
+        lag_target_down,
+        forwarding,
+        ingest_while_forwarding,
+        forwarded_meanwhile,
+    };
+    let markdown = markdown(&results);
+    std::fs::create_dir_all(&config.out).unwrap();
+    std::fs::write(config.out.join("FORWARDING.md"), &markdown).unwrap();
+    std::fs::write(
+        config.out.join("forwarding-results.json"),
+        serde_json::to_string_pretty(&results).unwrap() + "\n",
+    )
+    .unwrap();
+    println!("\n{markdown}");
+    tokio::task::spawn_blocking(move || cluster.stop())
+        .await
+        .unwrap()
+        .unwrap();
+}
