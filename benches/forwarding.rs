@@ -26,22 +26,27 @@
 //! A smoke run: `FORWARD_BENCH_STATEMENTS=2000 FORWARD_BENCH_SECONDS=2
 //! FORWARD_BENCH_OUT=target/forwarding-smoke cargo bench --bench forwarding`.
 
+#[path = "shared/cluster.rs"]
+mod cluster;
 #[path = "forwarding/report.rs"]
 mod report;
+#[path = "shared/results.rs"]
+mod results;
+#[path = "shared/server.rs"]
+mod server;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use commonplace::store::embedded::Cluster;
 use commonplace::workload::Workload;
 use serde_json::Value;
-use tokio_postgres::NoTls;
 
-use report::{commit, machine, markdown, Rate, Results};
+use cluster::{connect, database_url, recreate};
+use report::{markdown, Rate, Results};
+use server::{KEY, SECRET};
 
-const KEY: &str = "bench";
-const SECRET: &str = "bench-secret-not-for-production-use";
 const INGEST_BATCH: usize = 100;
 
 struct Config {
@@ -95,41 +100,13 @@ struct Server {
 
 impl Server {
     async fn start(config: &Config, cluster: &Cluster, database: &str, log: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let log_file = std::fs::File::create(log).expect("server log");
-        let child = Command::new(&config.server_bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &database_url(cluster, database)])
-            .args(["--log-format", "json"])
-            .env("COMMONPLACE_BOOTSTRAP_KEY", KEY)
-            .env("COMMONPLACE_BOOTSTRAP_SECRET", SECRET)
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", config.server_bin.display()));
-        let mut server = Server { child, port };
-        let http = reqwest::Client::new();
         let started = Instant::now();
-        loop {
-            let health = http.get(server.url("/health")).send().await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                return server;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("the server exited ({status}); see {}", log.display());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the server was not ready within 120 s; see {}",
-                log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let database_url = database_url(cluster, database);
+        let (child, port) = server::spawn(&config.server_bin, &database_url, log_file);
+        let mut server = Server { child, port };
+        server::until_ready(&mut server.child, port, log, started).await;
+        server
     }
 
     fn url(&self, path: &str) -> String {
@@ -150,34 +127,6 @@ impl Drop for Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn database_url(cluster: &Cluster, database: &str) -> String {
-    format!(
-        "host={} user=commonplace dbname={database}",
-        cluster.socket_dir().display()
-    )
-}
-
-async fn connect(cluster: &Cluster, database: &str) -> tokio_postgres::Client {
-    let (client, connection) = cluster
-        .config(database)
-        .connect(NoTls)
-        .await
-        .expect("connect to the bench cluster");
-    tokio::spawn(connection);
-    client
-}
-
-async fn recreate(cluster: &Cluster, database: &str) {
-    let admin = connect(cluster, "postgres").await;
-    // Each alone: neither may run inside the transaction a batch of statements is.
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
-        format!("CREATE DATABASE {database}"),
-    ] {
-        admin.batch_execute(&sql).await.unwrap();
     }
 }
 
@@ -435,9 +384,9 @@ async fn main() {
     drop(source);
 
     let results = Results {
-        commit: commit(),
+        commit: results::commit(&["benches/FORWARDING.md", "benches/forwarding-results.json"]),
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        machine: machine(),
+        machine: results::machine(),
         settings: std::env::vars()
             .filter(|(k, _)| k.starts_with("FORWARD_BENCH_") || k == "BENCH_SERVER_BIN")
             .chain([
@@ -456,15 +405,11 @@ async fn main() {
         ingest_while_forwarding,
         forwarded_meanwhile,
     };
-    let markdown = markdown(&results);
-    std::fs::create_dir_all(&config.out).unwrap();
-    std::fs::write(config.out.join("FORWARDING.md"), &markdown).unwrap();
-    std::fs::write(
-        config.out.join("forwarding-results.json"),
-        serde_json::to_string_pretty(&results).unwrap() + "\n",
-    )
-    .unwrap();
-    println!("\n{markdown}");
+    results::write(
+        &config.out,
+        ("FORWARDING.md", &markdown(&results)),
+        ("forwarding-results.json", &results),
+    );
     tokio::task::spawn_blocking(move || cluster.stop())
         .await
         .unwrap()

@@ -80,7 +80,7 @@ impl Server {
         let seen = ready.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                if line.contains("xAPI endpoint") {
+                if line.starts_with("Commonplace LRS listening: xAPI endpoint") {
                     seen.store(true, Ordering::Relaxed);
                 }
             }

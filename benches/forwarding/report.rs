@@ -1,7 +1,6 @@
 //! The forwarding bench's figures, and FORWARDING.md written from them.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -92,57 +91,4 @@ pub fn markdown(r: &Results) -> String {
         sv = verdict(r.ingest_slowdown_forwarding_percent <= GOAL_SLOWDOWN_PERCENT),
         bv = verdict(r.ingest_slowdown_target_down_percent <= GOAL_SLOWDOWN_PERCENT),
     )
-}
-
-pub fn commit() -> String {
-    let run = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
-    let head = run(&["rev-parse", "--short", "HEAD"]);
-    let dirty = !run(&[
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-        "--",
-        ".",
-        ":!benches/FORWARDING.md",
-        ":!benches/forwarding-results.json",
-    ])
-    .is_empty();
-    if dirty {
-        format!("{head} (with uncommitted changes)")
-    } else {
-        head
-    }
-}
-
-pub fn machine() -> BTreeMap<String, String> {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        .unwrap_or_default();
-    let cores = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
-        .unwrap_or_default();
-    BTreeMap::from([
-        ("cpu".to_string(), model),
-        ("cores".to_string(), cores.to_string()),
-        ("memory_total".to_string(), memory),
-    ])
 }

@@ -1,8 +1,8 @@
 //! What every scenario stands on: the Workload bodies, the server process, the bench
 //! cluster's databases and the learning feed, and the HTTP client.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -12,14 +12,12 @@ use commonplace::workload::Workload;
 use rand::rngs::StdRng;
 use rand::Rng;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use crate::cluster::connect;
 use crate::measure::{truncate, Scenario};
+use crate::server::{self, KEY, SECRET};
 use crate::Config;
-
-const KEY: &str = "bench";
-const SECRET: &str = "bench-secret-not-for-production-use";
 
 /// Workload Statements serialised without their id, ready to take a fresh one.
 pub struct Bodies {
@@ -83,64 +81,21 @@ impl ToSql for JsonbText<'_> {
 pub struct Server {
     child: Child,
     port: u16,
-    log: PathBuf,
 }
 
 impl Server {
     /// Starts the server and waits until `/health` answers 200; returns it and the time
     /// that took.
     pub async fn start(config: &Config, database_url: &str, log: &Path) -> (Server, Duration) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("server log");
         let started = Instant::now();
-        let child = Command::new(&config.server_bin)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                database_url,
-                "--log-format",
-                "json",
-            ])
-            .env("COMMONPLACE_BOOTSTRAP_KEY", KEY)
-            .env("COMMONPLACE_BOOTSTRAP_SECRET", SECRET)
-            .stdout(log_file.try_clone().unwrap())
-            .stderr(log_file)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", config.server_bin.display()));
-        let mut server = Server {
-            child,
-            port,
-            log: log.to_path_buf(),
-        };
-        let http = reqwest::Client::new();
-        let health = format!("http://127.0.0.1:{port}/health");
-        loop {
-            if let Ok(response) = http.get(&health).send().await {
-                if response.status() == 200 {
-                    break;
-                }
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("the server exited ({status}); see {}", server.log.display());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the server was not ready within 120 s; see {}",
-                server.log.display()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let (child, port) = server::spawn(&config.server_bin, database_url, log_file);
+        let mut server = Server { child, port };
+        server::until_ready(&mut server.child, port, log, started).await;
         let ready = started.elapsed();
         (server, ready)
     }
@@ -174,16 +129,6 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
-}
-
-pub async fn connect(cluster: &Cluster, database: &str) -> tokio_postgres::Client {
-    let (client, connection) = cluster
-        .config(database)
-        .connect(NoTls)
-        .await
-        .expect("connect to the bench cluster");
-    tokio::spawn(connection);
-    client
 }
 
 /// Waits until the learning feed has folded in every stored Statement; says how many

@@ -12,9 +12,10 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
+use crate::cluster::connect;
 use crate::harness::{
-    connect, copy_store_to_raw, db_error, drain_learning_feed, fresh_id, send, Bodies,
-    FeedProgress, Http, JsonbText,
+    copy_store_to_raw, db_error, drain_learning_feed, fresh_id, send, Bodies, FeedProgress, Http,
+    JsonbText,
 };
 use crate::measure::{MakeOp, Op, Scenario};
 use crate::Run;

@@ -28,18 +28,25 @@
 //! - `BENCH_RENDER`: a run's `results.json`; writes RESULTS.md again from it (same
 //!   figures, commit and date) and measures nothing.
 
+#[path = "../shared/cluster.rs"]
+mod cluster;
 mod harness;
 mod ingest;
 mod measure;
 mod reads;
 mod report;
+#[path = "../shared/results.rs"]
+mod results;
+#[path = "../shared/server.rs"]
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use commonplace::store::embedded::Cluster;
 
-use harness::{connect, drain_learning_feed, Bodies, Http, Server};
+use cluster::{connect, database_url, recreate};
+use harness::{drain_learning_feed, Bodies, Http, Server};
 use measure::{status_kb, Op, Scenario, SizeRun};
 use report::Report;
 
@@ -137,9 +144,13 @@ async fn main() {
     }
     let micro = report::read_criterion(&config.target.join("criterion"));
     let report = Report {
-        commit: report::commit(),
+        commit: results::commit(&[
+            "benches/RESULTS.md",
+            "benches/results.json",
+            "benches/results-10m.json",
+        ]),
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        machine: report::machine(),
+        machine: results::machine(),
         postgres: pg_version,
         seconds_per_scenario: config.seconds,
         clients: config.clients,
@@ -150,15 +161,11 @@ async fn main() {
         runs,
         micro,
     };
-    let markdown = report.markdown();
-    std::fs::create_dir_all(&config.out).unwrap();
-    std::fs::write(config.out.join("RESULTS.md"), &markdown).unwrap();
-    std::fs::write(
-        config.out.join("results.json"),
-        serde_json::to_string_pretty(&report).unwrap() + "\n",
-    )
-    .unwrap();
-    println!("\n{markdown}");
+    results::write(
+        &config.out,
+        ("RESULTS.md", &report.markdown()),
+        ("results.json", &report),
+    );
     tokio::task::spawn_blocking(move || cluster.stop())
         .await
         .unwrap()
@@ -236,18 +243,9 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     let existing = harness::database_statements(cluster, &database).await;
     let reuse = config.reuse && existing.is_some_and(|n| n as usize >= size);
     if !reuse {
-        let admin = connect(cluster, "postgres").await;
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
-            format!("CREATE DATABASE {database}"),
-        ] {
-            admin.batch_execute(&sql).await.unwrap();
-        }
+        recreate(cluster, &database).await;
     }
-    let url = format!(
-        "host={} user=commonplace dbname={database}",
-        cluster.socket_dir().display()
-    );
+    let url = database_url(cluster, &database);
     let log = config.target.join(format!("bench-load/server-{size}.log"));
     let (server, first_ready) = Server::start(config, &url, &log).await;
     println!(

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -114,69 +113,6 @@ pub struct Report {
     pub runs: Vec<SizeRun>,
     /// Criterion means (ns) of `cargo bench --bench micro`, when it ran before.
     pub micro: BTreeMap<String, f64>,
-}
-
-pub fn commit() -> String {
-    let run = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
-    let head = run(&["rev-parse", "--short", "HEAD"]);
-    // The results files are this harness's output: a checkout holding an earlier run's
-    // is still the commit it names.
-    let dirty = !run(&[
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-        "--",
-        ".",
-        ":!benches/RESULTS.md",
-        ":!benches/results.json",
-        ":!benches/results-10m.json",
-    ])
-    .is_empty();
-    if dirty {
-        format!("{head} (with uncommitted changes)")
-    } else {
-        head
-    }
-}
-
-pub fn machine() -> BTreeMap<String, String> {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        .unwrap_or_default();
-    let cores = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem = |field: &str| {
-        meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
-            .unwrap_or_default()
-    };
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    BTreeMap::from([
-        ("cpu".to_string(), model),
-        ("cores".to_string(), cores.to_string()),
-        ("memory_total".to_string(), mem("MemTotal:")),
-        ("memory_available".to_string(), mem("MemAvailable:")),
-        ("load_average_at_end".to_string(), load.trim().to_string()),
-        ("kernel".to_string(), kernel.trim().to_string()),
-    ])
 }
 
 pub fn read_criterion(dir: &Path) -> BTreeMap<String, f64> {

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::target::{backoff, Answer, Outgoing, Target};
 use super::Connections;
-use crate::store::forwarding::{self as sql, Batch, StoredStatement};
+use crate::store::forwarding::Batch;
+use crate::store::forwarding_reads::{self as reads, StoredStatement};
 
 /// Attachment content by hash: (sha2, content type, content).
 pub type Attachments = Vec<(String, String, Vec<u8>)>;
@@ -66,7 +67,7 @@ pub async fn deliver(
         }
         let seqs: Vec<i64> = job.statements.iter().map(|s| s.seq).collect();
         if let Ok(client) = conns.get().await {
-            if let Ok(held) = sql::existing_seqs(&client, store_id, &seqs).await {
+            if let Ok(held) = reads::existing_seqs(&client, store_id, &seqs).await {
                 job.statements.retain(|s| held.contains(&s.seq));
                 job.attachments = only_of(&job.attachments, &job.statements);
             }

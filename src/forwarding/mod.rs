@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 use uuid::Uuid;
 
-use crate::store::{self, forwarding as sql};
+use crate::store::{self, forwarding as sql, forwarding_reads as reads};
 
 /// How many of the pool's connections forwarding uses at most.
 pub const CONNECTIONS: usize = 2;
@@ -41,7 +41,7 @@ pub const CONNECTIONS: usize = 2;
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// How often the engine looks for forwarders to claim (new, resumed, or left).
 const CLAIM_EVERY: Duration = Duration::from_millis(250);
-/// How often the engine reads the settled seq for its runners (`sql::settled_seq`,
+/// How often the engine reads the settled seq for its runners (`reads::settled_seq`,
 /// which reads `pg_locks`): once for all of them, and how soon a caught-up runner sees
 /// a new Statement.
 const SETTLED_EVERY: Duration = Duration::from_millis(200);
@@ -171,7 +171,7 @@ async fn run(
 }
 
 async fn settled_seq(conns: &Connections) -> Result<i64, store::Error> {
-    sql::settled_seq(&*conns.get().await?).await
+    reads::settled_seq(&*conns.get().await?).await
 }
 
 /// Claims the forwarders this instance may take now (see [`claim_room`]).
@@ -181,7 +181,7 @@ async fn claim_some(
     except: &[i64],
 ) -> Result<Vec<sql::Claimed>, store::Error> {
     let client = conns.get().await?;
-    let leases = sql::leases_by_instance(&client).await?;
+    let leases = reads::leases_by_instance(&client).await?;
     let mine = leases
         .iter()
         .find(|(holder, _)| *holder == instance)

@@ -27,9 +27,9 @@ use super::job::{attachment_hashes, deliver, only_of, Attachments, Job, JobKind,
 use super::progress::Progress;
 use super::target::Target;
 use super::{Connections, LEASE_TTL};
-use crate::store::forwarding::{
-    self as sql, Batch, Claimed, DeadLetter, Finished, Lease, Renewal, StoredStatement,
-};
+use crate::store::forwarding::{self as sql, Batch, Claimed, DeadLetter, Finished, Lease, Renewal};
+use crate::store::forwarding_reads::{self as reads, StoredStatement};
+use crate::store::statement_reads;
 use crate::store::Error;
 
 /// How often the lease is renewed, and a pause or replay request noticed.
@@ -214,7 +214,7 @@ impl Runner {
     async fn restore(&mut self) -> Result<bool, Error> {
         let mut client = self.conns.get().await?;
         let mut resend = Vec::new();
-        for recorded in sql::recorded_batches(&client, self.lease.forwarder_id).await? {
+        for recorded in reads::recorded_batches(&client, self.lease.forwarder_id).await? {
             let batch = recorded.batch;
             if batch.upto_seq <= self.progress.position() {
                 continue;
@@ -234,12 +234,7 @@ impl Runner {
         }
         self.scanned = self.progress.end();
         let seqs: Vec<i64> = resend.iter().flat_map(|b| b.seqs.iter().copied()).collect();
-        let mut stored: HashMap<i64, StoredStatement> =
-            sql::statements_by_seq(&client, self.store_id, &seqs)
-                .await?
-                .into_iter()
-                .map(|s| (s.seq, s))
-                .collect();
+        let mut stored = reads::statements_by_seq(&client, self.store_id, &seqs).await?;
         for batch in resend {
             // Those erased since are gone; the rest go as they went before.
             let statements: Vec<StoredStatement> = batch
@@ -327,7 +322,7 @@ impl Runner {
         let limit = (self.batch_size * 2).clamp(READ_MIN, READ_MAX);
         let client = self.conns.get().await?;
         let statements =
-            sql::read_after(&client, self.store_id, self.scanned, settled, limit as i64).await?;
+            reads::read_after(&client, self.store_id, self.scanned, settled, limit as i64).await?;
         let voided: Vec<Uuid> = if self.filter.voiding {
             statements.iter().filter_map(|s| s.voids).collect()
         } else {
@@ -336,7 +331,7 @@ impl Runner {
         let targets: HashMap<Uuid, StoredStatement> = if voided.is_empty() {
             HashMap::new()
         } else {
-            sql::statements_by_id(&client, self.store_id, &voided)
+            reads::statements_by_id(&client, self.store_id, &voided)
                 .await?
                 .into_iter()
                 .map(|s| (s.id, s))
@@ -510,17 +505,12 @@ impl Runner {
         }
         let mut client = self.conns.get().await?;
         let going: Vec<i64> = self.replaying.iter().copied().collect();
-        let replays = sql::replays(&client, self.lease.forwarder_id, &going, room as i64).await?;
+        let replays = reads::replays(&client, self.lease.forwarder_id, &going, room as i64).await?;
         if replays.is_empty() {
             return Ok(true);
         }
         let seqs: Vec<i64> = replays.iter().map(|r| r.seq).collect();
-        let mut stored: HashMap<i64, StoredStatement> =
-            sql::statements_by_seq(&client, self.store_id, &seqs)
-                .await?
-                .into_iter()
-                .map(|s| (s.seq, s))
-                .collect();
+        let mut stored = reads::statements_by_seq(&client, self.store_id, &seqs).await?;
         for replay in replays {
             let Some(statement) = stored.remove(&replay.seq) else {
                 // Erased since: nothing is left to send.
@@ -558,7 +548,7 @@ impl Runner {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
-        sql::attachments(client, self.store_id, &hashes).await
+        statement_reads::attachment_contents(client, self.store_id, &hashes).await
     }
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::webhook::Webhook;
 use super::xapi::Xapi;
-use crate::store::forwarding::StoredStatement;
+use crate::store::forwarding_reads::StoredStatement;
 
 /// How long one request may take, connecting included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -20,6 +20,16 @@ use nix::unistd::{Gid, Pid, Uid, User};
 /// The role and database the embedded cluster is created with.
 pub const SUPERUSER: &str = "commonplace";
 pub const DATABASE: &str = "commonplace";
+/// What `initdb` is given beside the data directory: the superuser, local trust, UTF-8
+/// and the C locale (the replica tests' clusters are made the same way).
+pub const INITDB_OPTIONS: [&str; 6] = [
+    "--username",
+    SUPERUSER,
+    "--auth=trust",
+    "--encoding=UTF8",
+    "--locale=C",
+    "--no-instructions",
+];
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -403,14 +413,7 @@ fn init_cluster(
         .command(&binaries.initdb)
         .arg("--pgdata")
         .arg(&scratch)
-        .args([
-            "--username",
-            SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-instructions",
-        ])
+        .args(INITDB_OPTIONS)
         .current_dir(data_dir)
         .stdin(Stdio::null())
         .output()

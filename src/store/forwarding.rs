@@ -1,4 +1,5 @@
-//! Forwarding delivery (`crate::forwarding`): every SQL statement the engine runs.
+//! Forwarding delivery (`crate::forwarding`): the engine's leases and writes (what it
+//! reads is in `store::forwarding_reads`).
 //!
 //! A forwarder is delivered for by the instance holding its row lease (migration 0018).
 //! Every write here first locks the forwarder's row where `lease_owner` is still the
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Client, Transaction};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::Error;
@@ -39,19 +40,6 @@ pub struct Claimed {
     pub position: i64,
 }
 
-/// A stored Statement with what the filter needs beside it.
-#[derive(Debug, Clone)]
-pub struct StoredStatement {
-    pub seq: i64,
-    pub id: Uuid,
-    pub mode: Option<String>,
-    /// The Statement it voids, when it is a voiding Statement.
-    pub voids: Option<Uuid>,
-    pub body: Value,
-    /// The tags of the credential that wrote it.
-    pub tags: Map<String, Value>,
-}
-
 /// A batch formed beyond the position: it covers the seqs (after_seq, upto_seq] of the
 /// store and carries the matching ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +50,6 @@ pub struct Batch {
     pub seqs: Vec<i64>,
 }
 
-/// A recorded batch and whether it was finished.
-#[derive(Debug, Clone)]
-pub struct RecordedBatch {
-    pub batch: Batch,
-    pub done: bool,
-}
-
 /// A Statement the target rejected for itself.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
@@ -76,13 +57,6 @@ pub struct DeadLetter {
     pub statement_id: Uuid,
     pub status: i32,
     pub answer: String,
-}
-
-/// A dead letter `forwarders replay --dead-letters` asked to send again.
-#[derive(Debug, Clone)]
-pub struct Replay {
-    pub seq: i64,
-    pub delivery: Uuid,
 }
 
 /// How a batch ended.
@@ -105,20 +79,6 @@ pub enum Renewal {
 
 const FORWARDER_COLUMNS: &str = "id, lease_owner, name, store_id, kind, url, auth, xapi_version, \
                                  filter, batch_size, linger_ms, max_in_flight, position";
-
-/// The unexpired leases of active forwarders, counted per engine instance holding them.
-pub async fn leases_by_instance(client: &Client) -> Result<Vec<(Uuid, i64)>, Error> {
-    let rows = client
-        .query(
-            "SELECT lease_instance, count(*) FROM forwarders
-              WHERE state = 'active' AND lease_owner IS NOT NULL AND lease_until >= now()
-                AND lease_instance IS NOT NULL
-              GROUP BY lease_instance",
-            &[],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
 
 /// Claims for `instance` up to `limit` active forwarders nobody holds (or whose lease
 /// expired), but for those in `except` (which it still runs), each with a fresh token.
@@ -196,164 +156,18 @@ pub async fn release(client: &Client, lease: Lease) -> Result<(), Error> {
     Ok(())
 }
 
-/// The batches recorded beyond the position, in seq order.
-pub async fn recorded_batches(
-    client: &Client,
-    forwarder_id: i64,
-) -> Result<Vec<RecordedBatch>, Error> {
-    let rows = client
-        .query(
-            "SELECT after_seq, upto_seq, delivery, seqs, done FROM forwarder_batches
-              WHERE forwarder_id = $1 ORDER BY after_seq",
-            &[&forwarder_id],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| RecordedBatch {
-            batch: Batch {
-                after_seq: r.get(0),
-                upto_seq: r.get(1),
-                delivery: r.get(2),
-                seqs: r.get(3),
-            },
-            done: r.get(4),
-        })
-        .collect())
-}
-
-/// The settled seq: every Statement up to it is committed or abandoned, so a read up to
-/// it never passes a writer that commits late (the learning feed's rule). It must be
-/// read by a statement of its own that ends before the Statements are read: in one
-/// statement, whose snapshot is taken before `commonplace_settled_seq` reads the
-/// in-flight marks, a writer that reserved after the snapshot and committed before the
-/// marks were read would be neither marked nor visible, and the position would pass it
-/// for good (migration 0013 tells the same of the watermark). The engine reads it once
-/// per tick for all its runners (it reads `pg_locks`), so every [`read_after`] uses a
-/// value read before it began.
-pub async fn settled_seq(client: &Client) -> Result<i64, Error> {
-    Ok(client
-        .query_one("SELECT commonplace_settled_seq()", &[])
-        .await?
-        .get(0))
-}
-
-/// Up to `limit` Statements of the store after `after`, up to `settled` (from
-/// [`settled_seq`], read before this), in seq order.
-pub async fn read_after(
-    client: &Client,
-    store_id: i64,
-    after: i64,
-    settled: i64,
-    limit: i64,
-) -> Result<Vec<StoredStatement>, Error> {
-    let rows = client
-        .query(
-            "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
-               FROM (SELECT seq, id, mode, voids, body, credential FROM statements
-                      WHERE store_id = $1 AND seq > $2 AND seq <= $3
-                      ORDER BY seq LIMIT $4) n
-               LEFT JOIN credentials c ON c.key = n.credential
-              ORDER BY n.seq",
-            &[&store_id, &after, &settled, &limit],
-        )
-        .await?;
-    Ok(rows.iter().map(stored_statement).collect())
-}
-
-/// Statements of the store by id (the targets of voiding Statements).
-pub async fn statements_by_id(
-    client: &Client,
-    store_id: i64,
-    ids: &[Uuid],
-) -> Result<Vec<StoredStatement>, Error> {
-    let rows = client
-        .query(
-            "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
-               FROM statements n LEFT JOIN credentials c ON c.key = n.credential
-              WHERE n.store_id = $1 AND n.id = ANY($2)",
-            &[&store_id, &ids],
-        )
-        .await?;
-    Ok(rows.iter().map(stored_statement).collect())
-}
-
-/// Statements of the store by seq, in seq order (a recorded batch sent again); those
-/// erased since are missing.
-pub async fn statements_by_seq(
-    client: &Client,
-    store_id: i64,
-    seqs: &[i64],
-) -> Result<Vec<StoredStatement>, Error> {
-    let rows = client
-        .query(
-            "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
-               FROM statements n LEFT JOIN credentials c ON c.key = n.credential
-              WHERE n.store_id = $1 AND n.seq = ANY($2)
-              ORDER BY n.seq",
-            &[&store_id, &seqs],
-        )
-        .await?;
-    Ok(rows.iter().map(stored_statement).collect())
-}
-
-/// Which of these seqs the store still holds (a person's erasure removes Statements).
-pub async fn existing_seqs(
-    client: &Client,
-    store_id: i64,
-    seqs: &[i64],
-) -> Result<Vec<i64>, Error> {
-    let rows = client
-        .query(
-            "SELECT seq FROM statements WHERE store_id = $1 AND seq = ANY($2)",
-            &[&store_id, &seqs],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-fn stored_statement(row: &tokio_postgres::Row) -> StoredStatement {
-    let tags: Option<Value> = row.get(5);
-    StoredStatement {
-        seq: row.get(0),
-        id: row.get(1),
-        mode: row.get(2),
-        voids: row.get(3),
-        body: row.get(4),
-        tags: match tags {
-            Some(Value::Object(tags)) => tags,
-            _ => Map::new(),
-        },
-    }
-}
-
-/// Attachment content the store holds, by hash: (sha2, content type, content).
-pub async fn attachments(
-    client: &Client,
-    store_id: i64,
-    hashes: &[String],
-) -> Result<Vec<(String, String, Vec<u8>)>, Error> {
-    let rows = client
-        .query(
-            "SELECT sha2, content_type, content FROM attachments WHERE store_id = $1 AND sha2 = ANY($2)",
-            &[&store_id, &hashes],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
-}
-
-/// Locks the forwarder's row if the lease is still this owner's.
-async fn hold(tx: &Transaction<'_>, lease: Lease) -> Result<bool, Error> {
-    Ok(tx
+/// A transaction holding the forwarder's row locked, if the lease is still this owner's;
+/// `None` otherwise (the caller then writes nothing).
+async fn hold(client: &mut Client, lease: Lease) -> Result<Option<Transaction<'_>>, Error> {
+    let tx = client.transaction().await?;
+    let held = tx
         .query_opt(
             "SELECT 1 FROM forwarders WHERE id = $1 AND lease_owner = $2 FOR NO KEY UPDATE",
             &[&lease.forwarder_id, &lease.token],
         )
         .await?
-        .is_some())
+        .is_some();
+    Ok(held.then_some(tx))
 }
 
 async fn insert_batches(
@@ -380,10 +194,9 @@ async fn insert_batches(
 
 /// Records a batch before it is first sent.
 pub async fn record_batch(client: &mut Client, lease: Lease, batch: &Batch) -> Result<bool, Error> {
-    let tx = client.transaction().await?;
-    if !hold(&tx, lease).await? {
+    let Some(tx) = hold(client, lease).await? else {
         return Ok(false);
-    }
+    };
     insert_batches(&tx, lease.forwarder_id, &[batch]).await?;
     tx.commit().await?;
     Ok(true)
@@ -396,10 +209,9 @@ pub async fn split_batch(
     parent_after_seq: i64,
     halves: [&Batch; 2],
 ) -> Result<bool, Error> {
-    let tx = client.transaction().await?;
-    if !hold(&tx, lease).await? {
+    let Some(tx) = hold(client, lease).await? else {
         return Ok(false);
-    }
+    };
     tx.execute(
         "DELETE FROM forwarder_batches WHERE forwarder_id = $1 AND after_seq = $2",
         &[&lease.forwarder_id, &parent_after_seq],
@@ -419,19 +231,12 @@ pub async fn finish_batch(
     finished: &Finished,
     advance_to: Option<i64>,
 ) -> Result<bool, Error> {
-    let tx = client.transaction().await?;
-    if !hold(&tx, lease).await? {
+    let Some(tx) = hold(client, lease).await? else {
         return Ok(false);
-    }
+    };
     match finished {
         Finished::Delivered(count) => {
-            tx.execute(
-                "UPDATE forwarders SET delivered = delivered + $2,
-                        last_delivered_at = CASE WHEN $2 > 0 THEN now() ELSE last_delivered_at END
-                  WHERE id = $1",
-                &[&lease.forwarder_id, count],
-            )
-            .await?;
+            count_delivered(&tx, lease.forwarder_id, *count).await?;
         }
         Finished::DeadLettered(letter) => {
             if dead_letter(&tx, lease.forwarder_id, letter).await? {
@@ -457,10 +262,9 @@ pub async fn finish_batch(
 
 /// Moves the position over Statements that matched nothing (or over finished batches).
 pub async fn advance(client: &mut Client, lease: Lease, position: i64) -> Result<bool, Error> {
-    let tx = client.transaction().await?;
-    if !hold(&tx, lease).await? {
+    let Some(tx) = hold(client, lease).await? else {
         return Ok(false);
-    }
+    };
     move_position(&tx, lease.forwarder_id, position).await?;
     tx.commit().await?;
     Ok(true)
@@ -479,6 +283,18 @@ async fn move_position(
     tx.execute(
         "DELETE FROM forwarder_batches WHERE forwarder_id = $1 AND upto_seq <= $2",
         &[&forwarder_id, &position],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Counts Statements the target took (none, for one erased before it was sent again).
+async fn count_delivered(tx: &Transaction<'_>, forwarder_id: i64, count: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE forwarders SET delivered = delivered + $2,
+                last_delivered_at = CASE WHEN $2 > 0 THEN now() ELSE last_delivered_at END
+          WHERE id = $1",
+        &[&forwarder_id, &count],
     )
     .await?;
     Ok(())
@@ -545,31 +361,6 @@ pub async fn count_failure(client: &Client, lease: Lease, error: &str) -> Result
     Ok(updated == 1)
 }
 
-/// Up to `limit` of the dead letters asked to be sent again, but for those in `except`
-/// (already going), in seq order.
-pub async fn replays(
-    client: &Client,
-    forwarder_id: i64,
-    except: &[i64],
-    limit: i64,
-) -> Result<Vec<Replay>, Error> {
-    let rows = client
-        .query(
-            "SELECT seq, delivery FROM forwarder_dead_letters
-              WHERE forwarder_id = $1 AND replay AND seq <> ALL($2)
-              ORDER BY seq LIMIT $3",
-            &[&forwarder_id, &except, &limit],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Replay {
-            seq: r.get(0),
-            delivery: r.get(1),
-        })
-        .collect())
-}
-
 /// Ends the replay of a dead letter: delivered (or erased since, `Delivered(0)`), it
 /// leaves the list; rejected again, it stays with the new answer.
 pub async fn finish_replay(
@@ -578,10 +369,9 @@ pub async fn finish_replay(
     seq: i64,
     finished: &Finished,
 ) -> Result<bool, Error> {
-    let tx = client.transaction().await?;
-    if !hold(&tx, lease).await? {
+    let Some(tx) = hold(client, lease).await? else {
         return Ok(false);
-    }
+    };
     match finished {
         Finished::Delivered(count) => {
             tx.execute(
@@ -589,13 +379,7 @@ pub async fn finish_replay(
                 &[&lease.forwarder_id, &seq],
             )
             .await?;
-            tx.execute(
-                "UPDATE forwarders SET delivered = delivered + $2,
-                        last_delivered_at = CASE WHEN $2 > 0 THEN now() ELSE last_delivered_at END
-                  WHERE id = $1",
-                &[&lease.forwarder_id, count],
-            )
-            .await?;
+            count_delivered(&tx, lease.forwarder_id, *count).await?;
         }
         Finished::DeadLettered(letter) => {
             dead_letter(&tx, lease.forwarder_id, letter).await?;

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod erasure;
 pub mod forwarders;
 pub mod forwarding;
+pub mod forwarding_reads;
 pub mod hosts;
 pub mod learning;
 pub mod learning_feed;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Client, Pool};
 use serde_json::Value;
 use tokio_postgres::types::{PgLsn, ToSql};
 use uuid::Uuid;
@@ -283,6 +283,19 @@ pub async fn attachments(
     hashes: &[String],
 ) -> Result<HashMap<String, (String, Vec<u8>)>, Error> {
     let client = pool.get().await?;
+    let contents = attachment_contents(&client, store_id, hashes).await?;
+    Ok(contents
+        .into_iter()
+        .map(|(sha2, content_type, content)| (sha2, (content_type, content)))
+        .collect())
+}
+
+/// Attachment content the store holds, by hash: (sha2, content type, content).
+pub async fn attachment_contents(
+    client: &Client,
+    store_id: i64,
+    hashes: &[String],
+) -> Result<Vec<(String, String, Vec<u8>)>, Error> {
     let rows = client
         .query(
             "SELECT sha2, content_type, content FROM attachments WHERE store_id = $1 AND sha2 = ANY($2)",
@@ -291,7 +304,7 @@ pub async fn attachments(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
 }
 

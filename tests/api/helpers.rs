@@ -156,17 +156,7 @@ impl TestApp {
     /// Runs `commonplace ARGS --database-url URL` against this app's database: its
     /// stdout when it succeeds, its stderr when it fails.
     pub fn command(&self, args: &[&str]) -> Result<String, String> {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
-            .args(args)
-            .args(["--database-url", &self.database_url])
-            .output()
-            .expect("run commonplace");
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        if output.status.success() {
-            Ok(text(&output.stdout))
-        } else {
-            Err(text(&output.stderr))
-        }
+        command(&self.database_url, args)
     }
 
     /// A connection of its own, outside the pool: to hold a transaction open while the
@@ -212,6 +202,26 @@ impl TestApp {
     }
 }
 
+/// Runs `commonplace ARGS --database-url URL` (the environment's database URL left out):
+/// its stdout when it succeeds, its stderr when it fails.
+pub fn command<S: AsRef<std::ffi::OsStr>>(
+    database_url: &str,
+    args: &[S],
+) -> Result<String, String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
+        .args(args)
+        .args(["--database-url", database_url])
+        .env_remove("COMMONPLACE_DATABASE_URL")
+        .output()
+        .expect("run commonplace");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if output.status.success() {
+        Ok(text(&output.stdout))
+    } else {
+        Err(text(&output.stderr))
+    }
+}
+
 /// A client whose requests come from `address` (any of 127.0.0.0/8 reaches the
 /// server), so that the per-address counter of one client leaves another's alone.
 pub fn client_from(address: &str) -> reqwest::Client {
@@ -226,7 +236,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let database_url = fresh_database().await;
+    spawn_app_on(fresh_database().await, adjust).await
+}
+
+/// The app with the test settings, `adjust`ed, on a database of the caller's (another
+/// cluster's, or one reached through a pooler).
+pub async fn spawn_app_on(database_url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings("127.0.0.1:0".parse().unwrap(), &database_url);
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("build app");

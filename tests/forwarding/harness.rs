@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{connect, fresh_database, TestApp};
+use crate::helpers::{self, connect, fresh_database, TestApp};
 use crate::server::{self, Server, KEY, SECRET};
 
 /// How long forwarding may take to settle before a test gives up: generous, as the
@@ -72,23 +72,11 @@ where
 
 /// `commonplace ARGS --database-url URL`: stdout when it succeeds, stderr when not.
 pub async fn command(database_url: &str, args: &[&str]) -> Result<String, String> {
-    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    all.extend(["--database-url".to_string(), database_url.to_string()]);
-    tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
-            .args(&all)
-            .env_remove("COMMONPLACE_DATABASE_URL")
-            .output()
-            .expect("run commonplace");
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        if output.status.success() {
-            Ok(text(&output.stdout))
-        } else {
-            Err(text(&output.stderr))
-        }
-    })
-    .await
-    .unwrap()
+    let database_url = database_url.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || helpers::command(&database_url, &args))
+        .await
+        .unwrap()
 }
 
 /// The LRS Statements are forwarded from: `commonplace serve` on a database of its own,

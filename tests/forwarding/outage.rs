@@ -10,18 +10,11 @@ use serde_json::Value;
 use crate::harness::{eventually, id_of, ids, statement, Source, Target, COMPLETED, EXPERIENCED};
 use crate::helpers::metric_sample;
 use crate::receiver::Receiver;
+use crate::server::free_port;
 
 const SECRET: &str = "whsec-outage-44c2b7d1-forwarding-tests";
 const TARGET_KEY: &str = "forwarding-target-key";
 const TARGET_SECRET: &str = "forwarding-target-secret-6f1e0c2b9a7d";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn some(n: usize, what: &str) -> Vec<Value> {
     (0..n)

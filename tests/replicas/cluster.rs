@@ -17,12 +17,14 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
+use commonplace::store::embedded::INITDB_OPTIONS;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{Pid, Uid, User};
 use tokio_postgres::NoTls;
 
-/// The superuser every cluster is created with (`initdb --auth=trust`).
-pub const SUPERUSER: &str = "commonplace";
+/// The superuser every cluster is created with (`initdb --auth=trust`): the embedded
+/// cluster's.
+pub use commonplace::store::embedded::SUPERUSER;
 /// The database [`Replicated::start`] creates for the server under test.
 pub const DATABASE: &str = "lrs";
 
@@ -363,20 +365,9 @@ impl Replicated {
         }
         let mut primary = Node::new(root.path(), "primary");
         let pgdata = primary.pgdata.to_str().unwrap().to_string();
-        run(
-            &format!("{BIN}/initdb"),
-            &[
-                "--pgdata",
-                &pgdata,
-                "--username",
-                SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-instructions",
-                "--no-sync",
-            ],
-        );
+        let mut initdb = vec!["--pgdata", &pgdata, "--no-sync"];
+        initdb.extend(INITDB_OPTIONS);
+        run(&format!("{BIN}/initdb"), &initdb);
         primary.start().await;
         primary
             .execute(&format!("CREATE DATABASE {DATABASE}"))

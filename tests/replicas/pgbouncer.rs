@@ -3,41 +3,13 @@
 //! pooling refused at start-up, before anything is written, with a message that says
 //! what to change.
 
-use std::net::SocketAddr;
-
-use commonplace::startup::Application;
-use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::cluster::{PoolMode, Replicated, DATABASE};
-use crate::helpers::{credential_for_everything, test_settings, TestApp};
+use crate::helpers::spawn_app_on;
 use crate::server::refused;
-
-/// The app in this process on a database reached through `url` (its own pool and the
-/// test's helpers alike).
-async fn app_on(url: &str) -> TestApp {
-    let settings = test_settings("127.0.0.1:0".parse().unwrap(), url);
-    let app = Application::build(settings).await.expect("build app");
-    let pool = app.pool().clone();
-    let address: SocketAddr = format!("127.0.0.1:{}", app.port()).parse().unwrap();
-    tokio::spawn(app.run_until_stopped());
-    let secret = credential_for_everything(&pool).await;
-    let mut headers = HeaderMap::new();
-    headers.insert("accept", HeaderValue::from_static("application/json"));
-    TestApp {
-        address,
-        pool,
-        database_url: url.to_string(),
-        http: reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-        key: secret.key,
-        secret: secret.secret,
-    }
-}
 
 fn statement(id: Uuid, n: usize) -> Value {
     json!({
@@ -60,7 +32,7 @@ async fn ok_json(response: reqwest::Response) -> Value {
 async fn the_whole_api_works_through_pgbouncer_in_session_mode() {
     let clusters = Replicated::start().await;
     let bouncer = clusters.bouncer(PoolMode::Session);
-    let app = app_on(&bouncer.url(DATABASE)).await;
+    let app = spawn_app_on(bouncer.url(DATABASE), |_| {}).await;
     let lms = app.tagged_writer("lms", &[("source", "lms")]).await;
     // The server's session settings reach PostgreSQL through the pooler.
     let pooled = app.pool.get().await.unwrap();

@@ -5,47 +5,28 @@
 //! saying how fresh they are; and the replica's state in `/health` and `/metrics`.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use commonplace::startup::Application;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::cluster::{Replicated, DATABASE};
-use crate::helpers::{credential_for_everything, metric_sample, test_settings, TestApp};
+use crate::helpers::{metric_sample, spawn_app_on, TestApp};
 
 /// Bound of every wait for the replica or the server to reach a state.
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The server in-process, its database the primary, the standby its one replica.
 async fn serve(clusters: &Replicated, max_lag: Duration) -> TestApp {
-    let database_url = clusters.primary.url(DATABASE);
-    let mut settings = test_settings("127.0.0.1:0".parse().unwrap(), &database_url);
-    settings.replicas.urls = vec![clusters.standby.url(DATABASE)];
-    settings.replicas.max_lag = max_lag;
-    let app = Application::build(settings).await.expect("build app");
-    let pool = app.pool().clone();
-    let address: SocketAddr = format!("127.0.0.1:{}", app.port()).parse().unwrap();
-    tokio::spawn(app.run_until_stopped());
-    let secret = credential_for_everything(&pool).await;
-    let mut headers = HeaderMap::new();
-    headers.insert("accept", HeaderValue::from_static("application/json"));
-    TestApp {
-        address,
-        pool,
-        database_url,
-        http: reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-        key: secret.key,
-        secret: secret.secret,
-    }
+    spawn_app_on(clusters.primary.url(DATABASE), |settings| {
+        settings.replicas.urls = vec![clusters.standby.url(DATABASE)];
+        settings.replicas.max_lag = max_lag;
+    })
+    .await
 }
 
 /// `host:port/dbname`, as `/health` and `/metrics` name the standby.

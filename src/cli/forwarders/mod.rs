@@ -41,41 +41,13 @@ pub(super) enum ForwardersCommand {
         database: DatabaseArgs,
     },
     /// Show a forwarder with its figures and its dead letters.
-    Show {
-        name: String,
-        /// Print a JSON object.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
+    Show(NamedArgs),
     /// Stop delivering (the position stays; lag builds up).
-    Pause {
-        name: String,
-        /// Print the forwarder as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
+    Pause(NamedArgs),
     /// Deliver again from where it stopped.
-    Resume {
-        name: String,
-        /// Print the forwarder as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
+    Resume(NamedArgs),
     /// Delete a forwarder with its dead letters.
-    Delete {
-        name: String,
-        /// Print the forwarder as it was, as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
+    Delete(NamedArgs),
     /// Send again: the dead letters (--dead-letters), or everything stored after a
     /// time (--since).
     #[command(group(ArgGroup::new("what").required(true).args(["dead_letters", "since"])))]
@@ -94,6 +66,17 @@ pub(super) enum ForwardersCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+}
+
+/// The forwarder a command acts on, and how the result is printed.
+#[derive(Debug, Args)]
+pub(super) struct NamedArgs {
+    name: String,
+    /// Print the forwarder as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -262,11 +245,11 @@ impl ForwardersCommand {
     pub(super) fn log_format(&self) -> LogFormat {
         match self {
             ForwardersCommand::Create(args) => args.database.log_format,
+            ForwardersCommand::Show(args)
+            | ForwardersCommand::Pause(args)
+            | ForwardersCommand::Resume(args)
+            | ForwardersCommand::Delete(args) => args.database.log_format,
             ForwardersCommand::List { database, .. }
-            | ForwardersCommand::Show { database, .. }
-            | ForwardersCommand::Pause { database, .. }
-            | ForwardersCommand::Resume { database, .. }
-            | ForwardersCommand::Delete { database, .. }
             | ForwardersCommand::Replay { database, .. } => database.log_format,
         }
     }
@@ -287,11 +270,11 @@ pub(super) async fn forwarders_command(command: ForwardersCommand) -> Result<(),
             })
             .await
         }
-        ForwardersCommand::Show {
+        ForwardersCommand::Show(NamedArgs {
             name,
             json,
             database,
-        } => {
+        }) => {
             with_database(&database, |pool| async move {
                 let (info, dead_letters) = forwarders::show(&pool, &name)
                     .await
@@ -309,21 +292,13 @@ pub(super) async fn forwarders_command(command: ForwardersCommand) -> Result<(),
             })
             .await
         }
-        ForwardersCommand::Pause {
+        ForwardersCommand::Pause(args) => set_active(args, false).await,
+        ForwardersCommand::Resume(args) => set_active(args, true).await,
+        ForwardersCommand::Delete(NamedArgs {
             name,
             json,
             database,
-        } => set_active(name, false, json, database).await,
-        ForwardersCommand::Resume {
-            name,
-            json,
-            database,
-        } => set_active(name, true, json, database).await,
-        ForwardersCommand::Delete {
-            name,
-            json,
-            database,
-        } => {
+        }) => {
             with_database(&database, |pool| async move {
                 let info = forwarders::delete(&pool, &name)
                     .await
@@ -389,12 +364,12 @@ pub(super) async fn forwarders_command(command: ForwardersCommand) -> Result<(),
     }
 }
 
-async fn set_active(
-    name: String,
-    active: bool,
-    json: bool,
-    database: DatabaseArgs,
-) -> Result<(), String> {
+async fn set_active(args: NamedArgs, active: bool) -> Result<(), String> {
+    let NamedArgs {
+        name,
+        json,
+        database,
+    } = args;
     with_database(&database, |pool| async move {
         let info = forwarders::set_active(&pool, &name, active)
             .await

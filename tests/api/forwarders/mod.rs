@@ -19,9 +19,9 @@ mod replay;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::helpers::TestApp;
+use crate::helpers::{spawn_app_with, TestApp};
 
 /// Where forwarders that must never deliver point: nothing listens on the discard port.
 pub(super) const NOWHERE: &str = "http://127.0.0.1:9/xapi";
@@ -42,8 +42,15 @@ pub(super) async fn forwarders_with_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
-    let mut all = vec!["forwarders".to_string()];
-    all.extend(args.iter().map(|a| a.to_string()));
+    let mut all = vec!["forwarders"];
+    all.extend_from_slice(args);
+    commonplace(app, &all, env).await
+}
+
+/// `commonplace ARGS --database-url …` with these environment variables, off the async
+/// threads (the app's engine may hold a row the command waits for).
+pub(super) async fn commonplace(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     all.extend(["--database-url".to_string(), app.database_url.clone()]);
     let env: Vec<(String, String)> = env
         .iter()
@@ -96,6 +103,38 @@ pub(super) fn assert_no_secret(output: &str) {
     for secret in [PASSWORD, CLIENT_SECRET, WEBHOOK_SECRET] {
         assert!(!output.contains(secret), "a secret printed: {output}");
     }
+}
+
+/// A target stricter than the source (it refuses JSON nested deeper than 16 levels), and
+/// a forwarder `strict` from `source` to it, created with `extra` arguments too.
+pub(super) async fn strict_target(source: &TestApp, extra: &[&str]) -> TestApp {
+    let target = spawn_app_with(|settings| settings.limits.max_json_depth = 16).await;
+    let endpoint = format!("http://{}/xapi", target.address);
+    let mut args = vec![
+        "create",
+        "--name",
+        "strict",
+        "--kind",
+        "xapi",
+        "--endpoint",
+        &endpoint,
+        "--username",
+        &target.key,
+        "--password",
+        &target.secret,
+    ];
+    args.extend_from_slice(extra);
+    ok(source, &args).await;
+    target
+}
+
+/// Makes `statement` one the strict target refuses: a result extension nested 24 deep.
+pub(super) fn too_deep_for_the_target(statement: &mut Value) {
+    let mut deep = json!("bottom");
+    for _ in 0..24 {
+        deep = json!([deep]);
+    }
+    statement["result"] = json!({"extensions": {"https://example.org/ext/deep": deep}});
 }
 
 pub(super) async fn list(app: &TestApp) -> Value {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use commonplace::workload::Workload;
 use serde_json::json;
 
-use super::{eventually, ok, ok_json, post, show, NOWHERE};
-use crate::helpers::{spawn_app, spawn_app_with};
+use super::{eventually, ok, ok_json, post, show, strict_target, too_deep_for_the_target, NOWHERE};
+use crate::helpers::spawn_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_since_moves_the_position_back_to_just_before_the_first_statement_stored_after_it() {
@@ -82,36 +82,11 @@ async fn replay_since_moves_the_position_back_to_just_before_the_first_statement
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_shown_with_the_answer_and_sent_again_on_replay() {
     let source = spawn_app().await;
-    // A target stricter than the source: it refuses JSON nested deeper than 16 levels.
-    let target = spawn_app_with(|settings| settings.limits.max_json_depth = 16).await;
+    let target = strict_target(&source, &["--xapi-version", "2.0.0"]).await;
     let mut workload = Workload::new(3);
     let good = workload.statement();
     let mut bad = workload.statement();
-    let mut deep = json!("bottom");
-    for _ in 0..24 {
-        deep = json!([deep]);
-    }
-    bad["result"] = json!({"extensions": {"https://example.org/ext/deep": deep}});
-    let endpoint = format!("http://{}/xapi", target.address);
-    ok(
-        &source,
-        &[
-            "create",
-            "--name",
-            "strict",
-            "--kind",
-            "xapi",
-            "--endpoint",
-            &endpoint,
-            "--username",
-            &target.key,
-            "--password",
-            &target.secret,
-            "--xapi-version",
-            "2.0.0",
-        ],
-    )
-    .await;
+    too_deep_for_the_target(&mut bad);
     post(&source, &[good.clone(), bad.clone()]).await;
 
     let shown = eventually("the refused Statement dead-lettered", || async {
