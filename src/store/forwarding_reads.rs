@@ -103,16 +103,7 @@ pub async fn read_after(
     settled: i64,
     limit: i64,
 ) -> Result<Vec<StoredStatement>, Error> {
-    let from = "(SELECT seq, id, mode, voids, body, credential FROM statements
-                  WHERE store_id = $1 AND seq > $2 AND seq <= $3
-                  ORDER BY seq LIMIT $4)";
-    stored_statements(
-        client,
-        from,
-        "ORDER BY n.seq",
-        &[&store_id, &after, &settled, &limit],
-    )
-    .await
+    stored_statements(client, READ_AFTER, &[&store_id, &after, &settled, &limit]).await
 }
 
 /// Statements of the store by id (the targets of voiding Statements).
@@ -121,8 +112,7 @@ pub async fn statements_by_id(
     store_id: i64,
     ids: &[Uuid],
 ) -> Result<Vec<StoredStatement>, Error> {
-    let condition = "WHERE n.store_id = $1 AND n.id = ANY($2)";
-    stored_statements(client, "statements", condition, &[&store_id, &ids]).await
+    stored_statements(client, BY_ID, &[&store_id, &ids]).await
 }
 
 /// Statements of the store, keyed by seq (a recorded batch or a dead letter sent again);
@@ -132,9 +122,7 @@ pub async fn statements_by_seq(
     store_id: i64,
     seqs: &[i64],
 ) -> Result<HashMap<i64, StoredStatement>, Error> {
-    let condition = "WHERE n.store_id = $1 AND n.seq = ANY($2)";
-    let statements =
-        stored_statements(client, "statements", condition, &[&store_id, &seqs]).await?;
+    let statements = stored_statements(client, BY_SEQ, &[&store_id, &seqs]).await?;
     Ok(statements.into_iter().map(|s| (s.seq, s)).collect())
 }
 
@@ -153,23 +141,27 @@ pub async fn existing_seqs(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// The [`StoredStatement`]s of `from` (the statements table or a query of its columns)
-/// as `n`, with the tags of the credential that wrote each, narrowed and ordered by `tail`.
+// Each reads the Statements as `n`, with the tags of the credential that wrote each.
+const READ_AFTER: &str = "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
+       FROM (SELECT seq, id, mode, voids, body, credential FROM statements
+              WHERE store_id = $1 AND seq > $2 AND seq <= $3
+              ORDER BY seq LIMIT $4) n
+       LEFT JOIN credentials c ON c.key = n.credential
+      ORDER BY n.seq";
+const BY_ID: &str = "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
+       FROM statements n LEFT JOIN credentials c ON c.key = n.credential
+      WHERE n.store_id = $1 AND n.id = ANY($2)";
+const BY_SEQ: &str = "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
+       FROM statements n LEFT JOIN credentials c ON c.key = n.credential
+      WHERE n.store_id = $1 AND n.seq = ANY($2)";
+
+/// The [`StoredStatement`]s one of the queries above finds.
 async fn stored_statements(
     client: &Client,
-    from: &str,
-    tail: &str,
+    sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<StoredStatement>, Error> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT n.seq, n.id, n.mode, n.voids, n.body, c.tags
-                   FROM {from} n LEFT JOIN credentials c ON c.key = n.credential {tail}"
-            ),
-            params,
-        )
-        .await?;
+    let rows = client.query(sql, params).await?;
     Ok(rows.iter().map(stored_statement).collect())
 }
 
