@@ -4,10 +4,15 @@
 //!
 //! 1. ingest: clients POSTing Workload batches of 100 to the source, no forwarder;
 //! 2. the same with a forwarder to a target that is down (its lag builds);
-//! 3. forwarding: a `--from-start` forwarder over the stored Statements, from its
-//!    creation until its lag is 0;
-//! 4. ingest while a `--from-start` forwarder to a fresh target works through its
-//!    backlog, and what it forwarded meanwhile.
+//! 3. forwarding a backlog: a `--from-start` forwarder over the stored Statements, from
+//!    its creation until its lag is 0, with no other load;
+//! 4. forwarding live: one client ingesting at a steady pace (a batch of 100 at a time,
+//!    `FORWARD_BENCH_LIVE_RATE` a second) while a forwarder created at the head sends
+//!    what arrives: what it forwarded meanwhile, its lag when the client stops and how
+//!    long it then takes to reach 0;
+//! 5. ingest while a `--from-start` forwarder to a fresh target works through its
+//!    backlog, giving way to the requests: what it forwarded meanwhile, the lag left
+//!    when ingest stops, and the catch-up from there.
 //!
 //! Writes `forwarding-results.json` and `FORWARDING.md` (in `benches/`) and prints the
 //! table. Goals (issue 20): forwarding at least 5,000 Statements/s; ingest slowed by at
@@ -20,6 +25,7 @@
 //! - `FORWARD_BENCH_SECONDS` (default 10): how long each ingest scenario runs;
 //! - `FORWARD_BENCH_CLIENTS` (default 4): concurrent ingest clients;
 //! - `FORWARD_BENCH_BATCH`: the forwarders' `--batch-size` (default: the forwarder's);
+//! - `FORWARD_BENCH_LIVE_RATE` (default 1000): Statements a second of the live scenario;
 //! - `FORWARD_BENCH_OUT` (default `benches/`): where the results go;
 //! - `BENCH_SERVER_BIN`: another server binary than the one cargo built.
 //!
@@ -53,6 +59,7 @@ struct Config {
     statements: usize,
     seconds: f64,
     clients: usize,
+    live_rate: usize,
     batch: Option<usize>,
     out: PathBuf,
     work: PathBuf,
@@ -78,6 +85,7 @@ impl Config {
             statements: env_or("FORWARD_BENCH_STATEMENTS", 200_000),
             seconds: env_or("FORWARD_BENCH_SECONDS", 10.0),
             clients: env_or("FORWARD_BENCH_CLIENTS", 4),
+            live_rate: env_or("FORWARD_BENCH_LIVE_RATE", 1000),
             batch: std::env::var("FORWARD_BENCH_BATCH")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -176,6 +184,33 @@ async fn listed(config: &Config, url: &str, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no forwarder {name}"))
 }
 
+fn delivered(forwarder: &Value) -> u64 {
+    forwarder["delivered"].as_u64().unwrap()
+}
+
+/// Polls forwarder `name` until its lag is 0; it then.
+async fn until_caught_up(config: &Config, url: &str, name: &str) -> Value {
+    loop {
+        let forwarder = listed(config, url, name).await;
+        if forwarder["lag"] == 0 {
+            return forwarder;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Statements the source holds (`lag` in `forwarders list` is counted up to 100,000
+/// only: the lag of a forwarder of every Statement is this less what it delivered).
+async fn held(cluster: &Cluster, database: &str) -> u64 {
+    let client = connect(cluster, database).await;
+    let held: i64 = client
+        .query_one("SELECT count(*) FROM statements", &[])
+        .await
+        .unwrap()
+        .get(0);
+    held as u64
+}
+
 /// `clients` loops POSTing Workload batches of 100 to `server` for `seconds`.
 async fn ingest(server: &Server, clients: usize, seconds: f64, seed: u64) -> Rate {
     let http = reqwest::Client::builder()
@@ -205,6 +240,28 @@ async fn ingest(server: &Server, clients: usize, seconds: f64, seed: u64) -> Rat
     let mut sent = 0;
     for client in loops {
         sent += client.await.unwrap();
+    }
+    Rate::new(sent, started.elapsed())
+}
+
+/// One client POSTing a Workload batch of 100 to `server` every `100 / rate` s for
+/// `seconds` (fewer when a POST takes longer than that).
+async fn ingest_paced(server: &Server, rate: usize, seconds: f64, seed: u64) -> Rate {
+    let http = reqwest::Client::new();
+    let url = server.url("/xapi/statements");
+    let mut workload = Workload::new(seed);
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(
+        INGEST_BATCH as f64 / rate.max(1) as f64,
+    ));
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sent = 0u64;
+    while Instant::now() < until {
+        pace.tick().await;
+        let body = serde_json::to_vec(&workload.batch(INGEST_BATCH)).unwrap();
+        post(&http, &url, body).await;
+        sent += INGEST_BATCH as u64;
     }
     Rate::new(sent, started.elapsed())
 }
@@ -350,19 +407,34 @@ async fn main() {
     let started = Instant::now();
     let endpoint = target.url("/xapi");
     create_forwarder(&config, &source_url, "bench", &endpoint, &["--from-start"]).await;
-    let forwarded = loop {
-        let bench = listed(&config, &source_url, "bench").await;
-        if bench["lag"] == 0 {
-            break bench;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let forwarding = Rate::new(forwarded["delivered"].as_u64().unwrap(), started.elapsed());
+    let forwarded = until_caught_up(&config, &source_url, "bench").await;
+    let forwarding = Rate::new(delivered(&forwarded), started.elapsed());
     assert_eq!(forwarded["dead_lettered"], 0, "{forwarded}");
     println!("   {:.0} Statements/s", forwarding.per_second);
+    forwarders(&config, &source_url, &["delete", "bench"]).await;
+
+    println!(
+        "4. forwarding live: one client ingesting {} Statements/s, a forwarder at the head",
+        config.live_rate
+    );
+    create_forwarder(&config, &source_url, "head", &endpoint, &[]).await;
+    let started = Instant::now();
+    let ingest_live = ingest_paced(&source, config.live_rate, config.seconds, seed + 400).await;
+    let head = listed(&config, &source_url, "head").await;
+    let forwarded_live = Rate::new(delivered(&head), started.elapsed());
+    let lag_live = head["lag"].as_i64().unwrap();
+    let stopped = Instant::now();
+    until_caught_up(&config, &source_url, "head").await;
+    let live_caught_up_seconds = stopped.elapsed().as_secs_f64();
+    println!(
+        "   {:.0} Statements/s ingested, {:.0} forwarded meanwhile; lag {lag_live} at the end, \
+         0 {live_caught_up_seconds:.1} s later",
+        ingest_live.per_second, forwarded_live.per_second
+    );
+    forwarders(&config, &source_url, &["delete", "head"]).await;
     drop(target);
 
-    println!("4. ingest while a forwarder works through the store");
+    println!("5. ingest while a forwarder works through the store, giving way");
     let live_target = Server::start(
         &config,
         &cluster,
@@ -375,10 +447,18 @@ async fn main() {
     let started = Instant::now();
     let ingest_while_forwarding = ingest(&source, config.clients, config.seconds, seed + 300).await;
     let live = listed(&config, &source_url, "live").await;
-    let forwarded_meanwhile = Rate::new(live["delivered"].as_u64().unwrap(), started.elapsed());
+    let forwarded_meanwhile = Rate::new(delivered(&live), started.elapsed());
+    let lag_after_ingest = held(&cluster, "forward_source").await - delivered(&live);
+    let stopped = Instant::now();
+    let caught_up = until_caught_up(&config, &source_url, "live").await;
+    let catch_up = Rate::new(delivered(&caught_up) - delivered(&live), stopped.elapsed());
     println!(
-        "   {:.0} Statements/s, forwarding {:.0} Statements/s meanwhile",
-        ingest_while_forwarding.per_second, forwarded_meanwhile.per_second
+        "   {:.0} Statements/s, forwarding {:.0} Statements/s meanwhile; lag {lag_after_ingest} \
+         when ingest stopped, caught up in {:.1} s ({:.0} Statements/s)",
+        ingest_while_forwarding.per_second,
+        forwarded_meanwhile.per_second,
+        catch_up.seconds,
+        catch_up.per_second
     );
     drop(live_target);
     drop(source);
@@ -393,6 +473,7 @@ async fn main() {
                 ("statements".into(), config.statements.to_string()),
                 ("seconds".into(), config.seconds.to_string()),
                 ("clients".into(), config.clients.to_string()),
+                ("live_rate".into(), config.live_rate.to_string()),
                 ("ingest_batch".into(), INGEST_BATCH.to_string()),
             ])
             .collect(),
@@ -402,8 +483,14 @@ async fn main() {
         ingest_target_down,
         lag_target_down,
         forwarding,
+        ingest_live,
+        forwarded_live,
+        lag_live,
+        live_caught_up_seconds,
         ingest_while_forwarding,
         forwarded_meanwhile,
+        lag_after_ingest,
+        catch_up,
     };
     results::write(
         &config.out,

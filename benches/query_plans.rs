@@ -19,6 +19,7 @@ use commonplace::store::statement_reads::{self, PagePosition, StatementFilter};
 use commonplace::store::Source;
 use commonplace::workload::Workload;
 use commonplace::xapi::ingest::{activity_kinds, agent_kinds, REGISTRATION_KIND, VERB_KIND};
+use commonplace::xapi::terms::term_key;
 use tokio_postgres::NoTls;
 
 const BATCH: usize = 500;
@@ -142,6 +143,21 @@ async fn main() {
             .get(0)
     };
     let since = "2000-01-01T00:00:00Z".to_string();
+    // The `stored` of the middle Statement: half the store is newer.
+    let middle: String = {
+        let client = pool.get().await.unwrap();
+        let stored: chrono::DateTime<chrono::Utc> = client
+            .query_one(
+                "SELECT stored FROM statements WHERE store_id = 1 AND seq >= \
+                 (SELECT (min(seq) + max(seq)) / 2 FROM statements WHERE store_id = 1) \
+                 ORDER BY seq LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        stored.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
     let shapes = vec![
         Shape {
             name: "newest page (no filter)",
@@ -157,11 +173,11 @@ async fn main() {
             filter: StatementFilter {
                 terms: vec![
                     (
-                        "mbox:mailto:learner7@example.org".into(),
+                        term_key("mbox:mailto:learner7@example.org"),
                         agent_kinds(false),
                     ),
                     (
-                        "http://adlnet.gov/expapi/verbs/completed".into(),
+                        term_key("http://adlnet.gov/expapi/verbs/completed"),
                         vec![VERB_KIND],
                     ),
                 ],
@@ -176,7 +192,7 @@ async fn main() {
             ],
             filter: StatementFilter {
                 terms: vec![(
-                    "https://lms.example.org/courses/3".into(),
+                    term_key("https://lms.example.org/courses/3"),
                     activity_kinds(true),
                 )],
                 ..Default::default()
@@ -186,7 +202,15 @@ async fn main() {
             name: "registration",
             query: vec![("registration", registration.clone())],
             filter: StatementFilter {
-                terms: vec![(registration.clone(), vec![REGISTRATION_KIND])],
+                terms: vec![(term_key(&registration), vec![REGISTRATION_KIND])],
+                ..Default::default()
+            },
+        },
+        Shape {
+            name: "since the middle of the store (newest first)",
+            query: vec![("since", middle.clone())],
+            filter: StatementFilter {
+                since: Some(middle.parse().unwrap()),
                 ..Default::default()
             },
         },

@@ -3,7 +3,7 @@
 # micro-benchmarks, then the HTTP load driver against the release server on an
 # embedded PostgreSQL (target/bench-pg), store sizes 0 and 1,000,000.
 #
-#   bash benches/run.sh                 # the full run (about 30-40 minutes)
+#   bash benches/run.sh                 # the full run (about 40-50 minutes)
 #   BENCH_10M=1 bash benches/run.sh     # also at 10,000,000 (an hour more, 65 GB)
 #   BENCH_MERGE=benches/results-10m.json bash benches/run.sh
 #                                       # the committed RESULTS.md: 0 and 1,000,000

@@ -33,6 +33,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGINT or SIGTERM.
     pub shutdown_grace: Duration,
+    /// How long the learning feed waits at most for running requests to end before
+    /// each pass over a backlog (`store::learning_feed::run`).
+    pub feed_patience: Duration,
     /// How long a verified credential is trusted before it is looked up again.
     pub credential_cache_ttl: Duration,
     /// The learning-mode rules applied to every Statement as it is stored.
@@ -151,6 +154,7 @@ impl Settings {
             workers: None,
             statement_writers: None,
             shutdown_grace: Duration::from_secs(30),
+            feed_patience: Duration::from_millis(100),
             request_timeout: Duration::from_secs(60),
             credential_cache_ttl: Duration::from_secs(10),
             modes: Arc::new(Ruleset::default_rules()),

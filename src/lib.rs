@@ -11,6 +11,7 @@ pub mod modes;
 pub mod oauth;
 pub mod privacy;
 pub mod reclassify;
+pub mod request_load;
 pub mod roster;
 pub mod startup;
 pub mod store;

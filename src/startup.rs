@@ -12,6 +12,7 @@ use crate::auth::{NewSecret, Scope};
 use crate::configuration::Settings;
 use crate::forwarding;
 use crate::http::{self, AppState, CredentialCache, InFlight, Throttles};
+use crate::request_load::RequestLoad;
 use crate::store::learning::TimeRule;
 use crate::store::replicas::Replicas;
 use crate::store::server_lock::{ServerLock, ServerLockError};
@@ -90,7 +91,10 @@ impl Application {
             replicas,
             settings: settings.clone(),
         });
-        let in_flight = web::Data::new(InFlight::default());
+        // Every request counts, for the shutdown's drain and for the background work that
+        // gives way to requests.
+        let request_load = RequestLoad::default();
+        let in_flight = web::Data::new(InFlight::new(request_load.clone()));
         let app_in_flight = in_flight.clone();
         let cors_settings = settings.clone();
         let mut server = HttpServer::new(move || {
@@ -114,11 +118,13 @@ impl Application {
             server = server.workers(workers);
         }
         // First of the background tasks: it is the one that can fail to start.
-        let forwarding =
-            forwarding::Engine::start(database.pool.clone()).map_err(StartupError::Forwarding)?;
+        let forwarding = forwarding::Engine::start(database.pool.clone(), request_load.clone())
+            .map_err(StartupError::Forwarding)?;
         let learning_feed = tokio::spawn(learning_feed::run(
             database.pool.clone(),
             TimeRule::default(),
+            request_load,
+            settings.feed_patience,
         ));
         Ok(Application {
             port: local.port(),

@@ -8,6 +8,8 @@
 mod crash;
 #[path = "forwarding/filters.rs"]
 mod filters;
+#[path = "forwarding/give_way.rs"]
+mod give_way;
 #[path = "forwarding/harness.rs"]
 mod harness;
 #[path = "api/helpers.rs"]

@@ -2,7 +2,8 @@
 //! `format!` from reviewed fragments: parameter numbers (`${}`), the documents
 //! module's static column names and the filter made of them, the read path's own
 //! query for EXPLAIN, its sort direction and keyset comparison (`ASC`/`DESC`,
-//! `> ?`/`< ?`), the reports' grouping expressions chosen from an enum and their shared
+//! `> ?`/`< ?`), the column it walks (`i.seq`/`s.seq`), its seq bounds of `since`/`until`
+//! and its term-id subquery (constant SQL around parameter numbers), the reports' grouping expressions chosen from an enum and their shared
 //! constant subqueries (timed events, activity names, the self-directed modes), and the
 //! embedded database's constant name, the replicas' WAL position expression, and the forwarders' column list. Any other interpolation into SQL text fails this
 //! test until it is reviewed and listed.
@@ -13,6 +14,10 @@ const REVIEWED: &[(&str, &str)] = &[
     ("statement_reads.rs", "EXPLAIN (ANALYZE, BUFFERS) {}"),
     ("statement_reads.rs", "{order}"),
     ("statement_reads.rs", "{after}"),
+    ("statement_reads.rs", "{seq}"),
+    ("statement_reads.rs", "{last_at_or_before}"),
+    ("statement_reads.rs", "{first_after}"),
+    ("statement_reads.rs", "{TERM_ID}"),
     ("reports.rs", "{group}"),
     ("reports.rs", "{learner_filter}"),
     ("reports.rs", "{activity_rollup}"),

@@ -38,10 +38,21 @@ pub struct Results {
     pub ingest_target_down: Rate,
     /// The down target's forwarder's lag when its ingest ended.
     pub lag_target_down: i64,
+    /// A `--from-start` forwarder through the backlog, with no other load.
     pub forwarding: Rate,
+    /// One client ingesting while a forwarder at the head sends what arrives.
+    pub ingest_live: Rate,
+    pub forwarded_live: Rate,
+    /// That forwarder's lag when the client stopped, and how long it took to reach 0.
+    pub lag_live: i64,
+    pub live_caught_up_seconds: f64,
     pub ingest_while_forwarding: Rate,
-    /// What the forwarder delivered while that ingest ran.
+    /// What the forwarder delivered while that ingest ran, giving way to it.
     pub forwarded_meanwhile: Rate,
+    /// Statements it had still to forward when that ingest stopped.
+    pub lag_after_ingest: u64,
+    /// From then until its lag was 0.
+    pub catch_up: Rate,
     pub ingest_slowdown_target_down_percent: f64,
     pub ingest_slowdown_forwarding_percent: f64,
 }
@@ -57,16 +68,24 @@ pub fn markdown(r: &Results) -> String {
          (benches/forwarding.rs); the figures are in `forwarding-results.json`.\n\n\
          The source and the target are the release server, each on a database of its own in \
          one embedded PostgreSQL on this machine; {clients} clients POST Workload batches of \
-         {batch} to the source for {seconds} s per ingest scenario. Forwarding is measured from \
-         creating a `--from-start` xAPI forwarder over every Statement the source then holds \
-         (at least {stored}: the ingest scenarios' and a top-up) until `forwarders list` \
-         shows its lag at 0.\n\n\
+         {batch} to the source for {seconds} s per ingest scenario. The backlog is forwarded \
+         from creating a `--from-start` xAPI forwarder (batches of {fwd_batch}) over every \
+         Statement the source then holds (at least {stored}: the ingest scenarios' and a \
+         top-up) until `forwarders list` shows its lag at 0. Live, one client ingests \
+         {live_rate} Statements/s (a batch of {batch} at a time) while a forwarder created at \
+         the head sends what arrives. While it runs, a forwarder \
+         gives way to the source's requests (up to 4 ms per Statement of a batch before it \
+         forms it), so under the {clients} clients' saturating ingest it trickles, builds \
+         lag, and catches up once ingest stops.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
          | ingest, no forwarder | {a:.0} | |\n\
          | ingest, a forwarder to a target that is down (lag {lag} after) | {b:.0} | {bs:+.1} % |\n\
-         | forwarding source → target ({f_n} Statements in {f_s:.1} s) | {f:.0} | |\n\
+         | forwarding a backlog, source → target ({f_n} Statements in {f_s:.1} s) | {f:.0} | |\n\
+         | ingest, 1 paced client, while a forwarder sends what arrives | {li:.0} | |\n\
+         | forwarded live meanwhile (lag {ll} when the client stopped, 0 after {lc:.1} s) | {lf:.0} | |\n\
          | ingest while a forwarder works through its backlog | {d:.0} | {ds:+.1} % |\n\
-         | forwarded meanwhile | {m:.0} | |\n\n\
+         | forwarded meanwhile, giving way | {m:.0} | |\n\
+         | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\n\
          Goals (issue 20): forwarding at least {goal_f:.0} Statements/s: {fv}; ingest slowed by \
          at most {goal_s:.0} % while a forwarder runs: {sv} (target down: {bv}).\n",
         commit = r.commit,
@@ -75,6 +94,11 @@ pub fn markdown(r: &Results) -> String {
         batch = r.settings["ingest_batch"],
         seconds = r.settings["seconds"],
         stored = r.settings["statements"],
+        live_rate = r.settings["live_rate"],
+        fwd_batch = r
+            .settings
+            .get("FORWARD_BENCH_BATCH")
+            .map_or("500, the default", String::as_str),
         a = r.ingest_alone.per_second,
         b = r.ingest_target_down.per_second,
         bs = -r.ingest_slowdown_target_down_percent,
@@ -82,6 +106,13 @@ pub fn markdown(r: &Results) -> String {
         f_n = r.forwarding.statements,
         f_s = r.forwarding.seconds,
         f = r.forwarding.per_second,
+        li = r.ingest_live.per_second,
+        ll = r.lag_live,
+        lc = r.live_caught_up_seconds,
+        lf = r.forwarded_live.per_second,
+        cu_lag = r.lag_after_ingest,
+        cu_s = r.catch_up.seconds,
+        cu = r.catch_up.per_second,
         d = r.ingest_while_forwarding.per_second,
         ds = -r.ingest_slowdown_forwarding_percent,
         m = r.forwarded_meanwhile.per_second,

@@ -83,21 +83,46 @@ pub struct Server {
     port: u16,
 }
 
+/// The server's log, appended to by each start.
+fn log_file(log: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("server log")
+}
+
 impl Server {
     /// Starts the server and waits until `/health` answers 200; returns it and the time
     /// that took.
     pub async fn start(config: &Config, database_url: &str, log: &Path) -> (Server, Duration) {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("server log");
         let started = Instant::now();
-        let (child, port) = server::spawn(&config.server_bin, database_url, log_file);
+        let (child, port) = server::spawn(&config.server_bin, database_url, log_file(log));
+        Server::until_ready(child, port, log, started).await
+    }
+
+    /// [`Server::start`] with more `serve` flags.
+    pub async fn start_with(
+        config: &Config,
+        database_url: &str,
+        log: &Path,
+        extra: &[String],
+    ) -> (Server, Duration) {
+        let started = Instant::now();
+        let (child, port) =
+            server::spawn_with(&config.server_bin, database_url, log_file(log), extra);
+        Server::until_ready(child, port, log, started).await
+    }
+
+    async fn until_ready(
+        child: Child,
+        port: u16,
+        log: &Path,
+        started: Instant,
+    ) -> (Server, Duration) {
         let mut server = Server { child, port };
         server::until_ready(&mut server.child, port, log, started).await;
-        let ready = started.elapsed();
-        (server, ready)
+        (server, started.elapsed())
     }
 
     pub fn pid(&self) -> u32 {
@@ -150,8 +175,45 @@ pub async fn drain_learning_feed(cluster: &Cluster, database: &str) -> String {
     )
 }
 
+/// The learning feed's advisory lock (`store::learning_feed`, two int4 keys: "comm",
+/// "feed"). Its passes take it with a try-lock, so a session holding it keeps every
+/// pass from running.
+const FEED_LOCK: (i32, i32) = (0x636f_6d6d, 0x6665_6564);
+
+/// The learning feed held back: while this lives, no pass folds anything in, so the
+/// Statements stored meanwhile become one backlog.
+pub struct FeedHold {
+    client: tokio_postgres::Client,
+}
+
+impl FeedHold {
+    /// Waits for a running pass to end, then holds the feed.
+    pub async fn take(cluster: &Cluster, database: &str) -> FeedHold {
+        let client = connect(cluster, database).await;
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1, $2)",
+                &[&FEED_LOCK.0, &FEED_LOCK.1],
+            )
+            .await
+            .unwrap();
+        FeedHold { client }
+    }
+
+    /// Lets the feed run again.
+    pub async fn release(self) {
+        self.client
+            .execute(
+                "SELECT pg_advisory_unlock($1, $2)",
+                &[&FEED_LOCK.0, &FEED_LOCK.1],
+            )
+            .await
+            .unwrap();
+    }
+}
+
 /// Seqs the learning feed has yet to fold in, and changed Statements it has to redo.
-async fn feed_backlog(client: &tokio_postgres::Client) -> (i64, i64) {
+pub async fn feed_backlog(client: &tokio_postgres::Client) -> (i64, i64) {
     let row = client
         .query_one(
             "SELECT commonplace_settled_seq() - last_seq,

@@ -10,12 +10,12 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
-use crate::cluster::connect;
 use crate::harness::{
-    copy_store_to_raw, db_error, drain_learning_feed, fresh_id, send, Bodies, FeedProgress, Http,
-    JsonbText,
+    copy_store_to_raw, db_error, drain_learning_feed, fresh_id, send, Bodies, FeedHold,
+    FeedProgress, Http, JsonbText,
 };
 use crate::measure::{MakeOp, Op, Scenario};
 use crate::Run;
@@ -24,24 +24,70 @@ const PRELOAD_BATCH: usize = 500;
 const PRELOAD_CLIENTS: usize = 4;
 const COPY_ROWS: usize = 1_000;
 
-/// Fills a new database with `size` distinct Workload Statements through the LRS, and
-/// says how it went.
-pub async fn preload(http: &Http, cluster: &Cluster, database: &str, size: usize) -> String {
+/// Fills a new database with `size` distinct Workload Statements through the LRS, the
+/// last `backlog` of them with the learning feed held back, so that they wait for it as
+/// one backlog: the hold is returned, for the reads measured while the feed folds it.
+/// Says how it went.
+pub async fn preload(
+    http: &Http,
+    cluster: &Cluster,
+    database: &str,
+    size: usize,
+    backlog: usize,
+) -> (String, Option<FeedHold>) {
     if size == 0 {
-        return "Empty store.".to_string();
+        return ("Empty store.".to_string(), None);
     }
+    let held_back = backlog.min(size);
+    let mut workloads: Vec<Workload> = (0..PRELOAD_CLIENTS)
+        .map(|client| Workload::new(1000 + client as u64))
+        .collect();
+    let mut loading = 0.0;
+    let mut before = String::new();
+    if size > held_back {
+        let started = Instant::now();
+        workloads = load(http, workloads, size - held_back, 0).await;
+        loading += started.elapsed().as_secs_f64();
+        before = format!(
+            "the first {} with the learning feed running (after them, {}), ",
+            size - held_back,
+            drain_learning_feed(cluster, database).await
+        );
+    }
+    let hold = FeedHold::take(cluster, database).await;
     let started = Instant::now();
-    let per_client = size / PRELOAD_CLIENTS;
-    let loaders: Vec<_> = (0..PRELOAD_CLIENTS)
-        .map(|client| {
+    load(http, workloads, held_back, size - held_back).await;
+    loading += started.elapsed().as_secs_f64();
+    let held = if before.is_empty() {
+        "all of them".to_string()
+    } else {
+        format!("{before}the last {held_back}")
+    };
+    let note = format!(
+        "Preloaded {size} distinct Workload statements through the LRS (POST batches of \
+         {PRELOAD_BATCH}, {PRELOAD_CLIENTS} clients) in {loading:.0} s ({:.0} statements/s): \
+         {held} with the learning feed held back (the bench held its advisory lock), so that \
+         they wait for it as one backlog.",
+        size as f64 / loading.max(1e-3),
+    );
+    (note, Some(hold))
+}
+
+/// Sends `count` more Statements of the preload, `PRELOAD_CLIENTS` clients each from its
+/// own Workload (`done` already sent); returns the Workloads to go on from.
+async fn load(http: &Http, workloads: Vec<Workload>, count: usize, done: usize) -> Vec<Workload> {
+    let per_client = count / PRELOAD_CLIENTS;
+    let loaders: Vec<_> = workloads
+        .into_iter()
+        .enumerate()
+        .map(|(client, mut workload)| {
             let http = http.clone();
             let count = if client == 0 {
-                per_client + size % PRELOAD_CLIENTS
+                per_client + count % PRELOAD_CLIENTS
             } else {
                 per_client
             };
             tokio::spawn(async move {
-                let mut workload = Workload::new(1000 + client as u64);
                 let mut sent = 0;
                 while sent < count {
                     let n = PRELOAD_BATCH.min(count - sent);
@@ -56,67 +102,70 @@ pub async fn preload(http: &Http, cluster: &Cluster, database: &str, size: usize
                     .expect("preload batch");
                     sent += n;
                     if client == 0 && (sent / n) % 100 == 0 {
-                        println!("  preloaded ~{} statements", sent * PRELOAD_CLIENTS);
+                        println!("  preloaded ~{} statements", done + sent * PRELOAD_CLIENTS);
                     }
                 }
+                workload
             })
         })
         .collect();
+    let mut workloads = Vec::new();
     for loader in loaders {
-        loader.await.unwrap();
+        workloads.push(loader.await.unwrap());
     }
-    let took = started.elapsed().as_secs_f64();
-    // The learning feed folds the preload in behind it; every later figure is
-    // measured once it has caught up, so none pays for the preload's backlog.
-    let feed = drain_learning_feed(cluster, database).await;
-    let client = connect(cluster, database).await;
-    client.batch_execute("VACUUM ANALYZE").await.unwrap();
-    format!(
-        "Preloaded {size} distinct Workload statements through the LRS (POST batches of \
-         {PRELOAD_BATCH}, {PRELOAD_CLIENTS} clients) in {took:.0} s ({:.0} statements/s). \
-         After the preload, {feed} Then VACUUM ANALYZE.",
-        size as f64 / took
-    )
+    workloads
 }
 
-/// PostgreSQL's own limit: the same Workload JSON inserted straight into
-/// `raw_statements`, pre-filled with the store's Statements so its index is as large.
-pub async fn raw_limit(run: &Run<'_>, bodies: &Arc<Bodies>) -> Vec<Scenario> {
-    let clients = run.config.clients;
-    let mut scenarios = Vec::new();
-    copy_store_to_raw(&run.connect().await).await;
-    let mut raw_clients = Vec::new();
-    for _ in 0..clients {
-        raw_clients.push(Arc::new(run.connect().await));
-    }
-    let multi_sql = format!(
-        "INSERT INTO raw_statements (id, statement) VALUES {}",
-        (0..100)
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let types: Vec<Type> = (0..100).flat_map(|_| [Type::UUID, Type::JSONB]).collect();
-    let mut multi = Vec::new();
-    let mut single = Vec::new();
-    for client in &raw_clients {
-        multi.push(client.prepare_typed(&multi_sql, &types).await.unwrap());
-        single.push(
-            client
-                .prepare_typed(
-                    "INSERT INTO raw_statements (id, statement) VALUES ($1, $2)",
-                    &[Type::UUID, Type::JSONB],
-                )
-                .await
-                .unwrap(),
+/// Connections inserting the Workload's JSON straight into `raw_statements`: 100-row
+/// and single-row INSERTs prepared on each, and binary COPY.
+pub struct RawWriters {
+    connections: Vec<Arc<tokio_postgres::Client>>,
+    multi: Vec<Statement>,
+    single: Vec<Statement>,
+}
+
+impl RawWriters {
+    pub async fn connect(run: &Run<'_>, clients: usize) -> RawWriters {
+        let multi_sql = format!(
+            "INSERT INTO raw_statements (id, statement) VALUES {}",
+            (0..100)
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+        let types: Vec<Type> = (0..100).flat_map(|_| [Type::UUID, Type::JSONB]).collect();
+        let mut writers = RawWriters {
+            connections: Vec::new(),
+            multi: Vec::new(),
+            single: Vec::new(),
+        };
+        for _ in 0..clients {
+            let client = run.connect().await;
+            writers
+                .multi
+                .push(client.prepare_typed(&multi_sql, &types).await.unwrap());
+            writers.single.push(
+                client
+                    .prepare_typed(
+                        "INSERT INTO raw_statements (id, statement) VALUES ($1, $2)",
+                        &[Type::UUID, Type::JSONB],
+                    )
+                    .await
+                    .unwrap(),
+            );
+            writers.connections.push(Arc::new(client));
+        }
+        writers
     }
-    let raw_op = |client: usize, rows: usize, how: &'static str| -> Op {
-        let db = raw_clients[client].clone();
+
+    /// Client `client`'s op: `rows` Statements per INSERT (1 or 100), or per COPY when
+    /// `how` is `copy`.
+    pub fn op(&self, client: usize, rows: usize, how: &'static str, bodies: &Arc<Bodies>) -> Op {
+        let db = self.connections[client].clone();
         let statement = if rows == 1 {
-            single[client].clone()
+            self.single[client].clone()
         } else {
-            multi[client].clone()
+            self.multi[client].clone()
         };
         let bodies = bodies.clone();
         let mut rng = StdRng::from_entropy();
@@ -158,19 +207,31 @@ pub async fn raw_limit(run: &Run<'_>, bodies: &Arc<Bodies>) -> Vec<Scenario> {
                 Ok(rows as u64)
             })
         })
-    };
+    }
+}
+
+/// PostgreSQL's own limit: the same Workload JSON inserted straight into
+/// `raw_statements`, pre-filled with the store's Statements so its index is as large
+/// (copied first when `copy`; otherwise the table holds such a copy already).
+pub async fn raw_limit(run: &Run<'_>, bodies: &Arc<Bodies>, copy: bool) -> Vec<Scenario> {
+    let clients = run.config.clients;
+    let mut scenarios = Vec::new();
+    if copy {
+        copy_store_to_raw(&run.connect().await).await;
+    }
+    let writers = RawWriters::connect(run, clients).await;
     println!("  -- raw PostgreSQL");
     run.checkpoint().await;
     scenarios.extend(
         run.measure("raw INSERT, 100 rows per statement", "raw", clients, |c| {
-            raw_op(c, 100, "insert")
+            writers.op(c, 100, "insert", bodies)
         })
         .await,
     );
     run.checkpoint().await;
     scenarios.extend(
         run.measure("raw INSERT, 1 row per statement", "raw", clients, |c| {
-            raw_op(c, 1, "insert")
+            writers.op(c, 1, "insert", bodies)
         })
         .await,
     );
@@ -180,12 +241,36 @@ pub async fn raw_limit(run: &Run<'_>, bodies: &Arc<Bodies>) -> Vec<Scenario> {
             &format!("raw COPY binary, {COPY_ROWS} rows per COPY"),
             "raw",
             clients,
-            |c| raw_op(c, COPY_ROWS, "copy"),
+            |c| writers.op(c, COPY_ROWS, "copy", bodies),
         )
         .await,
     );
-    drop(raw_clients);
     scenarios
+}
+
+/// Client `client`'s op of `POST /statements`: `rows` Statements per request (one alone,
+/// or an array), each with a fresh id.
+pub fn post_op(http: &Http, bodies: &Arc<Bodies>, client: usize, rows: usize) -> Op {
+    let http = http.clone();
+    let bodies = bodies.clone();
+    let mut rng = StdRng::from_entropy();
+    let mut next = client * 1009 + 5;
+    Box::new(move || {
+        let body = if rows == 1 {
+            bodies.with_id(next, fresh_id(&mut rng))
+        } else {
+            let items: Vec<String> = (0..rows)
+                .map(|i| bodies.with_id(next + i, fresh_id(&mut rng)))
+                .collect();
+            format!("[{}]", items.join(","))
+        };
+        next += rows;
+        let request = http
+            .request(reqwest::Method::POST, "/xapi/statements", "2.0.0")
+            .header("Content-Type", "application/json")
+            .body(body);
+        Box::pin(async move { send(request, 200).await.map(|_| rows as u64) })
+    })
 }
 
 /// The LRS's ingest scenarios; also what the learning feed folded in during each.
@@ -193,28 +278,6 @@ pub async fn lrs(run: &Run<'_>, http: &Http, bodies: &Arc<Bodies>) -> (Vec<Scena
     println!("  -- LRS ingest");
     let clients = run.config.clients;
     let mut scenarios = Vec::new();
-    let post_op = |client: usize, rows: usize| -> Op {
-        let http = http.clone();
-        let bodies = bodies.clone();
-        let mut rng = StdRng::from_entropy();
-        let mut next = client * 1009 + 5;
-        Box::new(move || {
-            let body = if rows == 1 {
-                bodies.with_id(next, fresh_id(&mut rng))
-            } else {
-                let items: Vec<String> = (0..rows)
-                    .map(|i| bodies.with_id(next + i, fresh_id(&mut rng)))
-                    .collect();
-                format!("[{}]", items.join(","))
-            };
-            next += rows;
-            let request = http
-                .request(reqwest::Method::POST, "/xapi/statements", "2.0.0")
-                .header("Content-Type", "application/json")
-                .body(body);
-            Box::pin(async move { send(request, 200).await.map(|_| rows as u64) })
-        })
-    };
     let put_op = |c: usize| -> Op {
         let http = http.clone();
         let bodies = bodies.clone();
@@ -238,9 +301,12 @@ pub async fn lrs(run: &Run<'_>, http: &Http, bodies: &Arc<Bodies>) -> (Vec<Scena
     let ingest: [(&str, MakeOp); 3] = [
         (
             "POST /statements, batches of 100",
-            Box::new(|c| post_op(c, 100)),
+            Box::new(|c| post_op(http, bodies, c, 100)),
         ),
-        ("POST /statements, single", Box::new(|c| post_op(c, 1))),
+        (
+            "POST /statements, single",
+            Box::new(|c| post_op(http, bodies, c, 1)),
+        ),
         ("PUT /statements, single", Box::new(put_op)),
     ];
     // Each ingest scenario starts with the learning feed caught up, so none pays for the

@@ -3,7 +3,10 @@
 //! size; every LRS figure beside PostgreSQL's own measured in the same run: ingest
 //! beside the same Statements' JSON inserted straight into `raw_statements(id uuid
 //! primary key, statement jsonb)`, reads beside the same reads from that table holding
-//! the store's JSON. Writes `benches/RESULTS.md` and `benches/results.json`.
+//! the store's JSON. Also: bytes per Statement of every table beside that raw table
+//! (`storage`), the reads while the learning feed folds a backlog (`folding`), and
+//! single-Statement commits with PostgreSQL's `commit_delay` against the server's group
+//! commit (`commit`). Writes `benches/RESULTS.md` and `benches/results.json`.
 //!
 //! Run: `bash benches/run.sh` (micro-benchmarks, then this), or `cargo bench --bench
 //! load` alone. Cargo builds the server binary with the bench (release) profile;
@@ -15,6 +18,13 @@
 //! - `BENCH_SECONDS`: how long each scenario runs (default 10).
 //! - `BENCH_CLIENTS` (default 8): concurrent clients of the ingest scenarios and of the
 //!   raw PostgreSQL runs; `BENCH_QUERY_CLIENTS` (default 4): of the read scenarios.
+//! - `BENCH_BACKLOG` (default 1,000,000): the preload stores its last this many
+//!   Statements (all, in a smaller store) with the learning feed held back; the reads
+//!   are measured while the feed folds them, then again once it has caught up.
+//! - `BENCH_COMMIT_DELAY` (µs; default half the mean WAL flush, measured in the run) and
+//!   `BENCH_COMMIT_SIBLINGS` (default 1): PostgreSQL's `commit_delay`/`commit_siblings`
+//!   for the commit-cost scenarios (set with ALTER SYSTEM on the bench cluster, reset
+//!   after).
 //! - `BENCH_REUSE=1`: keep a database `load_<size>` that already holds the size
 //!   (skips the preload; the ingest scenarios of earlier runs stay in it).
 //! - `BENCH_OUT`: where RESULTS.md / results.json go (default `benches/`).
@@ -30,6 +40,8 @@
 
 #[path = "../shared/cluster.rs"]
 mod cluster;
+mod commit;
+mod folding;
 mod harness;
 mod ingest;
 mod measure;
@@ -39,6 +51,8 @@ mod report;
 mod results;
 #[path = "../shared/server.rs"]
 mod server;
+mod storage;
+mod targets;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +72,7 @@ struct Config {
     seconds: f64,
     clients: usize,
     query_clients: usize,
+    backlog: usize,
     reuse: bool,
     server_bin: PathBuf,
     target: PathBuf,
@@ -93,6 +108,7 @@ impl Config {
             seconds: env_or("BENCH_SECONDS", 10.0),
             clients: env_or("BENCH_CLIENTS", 8),
             query_clients: env_or("BENCH_QUERY_CLIENTS", 4),
+            backlog: env_or("BENCH_BACKLOG", 1_000_000),
             reuse: std::env::var("BENCH_REUSE").is_ok_and(|v| v == "1"),
             server_bin: std::env::var("BENCH_SERVER_BIN")
                 .map(PathBuf::from)
@@ -133,6 +149,8 @@ async fn main() {
         .await
         .unwrap()
         .get(0);
+    // An earlier run that stopped half-way may have left its commit settings.
+    commit::reset_settings(&cluster).await;
     let bodies = Arc::new(Bodies::generate(BODY_POOL));
     let mut runs = Vec::new();
     for &size in &config.sizes {
@@ -257,15 +275,49 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
             "new database: migrations"
         }
     );
-    let preload_note = if reuse {
-        format!(
+    let http = Http::new(server.base());
+    let mut run = Run {
+        config,
+        cluster,
+        database: database.clone(),
+        size,
+        server_pid: server.pid(),
+    };
+    let (mut preload_note, hold) = if reuse {
+        let note = format!(
             "Reused database {database} holding {} statements (BENCH_REUSE=1).",
             existing.unwrap_or(0)
-        )
+        );
+        (note, None)
     } else {
-        ingest::preload(&Http::new(server.base()), cluster, &database, size).await
+        ingest::preload(&http, cluster, &database, size, config.backlog).await
     };
     println!("  {preload_note}");
+    let mut scenarios = Vec::new();
+    let fold_note = match hold {
+        Some(hold) => {
+            let (reads, note) = folding::reads(&run, &http, hold).await;
+            scenarios.extend(reads);
+            note
+        }
+        None => "Reads while the learning feed folds: not measured (no preload).".to_string(),
+    };
+    // Sizes are read once the feed has folded everything in (its tables complete) and
+    // VACUUM has left only live rows.
+    let drained = drain_learning_feed(cluster, &database).await;
+    run.connect()
+        .await
+        .batch_execute("VACUUM ANALYZE")
+        .await
+        .unwrap();
+    if size > 0 || reuse {
+        preload_note.push_str(&format!(" Then {drained} Then VACUUM ANALYZE."));
+    }
+    let storage = if size > 0 || reuse {
+        Some(storage::measure(&run).await)
+    } else {
+        None
+    };
 
     // Time to ready with an existing database: three restarts.
     server.stop().await;
@@ -282,17 +334,15 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     let server = server.unwrap();
     println!("  time to ready with an existing database: {ready_ms:.0?} ms");
     let http = Http::new(server.base());
-    let run = Run {
-        config,
-        cluster,
-        database: database.clone(),
-        size,
-        server_pid: server.pid(),
-    };
+    run.server_pid = server.pid();
 
-    let mut scenarios = ingest::raw_limit(&run, &bodies).await;
+    // When the sizes were read, the raw table got a fresh copy of the store already.
+    scenarios.extend(ingest::raw_limit(&run, &bodies, storage.is_none()).await);
     let (lrs_ingest, ingest_feed) = ingest::lrs(&run, &http, &bodies).await;
     scenarios.extend(lrs_ingest);
+    let (commits, commit_note) = commit::scenarios(&run, &http, &bodies, &url, &log).await;
+    scenarios.extend(commits);
+    println!("  {commit_note}");
     let mut skipped = Vec::new();
     let samples = reads::Samples::take(&run).await;
     scenarios.extend(reads::queries(&run, &http, &samples, &mut skipped).await);
@@ -321,5 +371,8 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         server_vm_hwm_mb,
         scenarios,
         skipped,
+        storage,
+        fold_note,
+        commit_note,
     }
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::storage::Storage;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scenario {
     pub store_size: usize,
@@ -57,6 +59,16 @@ pub struct SizeRun {
     pub server_vm_hwm_mb: f64,
     pub scenarios: Vec<Scenario>,
     pub skipped: Vec<String>,
+    /// Bytes per Statement of every table, read after the preload (none for an empty
+    /// store, or in runs before this was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+    /// How much of the preload's backlog the learning feed folded while the reads ran.
+    #[serde(default)]
+    pub fold_note: String,
+    /// The commit settings the commit-cost scenarios ran with.
+    #[serde(default)]
+    pub commit_note: String,
 }
 
 fn cpu_ticks(pid: u32) -> u64 {

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use commonplace::workload::LEARNERS;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -18,12 +19,42 @@ const PAGE_WALK: usize = 10_000;
 const COURSES: usize = 50;
 const COURSE_VERBS: [&str; 5] = ["completed", "passed", "attempted", "progressed", "launched"];
 
-type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
+pub type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
 
-/// Statement ids and registrations drawn from the store, for the queries to ask for.
+const BY_ID: &str = "GET /statements by id";
+const REGISTRATION: &str = "GET registration, limit=100";
+/// `since`/`until` at points drawn uniformly over the store's `stored` range, newest
+/// first: each should cost what the newest page costs, wherever T falls.
+const SINCE_AT: &str = "GET since=T (T at random over the store), limit=100";
+const UNTIL_AT: &str = "GET until=T (T at random over the store), limit=100";
+
+/// Statement ids and registrations drawn from the store, for the queries to ask for,
+/// and the range of its `stored` times.
 pub struct Samples {
     ids: Arc<Vec<Uuid>>,
     registrations: Arc<Vec<Uuid>>,
+    stored: Option<StoredRange>,
+}
+
+/// The first and last `stored` time of the store; `since`/`until` ask for a point
+/// drawn uniformly between them.
+#[derive(Clone, Copy)]
+struct StoredRange {
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+}
+
+impl StoredRange {
+    /// A random point, as the LRS writes `stored` (milliseconds, UTC): the raw reads
+    /// compare it with the JSON's `stored` as text.
+    fn point(&self, rng: &mut StdRng) -> String {
+        let span = (self.last - self.first)
+            .num_microseconds()
+            .unwrap_or(0)
+            .max(1);
+        (self.first + chrono::Duration::microseconds(rng.gen_range(0..=span)))
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
 }
 
 impl Samples {
@@ -52,11 +83,103 @@ impl Samples {
                  WHERE registration IS NOT NULL LIMIT 1000"
             ))
             .await,
+            stored: {
+                let row = client
+                    .query_one("SELECT min(stored), max(stored) FROM statements", &[])
+                    .await
+                    .unwrap();
+                match (row.get(0), row.get(1)) {
+                    (Some(first), Some(last)) => Some(StoredRange { first, last }),
+                    _ => None,
+                }
+            },
         }
     }
 }
 
-/// `GET /statements`: by id, three filters, and paging by `since` through `more`.
+/// The `GET /statements` queries, each a path built from a random draw: by id, three
+/// filters, and `since`/`until` at random points over the whole store (default order,
+/// newest first). Those the store has no sample for are left out and said so.
+pub fn query_shapes(samples: &Samples, skipped: &mut Vec<String>) -> Vec<(&'static str, PathFn)> {
+    let mut shapes: Vec<(&'static str, PathFn)> = Vec::new();
+    if samples.ids.is_empty() {
+        skipped.push(format!("{BY_ID}: no sample in the store"));
+    } else {
+        let ids = samples.ids.clone();
+        shapes.push((
+            BY_ID,
+            Arc::new(move |rng: &mut StdRng| {
+                format!(
+                    "/xapi/statements?statementId={}",
+                    ids[rng.gen_range(0..ids.len())]
+                )
+            }),
+        ));
+    }
+    shapes.push((
+        "GET agent + verb, limit=100",
+        Arc::new(move |rng: &mut StdRng| {
+            format!(
+                "/xapi/statements?agent={}&verb={}&limit=100",
+                encode(&learner(rng)),
+                encode(&course_verb(rng))
+            )
+        }),
+    ));
+    shapes.push((
+        "GET activity + related_activities, limit=100",
+        Arc::new(move |rng: &mut StdRng| {
+            format!(
+                "/xapi/statements?activity={}&related_activities=true&limit=100",
+                encode(&course(rng))
+            )
+        }),
+    ));
+    if samples.registrations.is_empty() {
+        skipped.push(format!("{REGISTRATION}: no sample in the store"));
+    } else {
+        let registrations = samples.registrations.clone();
+        shapes.push((
+            REGISTRATION,
+            Arc::new(move |rng: &mut StdRng| {
+                format!(
+                    "/xapi/statements?registration={}&limit=100",
+                    registrations[rng.gen_range(0..registrations.len())]
+                )
+            }),
+        ));
+    }
+    match samples.stored {
+        None => skipped.push(format!("{SINCE_AT}, {UNTIL_AT}: an empty store")),
+        Some(range) => {
+            for (name, bound) in [(SINCE_AT, "since"), (UNTIL_AT, "until")] {
+                shapes.push((
+                    name,
+                    Arc::new(move |rng: &mut StdRng| {
+                        format!(
+                            "/xapi/statements?{bound}={}&limit=100",
+                            encode(&range.point(rng))
+                        )
+                    }),
+                ));
+            }
+        }
+    }
+    shapes
+}
+
+/// Client `client`'s op of a `GET` query: a path from `query`, answered 200.
+pub fn get_op(http: &Http, client: usize, query: PathFn) -> Op {
+    let http = http.clone();
+    let mut rng = StdRng::seed_from_u64(client as u64 + 31);
+    Box::new(move || {
+        let path = query(&mut rng);
+        let request = http.request(reqwest::Method::GET, &path, "2.0.0");
+        Box::pin(async move { send(request, 200).await.map(|_| 1) })
+    })
+}
+
+/// `GET /statements`: the [`query_shapes`], and paging by `since` through `more`.
 pub async fn queries(
     run: &Run<'_>,
     http: &Http,
@@ -66,63 +189,9 @@ pub async fn queries(
     println!("  -- LRS queries");
     let qc = run.config.query_clients;
     let mut scenarios = Vec::new();
-    let get_op = |client: usize, query: PathFn| -> Op {
-        let http = http.clone();
-        let mut rng = StdRng::seed_from_u64(client as u64 + 31);
-        Box::new(move || {
-            let path = query(&mut rng);
-            let request = http.request(reqwest::Method::GET, &path, "2.0.0");
-            Box::pin(async move { send(request, 200).await.map(|_| 1) })
-        })
-    };
-    let shapes: Vec<(&str, PathFn)> = vec![
-        ("GET /statements by id", {
-            let ids = samples.ids.clone();
-            Arc::new(move |rng: &mut StdRng| {
-                format!(
-                    "/xapi/statements?statementId={}",
-                    ids[rng.gen_range(0..ids.len().max(1))]
-                )
-            })
-        }),
-        (
-            "GET agent + verb, limit=100",
-            Arc::new(move |rng: &mut StdRng| {
-                format!(
-                    "/xapi/statements?agent={}&verb={}&limit=100",
-                    encode(&learner(rng)),
-                    encode(&course_verb(rng))
-                )
-            }),
-        ),
-        (
-            "GET activity + related_activities, limit=100",
-            Arc::new(move |rng: &mut StdRng| {
-                format!(
-                    "/xapi/statements?activity={}&related_activities=true&limit=100",
-                    encode(&course(rng))
-                )
-            }),
-        ),
-        ("GET registration, limit=100", {
-            let registrations = samples.registrations.clone();
-            Arc::new(move |rng: &mut StdRng| {
-                format!(
-                    "/xapi/statements?registration={}&limit=100",
-                    registrations[rng.gen_range(0..registrations.len().max(1))]
-                )
-            })
-        }),
-    ];
-    for (name, query) in shapes {
-        if name.contains("by id") && samples.ids.is_empty()
-            || name.contains("registration") && samples.registrations.is_empty()
-        {
-            skipped.push(format!("{name}: no sample in the store"));
-            continue;
-        }
+    for (name, query) in query_shapes(samples, skipped) {
         scenarios.extend(
-            run.measure(name, "lrs", qc, |c| get_op(c, query.clone()))
+            run.measure(name, "lrs", qc, |c| get_op(http, c, query.clone()))
                 .await,
         );
     }
@@ -292,7 +361,7 @@ type RawRead = (
 /// filter scans the whole table. Each is named after the LRS figure it is compared with
 /// (`report::link_ratios`).
 pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario> {
-    let reads: Vec<RawRead> = vec![
+    let mut reads: Vec<RawRead> = vec![
         (
             "raw by id (primary key)",
             "SELECT statement FROM raw_statements WHERE id = $1::text::uuid",
@@ -344,6 +413,20 @@ pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario>
             Arc::new(|_: &mut StdRng| Vec::new()),
         ),
     ];
+    if let Some(range) = samples.stored {
+        reads.push((
+            "raw since=T at random, limit 100 (full scan)",
+            "SELECT statement FROM raw_statements WHERE statement->>'stored' > $1::text
+              ORDER BY statement->>'stored' DESC LIMIT 100",
+            Arc::new(move |rng: &mut StdRng| vec![range.point(rng)]),
+        ));
+        reads.push((
+            "raw until=T at random, limit 100 (full scan)",
+            "SELECT statement FROM raw_statements WHERE statement->>'stored' <= $1::text
+              ORDER BY statement->>'stored' DESC LIMIT 100",
+            Arc::new(move |rng: &mut StdRng| vec![range.point(rng)]),
+        ));
+    }
     let since_walk = "raw since, paging 10,000 (per page of 100, full scan)";
     if !reads.iter().any(|(name, _, _)| selected(name)) && !selected(since_walk) {
         return Vec::new();

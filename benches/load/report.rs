@@ -6,20 +6,26 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::folding::{CAUGHT_UP, WHILE_FOLDING};
 use crate::measure::{truncate, Scenario, SizeRun};
+use crate::{commit, targets};
 
 /// The raw PostgreSQL run each LRS figure is compared with, by name prefixes: ingest
 /// with the insert of as many rows per statement, reads with the same read straight
 /// from the table of JSON, every report with the GROUP BY over it.
-const RAW_MATCHES: [(&str, &str); 9] = [
+const RAW_MATCHES: [(&str, &str); 13] = [
     ("POST /statements, batches", "raw INSERT, 100"),
     ("POST /statements, single", "raw INSERT, 1 "),
     ("PUT /statements", "raw INSERT, 1 "),
+    ("POST single with commit_delay", commit::RAW_WITH_DELAY),
+    ("POST single, one writer", "raw INSERT, 1 "),
     ("GET /statements by id", "raw by id"),
     ("GET agent + verb", "raw agent + verb"),
     ("GET activity + related", "raw activity + related"),
     ("GET registration", "raw registration"),
-    ("GET since", "raw since"),
+    ("GET since=T", "raw since=T"),
+    ("GET until=T", "raw until=T"),
+    ("GET since, ascending", "raw since, paging"),
     ("GET /reports", "raw learners × weeks"),
 ];
 
@@ -63,7 +69,7 @@ fn rate_text(rate: f64) -> String {
 }
 
 /// A ratio of rates: in % below 1, as a multiple above.
-fn ratio_text(ratio: f64) -> String {
+pub fn ratio_text(ratio: f64) -> String {
     if ratio < 1.0 {
         format!("{:.0} %", 100.0 * ratio)
     } else if ratio < 10.0 {
@@ -145,226 +151,7 @@ pub fn read_criterion(dir: &Path) -> BTreeMap<String, f64> {
     out
 }
 
-struct Target {
-    figure: &'static str,
-    target: &'static str,
-    measured: String,
-    raw: String,
-    met: Option<bool>,
-    by: String,
-}
-
-impl Target {
-    /// A figure whose target is a ceiling: met at or below `limit`.
-    fn at_most(
-        figure: &'static str,
-        target: &'static str,
-        measured: String,
-        raw: String,
-        value: f64,
-        limit: f64,
-    ) -> Target {
-        let met = value <= limit;
-        Target {
-            figure,
-            target,
-            measured,
-            raw,
-            met: Some(met),
-            by: if met {
-                String::new()
-            } else {
-                shortfall(value, limit, false)
-            },
-        }
-    }
-}
-
-/// How far a figure falls short of a floor (`higher`), or goes over a ceiling.
-fn shortfall(measured: f64, target: f64, higher: bool) -> String {
-    if higher {
-        format!("{:.0} % short", 100.0 * (1.0 - measured / target))
-    } else {
-        format!("{:.0} % over", 100.0 * (measured / target - 1.0))
-    }
-}
-
 impl Report {
-    fn find(&self, size: usize, prefix: &str) -> Option<&Scenario> {
-        self.runs
-            .iter()
-            .find(|r| r.store_size == size)?
-            .scenarios
-            .iter()
-            .find(|s| s.name.starts_with(prefix))
-    }
-
-    /// How a read compares with the same read straight from the table of JSON.
-    fn raw_read(&self, size: usize, s: &Scenario) -> String {
-        let (Some(name), Some(ratio)) = (&s.raw_match, s.raw_ratio) else {
-            return String::new();
-        };
-        self.find(size, name)
-            .map(|raw| {
-                format!(
-                    "raw p99 {:.1} ms; rate ratio {}",
-                    raw.p99_ms,
-                    ratio_text(ratio)
-                )
-            })
-            .unwrap_or_default()
-    }
-
-    fn targets(&self) -> Vec<Target> {
-        let mut out = Vec::new();
-        for run in &self.runs {
-            let size = run.store_size;
-            if let Some(s) = self.find(size, "POST /statements, batches") {
-                let ratio = s.raw_ratio.unwrap_or(0.0);
-                let met = s.items_per_second >= 25_000.0 && ratio >= 0.30;
-                out.push(Target {
-                    figure: "ingest, POST batches of 100",
-                    target: "≥ 25,000 st/s and ≥ 30 % of raw multi-row INSERT",
-                    measured: format!(
-                        "{:.0} st/s at {} stored ({} clients)",
-                        s.items_per_second, size, s.clients
-                    ),
-                    raw: format!("{:.0} % of raw", 100.0 * ratio),
-                    met: Some(met),
-                    by: if met {
-                        String::new()
-                    } else {
-                        format!(
-                            "{}; {:.0} % of raw vs 30 %",
-                            shortfall(s.items_per_second, 25_000.0, true),
-                            100.0 * ratio
-                        )
-                    },
-                });
-            }
-            if let Some(s) = self.find(size, "POST /statements, single") {
-                let met = s.items_per_second >= 5_000.0 && s.p99_ms <= 20.0;
-                out.push(Target {
-                    figure: "ingest, POST single",
-                    target: "≥ 5,000 st/s, p99 ≤ 20 ms",
-                    measured: format!(
-                        "{:.0} st/s, p99 {:.1} ms at {} stored",
-                        s.items_per_second, s.p99_ms, size
-                    ),
-                    raw: format!("{:.0} % of raw", 100.0 * s.raw_ratio.unwrap_or(0.0)),
-                    met: Some(met),
-                    by: if met {
-                        String::new()
-                    } else {
-                        let mut by = Vec::new();
-                        if s.items_per_second < 5_000.0 {
-                            by.push(format!(
-                                "rate {}",
-                                shortfall(s.items_per_second, 5_000.0, true)
-                            ));
-                        }
-                        if s.p99_ms > 20.0 {
-                            by.push(format!("p99 {}", shortfall(s.p99_ms, 20.0, false)));
-                        }
-                        by.join(", ")
-                    },
-                });
-            }
-        }
-        let query_size = if self.runs.iter().any(|r| r.store_size == 1_000_000) {
-            1_000_000
-        } else {
-            self.runs.iter().map(|r| r.store_size).max().unwrap_or(0)
-        };
-        for (prefix, limit) in [
-            ("GET /statements by id", 5.0),
-            ("GET agent + verb", 25.0),
-            ("GET activity + related", 25.0),
-            ("GET registration", 25.0),
-            ("GET since", 25.0),
-        ] {
-            if let Some(s) = self.find(query_size, prefix) {
-                out.push(Target::at_most(
-                    "query p99 (limit=100)",
-                    if limit == 5.0 {
-                        "by id ≤ 5 ms (at 1 M)"
-                    } else {
-                        "≤ 25 ms (at 1 M)"
-                    },
-                    format!("{}: {:.1} ms at {} stored", s.name, s.p99_ms, query_size),
-                    self.raw_read(query_size, s),
-                    s.p99_ms,
-                    limit,
-                ));
-            }
-        }
-        for run in &self.runs {
-            for s in run
-                .scenarios
-                .iter()
-                .filter(|s| s.name.starts_with("GET /reports"))
-            {
-                let limit = if run.store_size >= 10_000_000 {
-                    1000.0
-                } else {
-                    200.0
-                };
-                out.push(Target::at_most(
-                    "report p99",
-                    "≤ 200 ms at 1 M, ≤ 1 s at 10 M",
-                    format!(
-                        "{}: {:.0} ms at {} stored",
-                        s.name, s.p99_ms, run.store_size
-                    ),
-                    self.raw_read(run.store_size, s),
-                    s.p99_ms,
-                    limit,
-                ));
-            }
-        }
-        if !self.runs.iter().any(|r| {
-            r.scenarios
-                .iter()
-                .any(|s| s.name.starts_with("GET /reports"))
-        }) {
-            out.push(Target {
-                figure: "reports",
-                target: "≤ 200 ms at 1 M, ≤ 1 s at 10 M",
-                measured: "not measured: the /reports routes answer 404 on this commit".into(),
-                raw: String::new(),
-                met: None,
-                by: String::new(),
-            });
-        }
-        let rss = self
-            .runs
-            .iter()
-            .map(|r| r.server_vm_hwm_mb)
-            .fold(0.0, f64::max);
-        out.push(Target::at_most(
-            "server memory under load",
-            "RSS ≤ 150 MB",
-            format!("peak RSS (VmHWM) {rss:.0} MB"),
-            String::new(),
-            rss,
-            150.0,
-        ));
-        let ready = self
-            .runs
-            .iter()
-            .flat_map(|r| r.ready_ms.iter().copied())
-            .fold(0.0, f64::max);
-        out.push(Target::at_most(
-            "time to ready, existing database",
-            "≤ 1 s",
-            format!("worst of {} restarts: {ready:.0} ms", self.runs.len() * 3),
-            String::new(),
-            ready,
-            1000.0,
-        ));
-        out
-    }
-
     pub fn markdown(&self) -> String {
         let mut md = String::new();
         md.push_str("# Performance results\n\n");
@@ -398,18 +185,12 @@ impl Report {
         for (k, v) in &self.machine {
             md.push_str(&format!("| {k} | {v} |\n"));
         }
-        md.push_str("\n## Targets (issue 6)\n\n| figure | target | measured | vs raw PostgreSQL | verdict |\n|---|---|---|---|---|\n");
-        for t in self.targets() {
-            let verdict = match t.met {
-                Some(true) => "met".to_string(),
-                Some(false) => format!("**missed** ({})", t.by),
-                None => "not measured".to_string(),
-            };
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} |\n",
-                t.figure, t.target, t.measured, t.raw, verdict
-            ));
-        }
+        md.push_str("\n## Targets (issue 18)\n\n");
+        md.push_str(&targets::table(&self.issue_18_targets()));
+        md.push_str(
+            "\n## Targets (issue 6; its query and report targets are issue 18's, above)\n\n",
+        );
+        md.push_str(&targets::table(&self.issue_6_targets()));
         for run in &self.runs {
             md.push_str(&format!("\n## Store size {}\n\n", run.store_size));
             if let Some(earlier) = &run.measured_by {
@@ -471,6 +252,11 @@ impl Report {
                 md.push_str(&notes.join("\n"));
                 md.push('\n');
             }
+            if let Some(storage) = &run.storage {
+                md.push_str(&format!("\n### Storage\n\n{}", storage.markdown()));
+            }
+            md.push_str(&fold_section(run));
+            md.push_str(&commit_section(run));
         }
         md.push_str(
             "\nCPU figures are in % of one core (this machine has 2): the driver's own use shows \
@@ -481,8 +267,17 @@ impl Report {
              (only `id` is indexed, so the other filters scan it whole; the report counterpart \
              groups Statements by learner and week from the JSON). `vs raw (matching)` is the \
              LRS's rate over the raw rate (in %, or as a multiple above 1): POST batches of 100 \
-             against the 100-row INSERT, single POST/PUT against the single-row INSERT, each \
-             read against the same read from the table, every report against the GROUP BY.\n",
+             against the 100-row INSERT, single POST/PUT against the single-row INSERT (those \
+             with `commit_delay` against the single-row INSERT with it), each read against the \
+             same read from the table, every report against the GROUP BY. `since=T` and \
+             `until=T` take T uniformly at random between the first and last `stored` time of \
+             the store (default order, newest first); their raw counterparts compare the JSON's \
+             `stored` and sort by it. The reads named `while the feed folds:` ran while the \
+             learning feed folded the preload's held-back Statements, those named `caught up:` \
+             on the same store once it had folded them all. Bytes per Statement are read from \
+             the catalogue (`pg_table_size`, `pg_indexes_size`, `pg_total_relation_size` of \
+             every table in the schema, whatever the migrations made) after the preload and \
+             VACUUM ANALYZE.\n",
         );
         if !self.micro.is_empty() {
             md.push_str(
@@ -504,4 +299,87 @@ impl Report {
         );
         md
     }
+}
+
+/// The reads while the feed folded its backlog beside the same reads once caught up.
+fn fold_section(run: &SizeRun) -> String {
+    let mut rows = String::new();
+    for during in &run.scenarios {
+        let Some(query) = during.name.strip_prefix(WHILE_FOLDING) else {
+            continue;
+        };
+        let caught_up = format!("{CAUGHT_UP}{query}");
+        let Some(after) = run.scenarios.iter().find(|s| s.name == caught_up) else {
+            continue;
+        };
+        rows.push_str(&format!(
+            "| {query} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1}× |\n",
+            during.p50_ms,
+            during.p99_ms,
+            after.p50_ms,
+            after.p99_ms,
+            during.p99_ms / after.p99_ms.max(1e-3)
+        ));
+    }
+    if run.fold_note.is_empty() {
+        return String::new();
+    }
+    let mut md = format!(
+        "\n### Reads while the learning feed folds\n\n{}\n",
+        run.fold_note
+    );
+    if !rows.is_empty() {
+        md.push_str(
+            "\n| query | p50 ms while folding | p99 ms while folding | p50 ms caught up | \
+             p99 ms caught up | p99 ratio |\n|---|---|---|---|---|---|\n",
+        );
+        md.push_str(&rows);
+    }
+    md
+}
+
+/// Single-Statement commits side by side: PostgreSQL's single-row INSERT and the LRS's
+/// single POST, each as built and with `commit_delay`.
+fn commit_section(run: &SizeRun) -> String {
+    let rate = |prefix: &str| {
+        run.scenarios
+            .iter()
+            .find(|s| s.name.starts_with(prefix))
+            .map(|s| s.items_per_second)
+    };
+    let (plain, delayed) = (rate("raw INSERT, 1 "), rate(commit::RAW_WITH_DELAY));
+    let ratio = |of: f64, to: Option<f64>| {
+        to.map(|to| ratio_text(of / to.max(1e-9)))
+            .unwrap_or_default()
+    };
+    let mut rows = String::new();
+    for s in run.scenarios.iter().filter(|s| {
+        [
+            "raw INSERT, 1 ",
+            commit::RAW_WITH_DELAY,
+            "POST /statements, single",
+            "POST single",
+        ]
+        .iter()
+        .any(|prefix| s.name.starts_with(prefix))
+    }) {
+        rows.push_str(&format!(
+            "| {}{} | {} | {:.2} | {:.2} | {} | {} |\n",
+            s.name,
+            if s.kind == "raw" { " (PostgreSQL)" } else { "" },
+            rate_text(s.items_per_second),
+            s.p50_ms,
+            s.p99_ms,
+            ratio(s.items_per_second, plain),
+            ratio(s.items_per_second, delayed),
+        ));
+    }
+    if run.commit_note.is_empty() && rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n### Single-Statement commits\n\n{}\n\n| scenario | statements/s | p50 ms | p99 ms | \
+         vs raw single-row INSERT | vs raw INSERT with commit_delay |\n|---|---|---|---|---|---|\n{rows}",
+        run.commit_note
+    )
 }

@@ -13,6 +13,16 @@ pub const SECRET: &str = "bench-secret-not-for-production-use";
 /// Starts `server_bin serve` against `database_url`, its output (JSON logs) into `log`:
 /// the process and its port.
 pub fn spawn(server_bin: &Path, database_url: &str, log: File) -> (Child, u16) {
+    spawn_with(server_bin, database_url, log, &[])
+}
+
+/// [`spawn`] with more `serve` flags (`extra`), for a bench's variant of the server.
+pub fn spawn_with(
+    server_bin: &Path,
+    database_url: &str,
+    log: File,
+    extra: &[String],
+) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -28,6 +38,7 @@ pub fn spawn(server_bin: &Path, database_url: &str, log: File) -> (Child, u16) {
             "--log-format",
             "json",
         ])
+        .args(extra)
         .env("COMMONPLACE_BOOTSTRAP_KEY", KEY)
         .env("COMMONPLACE_BOOTSTRAP_SECRET", SECRET)
         .stdout(log.try_clone().unwrap())

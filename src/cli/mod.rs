@@ -23,6 +23,7 @@ mod accounts;
 mod capture;
 mod forwarders;
 mod learning;
+mod migrate;
 
 use accounts::{credentials_command, stores_command, CredentialsCommand, StoresCommand};
 use capture::{capture_command, CaptureCommand};
@@ -30,6 +31,7 @@ use forwarders::{forwarders_command, ForwardersCommand};
 use learning::{
     hosts_command, modes_command, HostsCommand, ModesArgs, ModesCommand, RosterCommand,
 };
+use migrate::{migrate, MigrateArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,8 +52,9 @@ enum Command {
     /// Run the LRS (the default when no command is given).
     // Boxed: the server's flags outweigh every other command's.
     Serve(Box<ServeArgs>),
-    /// Apply pending database migrations and exit.
-    Migrate(DatabaseArgs),
+    /// Apply pending database migrations (converting a store written by an older
+    /// version, with an estimate and progress) and exit.
+    Migrate(MigrateArgs),
     /// Manage the credentials clients authenticate with.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
@@ -265,6 +268,11 @@ struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGINT or SIGTERM.
     #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
+    /// How long the learning feed waits at most for running requests to end before
+    /// each pass over a backlog (e.g. 100ms, 1s): longer keeps reads faster while it
+    /// folds, shorter folds a backlog sooner under steady traffic.
+    #[arg(long, env = "COMMONPLACE_FEED_PATIENCE", default_value = "100ms", value_parser = parse_patience)]
+    feed_patience: Duration,
     #[command(flatten)]
     rules: ModesArgs,
     /// Team figures of fewer active learners than this are hidden in reports.
@@ -337,6 +345,10 @@ fn parse_lag(raw: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_patience(raw: &str) -> Result<Duration, String> {
+    humantime::parse_duration(raw.trim()).map_err(|e| format!("{e} (e.g. 100ms, 1s, 0s)"))
+}
+
 fn parse_version(raw: &str) -> Result<Version, String> {
     raw.parse()
         .map_err(|e: crate::xapi::version::UnsupportedVersion| e.to_string())
@@ -405,6 +417,7 @@ impl ServeArgs {
         settings.workers = self.workers;
         settings.statement_writers = self.statement_writers;
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        settings.feed_patience = self.feed_patience;
         settings.modes = Arc::new(self.rules.load()?);
         settings.min_team_size = self.min_team_size.max(1);
         settings.request_timeout = Duration::from_secs(self.request_timeout.max(1));
@@ -433,7 +446,7 @@ pub fn run() -> ExitCode {
         Command::Demo(_) => LogFormat::Pretty,
         Command::Capture(command) => command.log_format(),
         Command::Forwarders(command) => command.log_format(),
-        Command::Migrate(db) => db.log_format,
+        Command::Migrate(args) => args.database.log_format,
         Command::Credentials(
             CredentialsCommand::Create { database, .. }
             | CredentialsCommand::List { database, .. }
@@ -467,7 +480,7 @@ pub fn run() -> ExitCode {
 async fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Serve(args) => serve(*args).await,
-        Command::Migrate(db) => with_database(&db, |_| async { Ok(()) }).await,
+        Command::Migrate(args) => migrate(args).await,
         Command::Credentials(command) => credentials_command(command).await,
         Command::Stores(command) => stores_command(command).await,
         Command::Modes(command) => modes_command(command).await,

@@ -69,6 +69,17 @@ impl Filter {
         Filter::deserialize(value).map_err(|e| format!("invalid forwarder filter: {e}"))
     }
 
+    /// Whether it looks inside Statements (their verb, Activities, actor): one on
+    /// learning modes and credential tags alone decides by what the LRS keeps beside
+    /// a Statement, and a Statement that is not a voiding one need not be parsed for it.
+    pub fn reads_content(&self) -> bool {
+        !(self.verbs.is_empty()
+            && self.activities.is_empty()
+            && self.activity_prefixes.is_empty()
+            && self.activity_types.is_empty()
+            && self.actors.is_empty())
+    }
+
     /// Whether a Statement goes. `target` is what a voiding Statement voids, when the
     /// LRS holds it.
     pub fn selects(&self, statement: &Candidate<'_>, target: Option<&Candidate<'_>>) -> bool {
@@ -222,6 +233,53 @@ mod tests {
             tags: &tags,
         };
         assert!(!filter.selects(&candidate(&voiding), Some(&candidate(&target))));
+    }
+
+    /// The runner leaves a Statement unparsed (its body `null` here) when the filter
+    /// does not read content: the answer must be the one the whole Statement gets.
+    #[test]
+    fn a_filter_on_modes_and_tags_alone_needs_no_content() {
+        let sales = json!({"team": "sales"}).as_object().unwrap().clone();
+        for (filter, reads) in [
+            (json!({}), false),
+            (
+                json!({"modes": ["directed"], "credential_tags": {"team": "sales"}}),
+                false,
+            ),
+            (json!({"voiding": true}), false),
+            (
+                json!({"verbs": ["http://adlnet.gov/expapi/verbs/completed"]}),
+                true,
+            ),
+            (
+                json!({"activities": ["https://courses.example.org/rust"]}),
+                true,
+            ),
+            (json!({"activity_prefixes": ["https://courses."]}), true),
+            (
+                json!({"activity_types": ["http://adlnet.gov/expapi/activities/lesson"]}),
+                true,
+            ),
+            (json!({"actors": ["mbox:mailto:ann@example.org"]}), true),
+        ] {
+            assert_eq!(
+                Filter::parse(&filter).unwrap().reads_content(),
+                reads,
+                "{filter}"
+            );
+            if reads {
+                continue;
+            }
+            for tags in [&no_tags(), &sales] {
+                for mode in [None, Some("directed"), Some("guided")] {
+                    assert_eq!(
+                        passes(filter.clone(), &Value::Null, mode, tags),
+                        passes(filter.clone(), &statement(), mode, tags),
+                        "{filter} {mode:?} {tags:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
 
@@ -81,14 +82,32 @@ pub async fn deliver(
 pub fn attachment_hashes(statements: &[StoredStatement]) -> Vec<String> {
     let mut hashes: Vec<String> = statements
         .iter()
-        .filter_map(|s| s.body.get("attachments").and_then(Value::as_array))
-        .flatten()
-        .filter_map(|a| a.get("sha2").and_then(Value::as_str))
-        .map(str::to_ascii_lowercase)
+        .flat_map(|s| hashes_of(&s.body))
+        .map(|sha2| sha2.to_ascii_lowercase())
         .collect();
     hashes.sort();
     hashes.dedup();
     hashes
+}
+
+/// The `sha2` of one stored Statement's attachments, read from its text without
+/// building the rest (most Statements have none, and are not read at all).
+fn hashes_of(body: &RawValue) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Attachment {
+        sha2: String,
+    }
+    #[derive(Deserialize)]
+    struct Carrying {
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    }
+    if !body.get().contains(r#""attachments""#) {
+        return Vec::new();
+    }
+    serde_json::from_str::<Carrying>(body.get())
+        .map(|carrying| carrying.attachments.into_iter().map(|a| a.sha2).collect())
+        .unwrap_or_default()
 }
 
 /// The attachments among `all` that these Statements carry.
@@ -98,4 +117,36 @@ pub fn only_of(all: &Attachments, statements: &[StoredStatement]) -> Attachments
         .filter(|(sha2, _, _)| wanted.binary_search(sha2).is_ok())
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map};
+
+    use super::*;
+
+    fn stored(body: serde_json::Value) -> StoredStatement {
+        StoredStatement {
+            seq: 1,
+            id: Uuid::new_v4(),
+            mode: None,
+            voids: None,
+            body: RawValue::from_string(body.to_string()).unwrap(),
+            tags: Map::new(),
+        }
+    }
+
+    #[test]
+    fn attachment_hashes_are_read_from_the_stored_text() {
+        let statements = [
+            stored(json!({"id": "a", "attachments": [
+                {"usageType": "http://example.com/u", "sha2": "ABC1", "length": 3},
+                {"usageType": "http://example.com/u", "sha2": "def2", "length": 3}
+            ]})),
+            stored(json!({"id": "b", "object": {"definition": {"name": {"en": "attachments"}}}})),
+            stored(json!({"id": "c", "attachments": [{"sha2": "abc1"}]})),
+        ];
+        assert_eq!(attachment_hashes(&statements), ["abc1", "def2"]);
+        assert!(attachment_hashes(&statements[1..2]).is_empty());
+    }
 }

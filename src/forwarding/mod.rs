@@ -14,6 +14,7 @@
 //! builds lag.
 
 pub mod filter;
+mod give_way;
 mod job;
 mod progress;
 mod runner;
@@ -32,6 +33,7 @@ use tokio::task::JoinSet;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 use uuid::Uuid;
 
+use crate::request_load::RequestLoad;
 use crate::store::{self, forwarding as sql, forwarding_reads as reads};
 
 /// How many of the pool's connections forwarding uses at most.
@@ -61,11 +63,12 @@ pub struct Engine {
 impl Engine {
     /// Starts the engine; fails only when its HTTP client cannot be built (its TLS
     /// set-up), which no retry would mend: the server does not start.
-    pub fn start(pool: Pool) -> Result<Engine, reqwest::Error> {
+    pub fn start(pool: Pool, load: RequestLoad) -> Result<Engine, reqwest::Error> {
         let (stop, stopped) = watch::channel(false);
         let conns = Connections {
             pool,
             permits: Arc::new(Semaphore::new(CONNECTIONS)),
+            load,
         };
         let http = reqwest::Client::builder()
             .connect_timeout(target::CONNECT_TIMEOUT)
@@ -220,6 +223,8 @@ fn claim_room(mine: i64, others: &[i64]) -> i64 {
 struct Connections {
     pool: Pool,
     permits: Arc<Semaphore>,
+    /// The server's requests in flight, which runners give way to.
+    load: RequestLoad,
 }
 
 impl Connections {

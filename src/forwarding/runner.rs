@@ -4,9 +4,14 @@
 //! settled seq, keeps those the filter selects, and forms batches of `batch_size` (a
 //! shorter one once the first Statement waiting in it has lingered `linger_ms` and
 //! nothing more is stored). Each batch is recorded before it is sent, and up to
-//! `max_in_flight` are sent at once; the position moves over the finished prefix
-//! ([`Progress`]). On a claim it first sends again what the last owner recorded and
-//! did not finish, with the same delivery ids.
+//! `max_in_flight` are sent at once, with one more formed and waiting, so the target is
+//! never idle while a finished batch is written down; the position moves over the
+//! finished prefix ([`Progress`]). On a claim it first sends again what the last owner
+//! recorded and did not finish, with the same delivery ids.
+//!
+//! The runner gives way to the server's own API requests before each batch
+//! ([`GiveWay`]): under a load that never lets up lag builds, and it catches up at full
+//! speed once the load eases. What it delivers, and how, is the same either way.
 //!
 //! Every database write goes through the lease (`store::forwarding`): when one finds
 //! the lease gone (paused, deleted, replayed, taken over) the runner stops. A database
@@ -16,6 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -23,6 +29,7 @@ use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use super::filter::{Candidate, Filter};
+use super::give_way::GiveWay;
 use super::job::{attachment_hashes, deliver, only_of, Attachments, Job, JobKind, Sent};
 use super::progress::Progress;
 use super::target::Target;
@@ -34,6 +41,9 @@ use crate::store::Error;
 
 /// How often the lease is renewed, and a pause or replay request noticed.
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// Batches formed and recorded beyond the `max_in_flight` being sent, ready to go the
+/// moment one finishes.
+const FORMED_AHEAD: usize = 1;
 /// Rows one read takes at most, whatever the batch size.
 const READ_MIN: usize = 500;
 const READ_MAX: usize = 5_000;
@@ -127,6 +137,7 @@ struct Runner {
     next_read: Instant,
     /// Formed, waiting for one of the `max_in_flight` places.
     waiting: VecDeque<Job>,
+    give_way: GiveWay,
     sending: JoinSet<Sent>,
     /// Dead letters being sent again, by seq.
     replaying: HashSet<i64>,
@@ -149,6 +160,7 @@ impl Runner {
             &claimed.xapi_version,
         )?;
         let (failures_in, failures) = unbounded_channel();
+        let give_way = GiveWay::new(conns.load.clone());
         Ok(Runner {
             conns,
             http,
@@ -165,6 +177,7 @@ impl Runner {
             settled,
             next_read: Instant::now(),
             waiting: VecDeque::new(),
+            give_way,
             sending: JoinSet::new(),
             replaying: HashSet::new(),
             failures_in,
@@ -187,7 +200,11 @@ impl Runner {
             let held = tokio::select! {
                 _ = stop.changed() => return Ok(End::Stopped),
                 Some(sent) = self.sending.join_next(), if !self.sending.is_empty() => match sent {
-                    Ok((job, result)) => self.sent(job, result).await?,
+                    Ok((job, result)) => {
+                        // The batch formed ahead goes before this one is written down.
+                        self.launch();
+                        self.sent(job, result).await?
+                    }
                     Err(e) => std::panic::resume_unwind(e.into_panic()),
                 },
                 Some(error) = self.failures.recv() => {
@@ -212,7 +229,7 @@ impl Runner {
     /// Takes up where the last owner left off: passes the batches it finished, and
     /// sends again those it did not, as recorded.
     async fn restore(&mut self) -> Result<bool, Error> {
-        let mut client = self.conns.get().await?;
+        let client = self.conns.get().await?;
         let mut resend = Vec::new();
         for recorded in reads::recorded_batches(&client, self.lease.forwarder_id).await? {
             let batch = recorded.batch;
@@ -251,7 +268,7 @@ impl Runner {
             });
         }
         if let Some(position) = self.progress.advance() {
-            if !sql::advance(&mut client, self.lease, position).await? {
+            if !sql::advance(&client, self.lease, position).await? {
                 return Ok(false);
             }
         }
@@ -259,13 +276,22 @@ impl Runner {
         self.load_replays().await
     }
 
-    /// Reads and forms batches while there is room in flight.
+    /// Whether as many batches as may be are being sent or waiting to be.
+    fn full(&self) -> bool {
+        self.sending.len() + self.waiting.len() >= self.max_in_flight + FORMED_AHEAD
+    }
+
+    /// Reads and forms batches while there is room in flight, and the server's
+    /// requests leave room for them.
     async fn form(&mut self) -> Result<bool, Error> {
-        while self.sending.len() + self.waiting.len() < self.max_in_flight {
+        while !self.full() {
             if self.buffer.len() < self.batch_size && Instant::now() >= self.next_read {
                 self.read().await?;
             }
             if self.buffer.len() >= self.batch_size {
+                if !self.give_way.may_go(self.batch_size) {
+                    return Ok(true);
+                }
                 if !self.emit(self.batch_size).await? {
                     return Ok(false);
                 }
@@ -277,14 +303,17 @@ impl Runner {
                     // Nothing selected up to `scanned`: the position may pass it.
                     self.progress.skip_to(self.scanned);
                     if let Some(position) = self.progress.advance() {
-                        let mut client = self.conns.get().await?;
-                        if !sql::advance(&mut client, self.lease, position).await? {
+                        let client = self.conns.get().await?;
+                        if !sql::advance(&client, self.lease, position).await? {
                             return Ok(false);
                         }
                     }
                     return Ok(true);
                 }
                 Some((_, read_at)) if caught_up && read_at.elapsed() >= self.linger => {
+                    if !self.give_way.may_go(self.buffer.len()) {
+                        return Ok(true);
+                    }
                     if !self.emit(self.buffer.len()).await? {
                         return Ok(false);
                     }
@@ -295,18 +324,19 @@ impl Runner {
         Ok(true)
     }
 
-    /// When the loop has something to do unprompted: read again, or send a batch that
-    /// lingered long enough.
+    /// When the loop has something to do unprompted: read again, send a batch that
+    /// lingered long enough, or look whether the requests it gives way to are done.
     fn wake_at(&self) -> Instant {
-        if self.sending.len() + self.waiting.len() >= self.max_in_flight {
+        if self.full() {
             return Instant::now() + RENEW_EVERY;
         }
-        match self.buffer.front() {
+        let wake = match self.buffer.front() {
             Some((_, read_at)) if self.buffer.len() < self.batch_size => {
                 self.next_read.min(*read_at + self.linger)
             }
             _ => self.next_read,
-        }
+        };
+        self.give_way.wake_at(wake)
     }
 
     /// Reads the next Statements after `scanned` up to the settled seq, keeping those
@@ -328,24 +358,38 @@ impl Runner {
         } else {
             Vec::new()
         };
-        let targets: HashMap<Uuid, StoredStatement> = if voided.is_empty() {
+        let targets: HashMap<Uuid, (StoredStatement, Value)> = if voided.is_empty() {
             HashMap::new()
         } else {
             reads::statements_by_id(&client, self.store_id, &voided)
                 .await?
                 .into_iter()
-                .map(|s| (s.id, s))
+                .map(|s| {
+                    let body = content(&s);
+                    (s.id, (s, body))
+                })
                 .collect()
         };
         drop(client);
         let full = statements.len() == limit;
         let last = statements.last().map(|s| s.seq);
+        let reads_content = self.filter.reads_content();
         for statement in statements {
+            // Parsed only when the filter must look inside: a voiding Statement always
+            // (what it voids decides), another only for a filter on content.
+            let body = if reads_content || statement.voids.is_some() {
+                content(&statement)
+            } else {
+                Value::Null
+            };
             let target = statement
                 .voids
                 .and_then(|id| targets.get(&id))
-                .map(candidate);
-            if self.filter.selects(&candidate(&statement), target.as_ref()) {
+                .map(|(target, body)| candidate(target, body));
+            if self
+                .filter
+                .selects(&candidate(&statement, &body), target.as_ref())
+            {
                 self.buffer.push_back((statement, now));
             }
         }
@@ -376,8 +420,8 @@ impl Runner {
             delivery: Uuid::new_v4(),
             seqs: statements.iter().map(|s| s.seq).collect(),
         };
-        let mut client = self.conns.get().await?;
-        if !sql::record_batch(&mut client, self.lease, &batch).await? {
+        let client = self.conns.get().await?;
+        if !sql::record_batch(&client, self.lease, &batch).await? {
             return Ok(false);
         }
         let attachments = self.attachments_of(&client, &statements).await?;
@@ -390,6 +434,7 @@ impl Runner {
             statements,
             attachments,
         });
+        self.give_way.went();
         Ok(true)
     }
 
@@ -552,10 +597,18 @@ impl Runner {
     }
 }
 
-fn candidate(statement: &StoredStatement) -> Candidate<'_> {
+/// A Statement as the filter sees it, its content parsed into `body` (or `null`, for a
+/// filter that does not read content).
+fn candidate<'a>(statement: &'a StoredStatement, body: &'a Value) -> Candidate<'a> {
     Candidate {
-        body: &statement.body,
+        body,
         mode: statement.mode.as_deref(),
         tags: &statement.tags,
     }
+}
+
+/// A stored Statement's content, parsed (`null` for a text that is not JSON, which a
+/// jsonb never gives).
+fn content(statement: &StoredStatement) -> Value {
+    serde_json::from_str(statement.body.get()).unwrap_or(Value::Null)
 }

@@ -35,10 +35,20 @@ pub struct Outgoing<'a> {
     pub attachments: &'a [(String, String, Vec<u8>)],
 }
 
-impl Outgoing<'_> {
-    pub fn bodies(&self) -> Vec<&Value> {
-        self.statements.iter().map(|s| &s.body).collect()
+/// A JSON array of these JSON texts (the Statements as stored, or as a target takes
+/// them), written by copying them: nothing is parsed or written again.
+pub fn json_array<'a>(texts: impl ExactSizeIterator<Item = &'a str> + Clone) -> Vec<u8> {
+    let size = texts.clone().map(str::len).sum::<usize>() + texts.len() + 2;
+    let mut array = Vec::with_capacity(size);
+    array.push(b'[');
+    for (i, text) in texts.enumerate() {
+        if i > 0 {
+            array.push(b',');
+        }
+        array.extend_from_slice(text.as_bytes());
     }
+    array.push(b']');
+    array
 }
 
 /// What one attempt came to.
@@ -251,6 +261,18 @@ mod tests {
         assert_eq!(with("99999999"), Some(RETRY_AFTER_MAX));
         assert_eq!(with("soon"), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn stored_texts_make_a_json_array() {
+        let texts = [r#"{"id": "a"}"#, r#"{"id": "b", "n": [1, 2]}"#];
+        let array = json_array(texts.iter().copied());
+        let parsed: Value = serde_json::from_slice(&array).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!([{"id": "a"}, {"id": "b", "n": [1, 2]}])
+        );
+        assert_eq!(json_array(std::iter::empty::<&str>()), b"[]");
     }
 
     #[test]

@@ -7,10 +7,10 @@
 //! delivery id, and is signed again with the time it is sent.
 
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::Sha256;
 
-use super::target::{answer_of, failure_of, Answer, Outgoing};
+use super::target::{answer_of, failure_of, json_array, Answer, Outgoing};
 
 pub const DELIVERY_HEADER: &str = "Commonplace-Delivery";
 pub const SIGNATURE_HEADER: &str = "Commonplace-Signature";
@@ -35,13 +35,11 @@ impl Webhook {
     }
 
     pub async fn send(&self, http: &reqwest::Client, outgoing: &Outgoing<'_>) -> Answer {
-        let body = match serde_json::to_vec(&json!({
-            "delivery": outgoing.delivery,
-            "statements": outgoing.bodies(),
-        })) {
-            Ok(body) => body,
-            Err(e) => return Answer::retry(format!("cannot write the batch: {e}")),
-        };
+        let statements = json_array(outgoing.statements.iter().map(|s| s.body.get()));
+        let mut body =
+            format!(r#"{{"delivery":"{}","statements":"#, outgoing.delivery).into_bytes();
+        body.extend_from_slice(&statements);
+        body.push(b'}');
         let now = chrono::Utc::now().timestamp();
         let request = http
             .post(&self.url)
@@ -70,6 +68,8 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

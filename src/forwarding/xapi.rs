@@ -5,15 +5,17 @@
 //! the Statements first, then one part per attachment, by its hash.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::target::{answer_of, describe, failure_of, truncated, Answer, Outgoing};
+use super::target::{answer_of, describe, failure_of, json_array, truncated, Answer, Outgoing};
 use crate::xapi::multipart::{build_mixed, new_boundary, Headers};
 
 /// A token is fetched again this long before the target would find it expired.
@@ -60,15 +62,12 @@ impl Xapi {
     }
 
     pub async fn send(&self, http: &reqwest::Client, outgoing: &Outgoing<'_>) -> Answer {
-        let bodies: Vec<Cow<'_, Value>> = outgoing
-            .bodies()
-            .into_iter()
-            .map(|body| self.in_target_version(body))
+        let bodies: Vec<Cow<'_, str>> = outgoing
+            .statements
+            .iter()
+            .map(|s| self.in_target_version(&s.body))
             .collect();
-        let json = match serde_json::to_vec(&bodies) {
-            Ok(json) => json,
-            Err(e) => return Answer::retry(format!("cannot write the batch: {e}")),
-        };
+        let json = json_array(bodies.iter().map(|body| body.as_ref()));
         let mut request = http
             .post(&self.statements_url)
             .header("X-Experience-API-Version", &self.version);
@@ -120,18 +119,27 @@ impl Xapi {
     /// sent without one under 2.0.0: such a Statement goes as 1.0.0 (the version
     /// property is not part of what Statements are compared by). One that uses what
     /// only 2.0 allows is still refused by the target, and dead-lettered.
-    fn in_target_version<'a>(&self, body: &'a Value) -> Cow<'a, Value> {
-        let newer = body
-            .get("version")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.starts_with("2."));
-        if self.version.starts_with("1.") && newer {
-            let mut body = body.clone();
-            body["version"] = Value::String("1.0.0".into());
-            Cow::Owned(body)
-        } else {
-            Cow::Borrowed(body)
+    ///
+    /// Only the top level is read (as JSON texts by key), and only when the text has a
+    /// `version` at all; the rest is copied as it is.
+    fn in_target_version<'a>(&self, body: &'a RawValue) -> Cow<'a, str> {
+        let text = body.get();
+        if !self.version.starts_with("1.") || !text.contains(r#""version""#) {
+            return Cow::Borrowed(text);
         }
+        let Ok(mut top) = serde_json::from_str::<BTreeMap<String, &RawValue>>(text) else {
+            return Cow::Borrowed(text);
+        };
+        let newer = top
+            .get("version")
+            .and_then(|v| serde_json::from_str::<&str>(v.get()).ok())
+            .is_some_and(|v| v.starts_with("2."));
+        if !newer {
+            return Cow::Borrowed(text);
+        }
+        let older: &RawValue = serde_json::from_str(r#""1.0.0""#).expect("a JSON string");
+        top.insert("version".into(), older);
+        serde_json::to_string(&top).map_or(Cow::Borrowed(text), Cow::Owned)
     }
 
     async fn authorization(&self, http: &reqwest::Client) -> Result<Option<String>, Answer> {
@@ -258,12 +266,24 @@ mod tests {
     fn a_1_0_3_target_gets_2_0_statements_as_1_0_0() {
         let older = Xapi::new("http://lrs/xapi", &json!({}), "1.0.3").unwrap();
         let newer = Xapi::new("http://lrs/xapi", &json!({}), "2.0.0").unwrap();
-        let two = json!({"id": "x", "version": "2.0.0"});
-        let one = json!({"id": "x", "version": "1.0.3"});
-        assert_eq!(older.in_target_version(&two)["version"], "1.0.0");
-        assert_eq!(older.in_target_version(&one)["version"], "1.0.3");
-        assert_eq!(newer.in_target_version(&two)["version"], "2.0.0");
-        assert_eq!(newer.in_target_version(&one)["version"], "1.0.3");
+        let stored = |body: Value| RawValue::from_string(body.to_string()).unwrap();
+        let two = stored(json!({"id": "x", "version": "2.0.0", "object": {"version": "2.0"}}));
+        let one = stored(json!({"id": "x", "version": "1.0.3"}));
+        let none = stored(json!({"id": "x"}));
+        let sent = |xapi: &Xapi, body: &RawValue| -> Value {
+            serde_json::from_str(&xapi.in_target_version(body)).unwrap()
+        };
+        assert_eq!(
+            sent(&older, &two),
+            json!({"id": "x", "version": "1.0.0", "object": {"version": "2.0"}})
+        );
+        assert_eq!(sent(&older, &one)["version"], "1.0.3");
+        assert_eq!(sent(&older, &none), json!({"id": "x"}));
+        assert_eq!(sent(&newer, &two)["version"], "2.0.0");
+        assert_eq!(sent(&newer, &one)["version"], "1.0.3");
+        // Untouched Statements go as stored, byte for byte.
+        assert!(matches!(older.in_target_version(&one), Cow::Borrowed(_)));
+        assert!(matches!(newer.in_target_version(&two), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! App-wide middleware: the request span, the version header every response carries,
-//! and the count of requests in flight that a shutdown drains.
+//! and the count of requests in flight that a shutdown drains and background work gives
+//! way to.
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Instant;
@@ -13,6 +14,7 @@ use tracing::Instrument;
 
 use super::AppState;
 use crate::auth::Principal;
+use crate::request_load::{self, RequestLoad};
 use crate::xapi::version::Version;
 
 pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-experience-api-version");
@@ -89,18 +91,26 @@ pub fn stated_version(value: Option<&HeaderValue>) -> Option<Version> {
 
 /// The requests being handled now, and how many were dropped before their answer (the
 /// client went away, or a shutdown's grace ran out): what a shutdown waits for and
-/// what it cut off. Mounted as app data of its own.
-#[derive(Debug, Default)]
+/// what it cut off. Mounted as app data of its own; the running ones are counted in the
+/// server's [`RequestLoad`], which the learning feed and forwarding give way to.
+#[derive(Debug)]
 pub struct InFlight {
-    running: AtomicU64,
+    running: RequestLoad,
     cut_off: AtomicU64,
 }
 
 impl InFlight {
+    pub fn new(running: RequestLoad) -> InFlight {
+        InFlight {
+            running,
+            cut_off: AtomicU64::new(0),
+        }
+    }
+
     /// `(running, cut_off)`, read in that order: a request dropped between the two reads
     /// is still running in the first or already cut off in the second.
     pub fn now(&self) -> (u64, u64) {
-        (self.running.load(SeqCst), self.cut_off.load(SeqCst))
+        (self.running.running(), self.cut_off.load(SeqCst))
     }
 }
 
@@ -112,12 +122,10 @@ pub async fn count_in_flight(
     let mut running = req
         .app_data::<web::Data<InFlight>>()
         .cloned()
-        .map(|in_flight| {
-            in_flight.running.fetch_add(1, SeqCst);
-            Running {
-                in_flight,
-                answered: false,
-            }
+        .map(|in_flight| Running {
+            _counted: in_flight.running.start(),
+            in_flight,
+            answered: false,
         });
     let outcome = next.call(req).await;
     if let Some(running) = &mut running {
@@ -129,6 +137,9 @@ pub async fn count_in_flight(
 struct Running {
     in_flight: web::Data<InFlight>,
     answered: bool,
+    /// Dropped after [`Running::drop`] has run, so the request stops running only once
+    /// it is counted as cut off.
+    _counted: request_load::Running,
 }
 
 impl Drop for Running {
@@ -137,6 +148,5 @@ impl Drop for Running {
         if !self.answered {
             self.in_flight.cut_off.fetch_add(1, SeqCst);
         }
-        self.in_flight.running.fetch_sub(1, SeqCst);
     }
 }

@@ -3,8 +3,9 @@
 //! appears (actor, object, context, authority, SubStatements, group members — any
 //! Agent object anywhere in the body), their documents, their Agents-resource entry,
 //! the attachments no remaining Statement uses, their browser capture (codes and
-//! bound credentials), the forwarders' dead letters of the erased Statements and the
-//! last errors of the store's forwarders, and records an audit row.
+//! bound credentials), the forwarders' dead letters of the erased Statements, the
+//! last errors of the store's forwarders and the person's term-dictionary rows, and
+//! records an audit row.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -12,7 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::{capture, Error};
 use crate::xapi::agent::parse_agent_object;
-use crate::xapi::ingest::AGENT_VERB_KIND;
+use crate::xapi::ingest::VERB_KIND;
+use crate::xapi::terms::term_key;
 use crate::xapi::{Ifi, Version};
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -56,6 +58,57 @@ fn attachment_hashes(body: &Value, into: &mut Vec<String>) {
     }
 }
 
+/// The dictionary ids of the person's terms in a store: the IFI's (key `key`), and its
+/// pairs with each verb that a Statement filed under it (`candidates`) holds (a pair's
+/// key is the verb's and the IFI's keys combined). A pair is made only of an Agent and
+/// the verb of one Statement, so every Statement holding one of these ids is a
+/// candidate.
+async fn person_terms(
+    tx: &deadpool_postgres::Transaction<'_>,
+    store_id: i64,
+    candidates: &[i64],
+    key: uuid::Uuid,
+) -> Result<Vec<i64>, Error> {
+    Ok(tx
+        .query(
+            "SELECT t.id FROM terms t WHERE t.store_id = $1 AND t.key = $3
+             UNION
+             SELECT p.id
+               FROM statements s, unnest(s.terms) AS x
+               JOIN terms v ON v.id = x >> 8
+               JOIN terms p ON p.store_id = $1 AND p.key = commonplace_pair_key(v.key, $3)
+              WHERE s.store_id = $1 AND s.seq = ANY($2) AND x & 255 = $4",
+            &[&store_id, &candidates, &key, &i64::from(VERB_KIND)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Takes from the Statements `referrers`, which hold the person's terms (`gone`) only
+/// through a StatementRef, the rows they inherited with them.
+async fn erase_inherited(
+    tx: &deadpool_postgres::Transaction<'_>,
+    store_id: i64,
+    referrers: &[i64],
+    gone: &[i64],
+) -> Result<(), Error> {
+    tx.execute(
+        "DELETE FROM statement_terms WHERE term = ANY($1) AND seq = ANY($2)",
+        &[&gone, &referrers],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE statements
+            SET terms = ARRAY(SELECT x FROM unnest(terms) AS x WHERE NOT x >> 8 = ANY($3) ORDER BY 1)
+          WHERE store_id = $1 AND seq = ANY($2)",
+        &[&store_id, &referrers, &gone],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Erases `ifi` from `store` (a store name), or from every store when `None`.
 pub async fn erase(
     pool: &deadpool_postgres::Pool,
@@ -80,6 +133,7 @@ pub async fn erase(
         }
     }
     let term = ifi.as_str();
+    let key = term_key(term);
     let mut erased = Erased::default();
     for store_id in stores {
         // Candidates: every Statement filed under the person's IFI. Some only inherited
@@ -88,10 +142,13 @@ pub async fn erase(
             .query(
                 "SELECT s.seq, s.body FROM statements s
                   WHERE s.store_id = $1 AND s.seq IN
-                        (SELECT seq FROM statement_index WHERE store_id = $1 AND term = $2)",
-                &[&store_id, &term],
+                        (SELECT i.seq FROM statement_terms i JOIN terms t ON t.id = i.term
+                          WHERE t.store_id = $1 AND t.key = $2)",
+                &[&store_id, &key],
             )
             .await?;
+        let seqs: Vec<i64> = candidates.iter().map(|r| r.get(0)).collect();
+        let gone = person_terms(&tx, store_id, &seqs, key).await?;
         let mut doomed: Vec<i64> = Vec::new();
         let mut referrers: Vec<i64> = Vec::new();
         let mut hashes = Vec::new();
@@ -116,25 +173,32 @@ pub async fn erase(
             )
             .await?;
         }
+        // A Statement's `terms` are all its rows.
         tx.execute(
-            "DELETE FROM statement_index WHERE store_id = $1 AND seq = ANY($2)",
+            "DELETE FROM statement_terms i
+              USING statements s, unnest(s.terms) AS x
+              WHERE s.store_id = $1 AND s.seq = ANY($2) AND i.term = x >> 8 AND i.seq = s.seq",
             &[&store_id, &doomed],
         )
         .await?;
-        // The inherited rows: the IFI itself, and its pairs with a verb.
-        tx.execute(
-            "DELETE FROM statement_index
-              WHERE store_id = $1 AND seq = ANY($2)
-                AND (term = $3 OR (kind = $4 AND right(term, length($3) + 1) = ' ' || $3))",
-            &[&store_id, &referrers, &term, &AGENT_VERB_KIND],
-        )
-        .await?;
+        if !referrers.is_empty() {
+            erase_inherited(&tx, store_id, &referrers, &gone).await?;
+        }
         erased.statements += tx
             .execute(
                 "DELETE FROM statements WHERE store_id = $1 AND seq = ANY($2)",
                 &[&store_id, &doomed],
             )
             .await? as i64;
+        // Nothing is filed under the person's terms any more. Their dictionary rows
+        // go too: a digest of the IFI, and of it with each verb, would let anyone with a
+        // candidate address test whether, and with which verbs, it was ever stored. A
+        // later Statement about the person interns them afresh, under new ids.
+        tx.execute(
+            "DELETE FROM terms WHERE store_id = $1 AND id = ANY($2)",
+            &[&store_id, &gone],
+        )
+        .await?;
         // A forwarder's dead letter keeps the target's answer about the Statement.
         tx.execute(
             "DELETE FROM forwarder_dead_letters d USING forwarders f

@@ -130,8 +130,9 @@ fn forwarder(row: &Row) -> ForwarderInfo {
 
 /// Creates a forwarder. Its position is 0 with `from_start`; otherwise the newest
 /// settled seq, so a Statement whose writer is still in flight now is sent when it
-/// commits rather than skipped. Settings not given take migration 0018's defaults,
-/// repeated here: a NULL parameter does not fall back to a column's default.
+/// commits rather than skipped. Settings not given take the defaults below (a NULL
+/// parameter does not fall back to a column's default): migration 0018's, but for a
+/// batch of 500 rather than 100, which an xAPI target stores several times faster.
 pub async fn create(pool: &Pool, new: NewForwarder<'_>) -> Result<ForwarderInfo, Error> {
     let client = pool.get().await?;
     let store_id: i64 = client
@@ -144,7 +145,7 @@ pub async fn create(pool: &Pool, new: NewForwarder<'_>) -> Result<ForwarderInfo,
             "INSERT INTO forwarders (name, store_id, kind, url, auth, xapi_version, filter,
                                      batch_size, linger_ms, max_in_flight, position)
              VALUES ($1, $2, $3, $4, $5, coalesce($6, '1.0.3'), $7,
-                     coalesce($8, 100), coalesce($9, 100), coalesce($10, 4),
+                     coalesce($8, 500), coalesce($9, 100), coalesce($10, 4),
                      CASE WHEN $11 THEN 0 ELSE commonplace_settled_seq() END)
              ON CONFLICT (name) DO NOTHING",
             &[

@@ -6,7 +6,9 @@
 //! caller's token and writes nothing otherwise (the functions then answer `false`), so
 //! an owner whose lease was taken over or revoked never moves a position, records a
 //! batch or counts anything. Management (`store::forwarders`) takes the same row lock
-//! when it pauses, replays or deletes, so the two never interleave.
+//! when it pauses, replays or deletes, so the two never interleave. The writes of every
+//! batch (recording it; counting it delivered and moving the position) are one SQL
+//! statement each, which takes that lock itself: one round trip and one commit.
 
 use std::time::Duration;
 
@@ -193,13 +195,24 @@ async fn insert_batches(
 }
 
 /// Records a batch before it is first sent.
-pub async fn record_batch(client: &mut Client, lease: Lease, batch: &Batch) -> Result<bool, Error> {
-    let Some(tx) = hold(client, lease).await? else {
-        return Ok(false);
-    };
-    insert_batches(&tx, lease.forwarder_id, &[batch]).await?;
-    tx.commit().await?;
-    Ok(true)
+pub async fn record_batch(client: &Client, lease: Lease, batch: &Batch) -> Result<bool, Error> {
+    let recorded = client
+        .execute(
+            "INSERT INTO forwarder_batches (forwarder_id, after_seq, upto_seq, delivery, seqs)
+             SELECT id, $3, $4, $5, $6 FROM forwarders
+              WHERE id = $1 AND lease_owner = $2
+                FOR NO KEY UPDATE",
+            &[
+                &lease.forwarder_id,
+                &lease.token,
+                &batch.after_seq,
+                &batch.upto_seq,
+                &batch.delivery,
+                &batch.seqs,
+            ],
+        )
+        .await?;
+    Ok(recorded == 1)
 }
 
 /// Replaces a rejected batch by its two halves, recorded before either is sent.
@@ -231,22 +244,21 @@ pub async fn finish_batch(
     finished: &Finished,
     advance_to: Option<i64>,
 ) -> Result<bool, Error> {
+    let letter = match finished {
+        Finished::Delivered(count) => {
+            return delivered(client, lease, after_seq, *count, advance_to).await
+        }
+        Finished::DeadLettered(letter) => letter,
+    };
     let Some(tx) = hold(client, lease).await? else {
         return Ok(false);
     };
-    match finished {
-        Finished::Delivered(count) => {
-            count_delivered(&tx, lease.forwarder_id, *count).await?;
-        }
-        Finished::DeadLettered(letter) => {
-            if dead_letter(&tx, lease.forwarder_id, letter).await? {
-                tx.execute(
-                    "UPDATE forwarders SET dead_lettered = dead_lettered + 1 WHERE id = $1",
-                    &[&lease.forwarder_id],
-                )
-                .await?;
-            }
-        }
+    if dead_letter(&tx, lease.forwarder_id, letter).await? {
+        tx.execute(
+            "UPDATE forwarders SET dead_lettered = dead_lettered + 1 WHERE id = $1",
+            &[&lease.forwarder_id],
+        )
+        .await?;
     }
     tx.execute(
         "UPDATE forwarder_batches SET done = true WHERE forwarder_id = $1 AND after_seq = $2",
@@ -260,14 +272,63 @@ pub async fn finish_batch(
     Ok(true)
 }
 
+/// A batch the target took: counted, and the position moved to `advance_to` when
+/// given, in one statement. The batches the position passes are deleted (this one
+/// among them, when it was the oldest in flight); otherwise this one is marked done.
+async fn delivered(
+    client: &Client,
+    lease: Lease,
+    after_seq: i64,
+    count: i64,
+    advance_to: Option<i64>,
+) -> Result<bool, Error> {
+    let held: i64 = client
+        .query_one(
+            "WITH held AS (
+                 UPDATE forwarders
+                    SET delivered = delivered + $4,
+                        last_delivered_at = CASE WHEN $4 > 0 THEN now() ELSE last_delivered_at END,
+                        position = greatest(position, $5)
+                  WHERE id = $1 AND lease_owner = $2
+                  RETURNING id),
+             passed AS (
+                 DELETE FROM forwarder_batches b USING held
+                  WHERE b.forwarder_id = held.id AND b.upto_seq <= $5),
+             done AS (
+                 UPDATE forwarder_batches b SET done = true FROM held
+                  WHERE b.forwarder_id = held.id AND b.after_seq = $3
+                    AND ($5::bigint IS NULL OR b.upto_seq > $5))
+             SELECT count(*) FROM held",
+            &[
+                &lease.forwarder_id,
+                &lease.token,
+                &after_seq,
+                &count,
+                &advance_to,
+            ],
+        )
+        .await?
+        .get(0);
+    Ok(held == 1)
+}
+
 /// Moves the position over Statements that matched nothing (or over finished batches).
-pub async fn advance(client: &mut Client, lease: Lease, position: i64) -> Result<bool, Error> {
-    let Some(tx) = hold(client, lease).await? else {
-        return Ok(false);
-    };
-    move_position(&tx, lease.forwarder_id, position).await?;
-    tx.commit().await?;
-    Ok(true)
+pub async fn advance(client: &Client, lease: Lease, position: i64) -> Result<bool, Error> {
+    let held: i64 = client
+        .query_one(
+            "WITH held AS (
+                 UPDATE forwarders SET position = greatest(position, $3)
+                  WHERE id = $1 AND lease_owner = $2
+                  RETURNING id),
+             passed AS (
+                 DELETE FROM forwarder_batches b USING held
+                  WHERE b.forwarder_id = held.id AND b.upto_seq <= $3)
+             SELECT count(*) FROM held",
+            &[&lease.forwarder_id, &lease.token, &position],
+        )
+        .await?
+        .get(0);
+    Ok(held == 1)
 }
 
 async fn move_position(

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Client;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
 use super::forwarding::Batch;
@@ -19,7 +20,9 @@ pub struct StoredStatement {
     pub mode: Option<String>,
     /// The Statement it voids, when it is a voiding Statement.
     pub voids: Option<Uuid>,
-    pub body: Value,
+    /// The Statement as stored, as JSON text: sent as it is, parsed only for what
+    /// needs a look inside (a filter on its content, its attachments).
+    pub body: Box<RawValue>,
     /// The tags of the credential that wrote it.
     pub tags: Map<String, Value>,
 }
@@ -167,12 +170,14 @@ async fn stored_statements(
 
 fn stored_statement(row: &tokio_postgres::Row) -> StoredStatement {
     let tags: Option<Value> = row.get(5);
+    // A jsonb comes as its text: kept as it is, not parsed into a tree.
+    let Json(body): Json<Box<RawValue>> = row.get(4);
     StoredStatement {
         seq: row.get(0),
         id: row.get(1),
         mode: row.get(2),
         voids: row.get(3),
-        body: row.get(4),
+        body,
         tags: match tags {
             Some(Value::Object(tags)) => tags,
             _ => Map::new(),

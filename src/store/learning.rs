@@ -10,7 +10,6 @@ use tokio_postgres::types::ToSql;
 use super::calendar::whole_weeks;
 use super::Error;
 
-pub use crate::modes::event::GOAL_TYPE;
 /// Verbs that share a find with others.
 pub const SHARE_VERBS: [&str; 2] = [
     "http://adlnet.gov/expapi/verbs/shared",
@@ -98,12 +97,12 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                     sum(shares) AS shares
                FROM (SELECT learner, mode, statements, seconds, estimated, goal_linked, shares
                        FROM learning_learner_weeks
-                      WHERE store_id = $1 AND week >= $6 AND week < $7
+                      WHERE store_id = $1 AND week >= $5 AND week < $6
                      UNION ALL
                      SELECT learner, mode, statements, seconds, estimated, goal_linked, shares
                        FROM learning_days
                       WHERE store_id = $1
-                        AND ((day >= $2 AND day < $6) OR (day >= $7 AND day < $3))) d
+                        AND ((day >= $2 AND day < $5) OR (day >= $6 AND day < $3))) d
               GROUP BY learner
          ),
          context_team AS (
@@ -112,8 +111,10 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
               ORDER BY learner, statements DESC, team
          ),
          goal_setters AS (
-             SELECT DISTINCT learner FROM learning_events
-              WHERE store_id = $1 AND day < $3 AND activity_type = $4
+             SELECT l.label AS learner
+               FROM (SELECT DISTINCT learner FROM learning_events
+                      WHERE store_id = $1 AND day < $3 AND documents_goal) e
+               JOIN learning_labels l ON l.id = e.learner
          ),
          -- A course counts when the learner was active in it in the period: its first or
          -- last day falls there, or (spanning the period) some day in between does.
@@ -146,7 +147,7 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
          SELECT p.team, p.learners, p.statements, p.reported, p.estimated, p.self_statements,
                 p.self_seconds, p.linked, p.shares, p.goal_setters, p.courses, p.completed
            FROM per_team p
-          WHERE p.learners >= $5
+          WHERE p.learners >= $4
           ORDER BY p.team"
     );
     let client = pool.get().await?;
@@ -158,7 +159,6 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                 &scope.store_id,
                 &scope.since,
                 &scope.until,
-                &GOAL_TYPE,
                 &scope.min_team_size,
                 &whole_weeks_from,
                 &whole_weeks_until,
@@ -377,28 +377,38 @@ pub async fn learner_report(
     let goal_rows = client
         .query(
             &format!(
-                "WITH documented AS (
-                     SELECT activity AS goal, min(day) AS first_day,
-                            bool_or(verb = ANY($6)) AS achieved
-                       FROM learning_events
-                      WHERE store_id = $1 AND learner = $4 AND day < $3 AND activity_type = $5
-                      GROUP BY activity
+                "WITH learner AS (
+                     SELECT id FROM learning_labels
+                      WHERE store_id = $1 AND key = commonplace_term_key($4)
+                 ),
+                 documented AS (
+                     SELECT e.activity AS goal, min(e.day) AS first_day,
+                            bool_or(v.label = ANY($5)) AS achieved
+                       FROM learning_events e JOIN learning_labels v ON v.id = e.verb
+                      WHERE e.store_id = $1 AND e.learner = (SELECT id FROM learner)
+                        AND e.day < $3 AND e.documents_goal
+                      GROUP BY e.activity
                  ),
                  linked AS (
                      SELECT goal, activity, count(*) AS n FROM learning_events
-                      WHERE {period} AND goal IS NOT NULL AND activity IS NOT NULL GROUP BY 1, 2
+                      WHERE store_id = $1 AND day >= $2 AND day < $3
+                        AND learner = (SELECT id FROM learner)
+                        AND goal IS NOT NULL AND activity IS NOT NULL
+                      GROUP BY 1, 2
                  ),
                  goals AS (SELECT goal FROM documented UNION SELECT goal FROM linked)
-                 SELECT g.goal, {goal_name}, d.first_day, coalesce(d.achieved, false),
-                        l.activity, {activity_name}, l.n
-                   FROM goals g
-                   LEFT JOIN documented d USING (goal)
-                   LEFT JOIN linked l USING (goal)
-                  ORDER BY d.first_day NULLS LAST, g.goal, l.n DESC, l.activity",
-                goal_name = activity_name("g.goal"),
-                activity_name = activity_name("l.activity"),
+                 SELECT goal_label.label, {goal_name}, d.first_day, coalesce(d.achieved, false),
+                        activity_label.label, {activity_name}, l.n
+                   FROM goals
+                   JOIN learning_labels goal_label ON goal_label.id = goals.goal
+                   LEFT JOIN documented d ON d.goal = goals.goal
+                   LEFT JOIN linked l ON l.goal = goals.goal
+                   LEFT JOIN learning_labels activity_label ON activity_label.id = l.activity
+                  ORDER BY d.first_day NULLS LAST, goal_label.label, l.n DESC, activity_label.label",
+                goal_name = activity_name("goal_label.label"),
+                activity_name = activity_name("activity_label.label"),
             ),
-            &with_params(&base, &[&GOAL_TYPE, &COMPLETIONS]),
+            &with_params(&base, &[&COMPLETIONS]),
         )
         .await?;
     let mut goals: Vec<Goal> = Vec::new();
@@ -492,7 +502,10 @@ pub async fn sources(pool: &Pool, scope: Scope, top: i64) -> Result<Vec<ModeSour
                                            AND d.day >= $2 AND d.day < $3)))
                 ELSE
                     (SELECT count(DISTINCT a.learner) FROM learning_events a
-                      WHERE a.store_id = $1 AND a.activity = numbered.key AND a.day >= $2
+                      WHERE a.store_id = $1 AND a.day >= $2
+                        AND a.activity = (SELECT l.id FROM learning_labels l
+                                           WHERE l.store_id = $1
+                                             AND l.key = commonplace_term_key(numbered.key))
                         AND a.day < $3 AND a.mode = numbered.mode)
                 END,
                 reported, estimated

@@ -6,8 +6,8 @@
 //! seqs below every writer still in flight, so a late commit is never skipped, and
 //! Statements changed after the feed passed them (voided, relabelled, erased) are
 //! queued by triggers and redone. The server reads the Statements and computes their
-//! events ([`LearningEvent`]); `learning_feed_fold` (migrations 0008 and 0012) folds
-//! them in.
+//! events ([`LearningEvent`]); `learning_feed_fold` (migrations 0008, 0012 and 0020)
+//! folds them in, storing the events' texts once each as labels.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,12 +21,17 @@ use uuid::Uuid;
 use super::learning::{TimeRule, COMPLETION_VERBS, SHARE_VERBS};
 use super::Error;
 use crate::modes::event::LearningEvent;
+use crate::request_load::RequestLoad;
 
 /// The feed's advisory lock (two int4 keys: "comm", "feed").
 const FEED_LOCK: (i32, i32) = (0x636f_6d6d, 0x6665_6564);
 /// Seqs one pass takes at most, so a backlog is worked off in short transactions and
-/// the Statements a pass reads (about 1.5 KB each) stay a few MB of server memory.
-const PASS_SEQS: i64 = 5_000;
+/// the Statements a pass reads (about 1.5 KB each) stay a few MB of server memory. A
+/// pass's fold is one statement that keeps a core busy until it ends (about 0.25 s at
+/// this size on the benchmark machine): the background feed gives way to requests only
+/// between passes, and a report waits for a running pass. Smaller passes fold more
+/// slowly (1,000: about a fifth slower than 5,000).
+const PASS_SEQS: i64 = 2_000;
 /// How long the background feed rests once it has caught up.
 const IDLE: Duration = Duration::from_millis(500);
 
@@ -213,8 +218,9 @@ async fn keep_statistics(client: &Client) -> Result<(), Error> {
     if due {
         client
             .batch_execute(
-                "ANALYZE learning_events, learning_days, learning_activity_days, learning_day_hosts,
-                         learning_day_courses, learning_context_teams, learning_courses,
+                "ANALYZE learning_events, learning_labels, learning_days, learning_activity_days,
+                         learning_day_hosts, learning_day_courses, learning_context_teams,
+                         learning_courses,
                          learning_host_learners, learning_learner_weeks, learning_activity_weeks,
                          learning_host_weeks",
             )
@@ -338,8 +344,16 @@ pub async fn catch_up(pool: &Pool, rule: TimeRule, patience: Duration) -> Result
 
 /// The background feed of one server: passes back to back while there is a backlog,
 /// a rest once caught up. Errors (a database outage) are logged and retried.
-pub async fn run(pool: Pool, rule: TimeRule) {
+///
+/// Before each pass it gives way to the server's requests: it waits while any run, so
+/// a backlog (after a bulk load or import) is folded in the gaps between them and reads
+/// keep their latency, but never longer than `patience`, so under a load that never
+/// pauses it still folds one pass per `patience` and cannot fall behind for good. It
+/// waits outside the pass, holding no lock: a report's [`catch_up`], which runs passes
+/// of its own and never gives way, does not wait for it.
+pub async fn run(pool: Pool, rule: TimeRule, requests: RequestLoad, patience: Duration) {
     loop {
+        requests.give_way(patience).await;
         match pass(&pool, rule).await {
             Ok(Some(position)) if !position.caught_up() => continue,
             Ok(_) => {}

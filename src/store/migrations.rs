@@ -3,6 +3,7 @@
 
 use deadpool_postgres::Client;
 
+use super::conversion::{self, Conversion};
 use super::Error;
 
 /// Every migration, in the order it must be applied. A migration is never edited
@@ -80,21 +81,37 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0018_forwarders",
         include_str!("../../migrations/0018_forwarders.sql"),
     ),
+    (
+        "0019_term_dictionary",
+        include_str!("../../migrations/0019_term_dictionary.sql"),
+    ),
+    (
+        "0020_learning_labels",
+        include_str!("../../migrations/0020_learning_labels.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because
 /// single bigint advisory keys are reserved for in-flight statement writers.
 const MIGRATION_LOCK: (i32, i32) = (0x636f_6d6d, 0x6d69_6772);
 
-/// Applies every migration the database lacks; returns the names applied now.
-pub async fn apply(client: &mut Client) -> Result<Vec<&'static str>, Error> {
+/// Applies every migration the database lacks, then converts what the migrations left
+/// to convert (a store written before the term dictionary), so that no server serves
+/// before it is done; returns the names applied now.
+pub async fn apply(
+    client: &mut Client,
+    conversion: &Conversion<'_>,
+) -> Result<Vec<&'static str>, Error> {
     client
         .execute(
             "SELECT pg_advisory_lock($1, $2)",
             &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
         )
         .await?;
-    let outcome = apply_locked(client).await;
+    let outcome = match apply_locked(client).await {
+        Ok(applied) => conversion::run(client, conversion).await.map(|()| applied),
+        Err(e) => Err(e),
+    };
     let unlock = client
         .execute(
             "SELECT pg_advisory_unlock($1, $2)",

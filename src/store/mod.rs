@@ -5,6 +5,7 @@ pub mod activities;
 pub mod agents;
 mod calendar;
 pub mod capture;
+pub mod conversion;
 pub mod credentials;
 pub mod documents;
 pub mod embedded;
@@ -27,6 +28,7 @@ pub mod sessions;
 pub mod statement_reads;
 mod statement_sql;
 pub mod statements;
+mod terms;
 pub mod transfer;
 pub mod write_queue;
 
@@ -132,8 +134,23 @@ pub struct Database {
 
 impl Database {
     /// Connects (starting the embedded cluster when needed), waits for the server,
-    /// and applies pending migrations.
+    /// and applies pending migrations, logging the progress of a conversion.
     pub async fn open(source: &Source, options: &PoolOptions) -> Result<Database, Error> {
+        let progress = conversion::Logged::default();
+        let conversion = conversion::Conversion {
+            batch: conversion::DEFAULT_BATCH,
+            progress: &progress,
+        };
+        Database::open_converting(source, options, &conversion).await
+    }
+
+    /// [`Database::open`], converting a store written before the term dictionary as
+    /// `conversion` says.
+    pub async fn open_converting(
+        source: &Source,
+        options: &PoolOptions,
+        conversion: &conversion::Conversion<'_>,
+    ) -> Result<Database, Error> {
         let (config, cluster) = match source {
             Source::External(url) => {
                 let config: tokio_postgres::Config = url
@@ -176,7 +193,7 @@ impl Database {
                 return Err(e);
             }
         }
-        migrations::apply(&mut client).await?;
+        migrations::apply(&mut client, conversion).await?;
         Ok(database)
     }
 

@@ -83,7 +83,9 @@ pub async fn mode_figures(
         Grouping::Store => ("learning_activity_days d", group),
         Grouping::Team => ("learning_activity_days d", "d.team"),
         Grouping::Learner => (
-            "(SELECT * FROM learning_events WHERE activity IS NOT NULL) d
+            "(SELECT e.store_id, e.day, e.mode, e.activity, l.label AS learner
+                FROM learning_events e JOIN learning_labels l ON l.id = e.learner
+               WHERE e.activity IS NOT NULL) d
                LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner",
             group,
         ),

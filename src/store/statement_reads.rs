@@ -23,8 +23,9 @@ pub struct StoredStatement {
 /// The filters of GET /statements, already resolved to index terms.
 #[derive(Debug, Clone, Default)]
 pub struct StatementFilter {
-    /// Every entry must match: a term and the index kinds it may appear under.
-    pub terms: Vec<(String, Vec<i16>)>,
+    /// Every entry must match: a term's dictionary key (`xapi::terms`) and the index
+    /// kinds it may appear under.
+    pub terms: Vec<(Uuid, Vec<i16>)>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     /// `statements/read/mine`: only what this credential wrote.
@@ -131,6 +132,16 @@ struct PageQuery<'a> {
     params: Vec<&'a (dyn ToSql + Sync)>,
 }
 
+/// A page walks `seq`, in either order, between bounds that make it cost its own rows
+/// wherever it starts: the result set's pin, the last seq already returned, and
+/// `since`/`until` translated into seqs inside the same SQL (no extra round trip), one
+/// probe of `statements_store_stored` each. `stored` follows `seq`
+/// (commonplace_reserve_statements takes both under one lock), so the Statements stored
+/// after a time are exactly those after the last one stored at or before it. The probe
+/// finds one Statement of that last millisecond, not necessarily its last (a batch
+/// shares one `stored`), so the walk may pass the rest of that millisecond, which the
+/// `stored` conditions drop. Reading the window by `stored` and sorting it instead
+/// would cost every Statement in it.
 fn page_query<'a>(
     store_id: &'a i64,
     filter: &'a StatementFilter,
@@ -139,61 +150,81 @@ fn page_query<'a>(
 ) -> PageQuery<'a> {
     let mut params: Vec<&(dyn ToSql + Sync)> =
         vec![store_id, &position.pin, fetch, &position.consistent_through];
+    let since = filter.since.as_ref().map(|since| {
+        params.push(since);
+        params.len()
+    });
+    let until = filter.until.as_ref().map(|until| {
+        params.push(until);
+        params.len()
+    });
     let (order, after) = if filter.ascending {
         ("ASC", " > ?")
     } else {
         ("DESC", " < ?")
     };
-    let mut terms: Vec<&(String, Vec<i16>)> = filter.terms.iter().collect();
+    let walk = |sql: &mut String, params: &mut Vec<&'a (dyn ToSql + Sync)>, seq: &str| {
+        sql.push_str(&format!(" AND {seq} <= $2"));
+        if let Some(since) = since {
+            let last_at_or_before = last_stored_at_or_before(since);
+            sql.push_str(&format!(" AND {seq} > {last_at_or_before}"));
+        }
+        if let Some(until) = until {
+            let first_after = first_stored_after(until);
+            sql.push_str(&format!(" AND {seq} < {first_after}"));
+        }
+        if let Some(position) = &position.after {
+            next(sql, &format!(" AND {seq}{after}"), params, position);
+        }
+    };
+    let mut terms: Vec<&(Uuid, Vec<i16>)> = filter.terms.iter().collect();
     terms.sort_by_key(|(_, kinds)| selectivity_rank(kinds));
     let mut sql = String::from("SELECT s.seq, s.body::text, s.stored FROM ");
     if let Some(((term, kinds), others)) = terms.split_first() {
         // Walk the rarest term's index entries in seq order, keep those every other
         // term also indexes (index-only probes), and only then read the Statements:
-        // a page costs its own rows, not every row of its terms.
-        sql.push_str(
-            "(SELECT DISTINCT i.seq FROM statement_index i WHERE i.store_id = $1 AND i.seq <= $2",
-        );
-        next(&mut sql, " AND i.term = ?", &mut params, term);
+        // a page costs its own rows, not every row of its terms. Each key is looked
+        // up in the dictionary by the same SQL; a key it lacks matches nothing.
+        sql.push_str("(SELECT DISTINCT i.seq FROM statement_terms i WHERE");
+        next(&mut sql, &format!(" i.term = {TERM_ID}"), &mut params, term);
         next(&mut sql, " AND i.kind = ANY(?)", &mut params, kinds);
-        if let Some(position) = &position.after {
-            next(
-                &mut sql,
-                &format!(" AND i.seq{after}"),
-                &mut params,
-                position,
-            );
-        }
+        walk(&mut sql, &mut params, "i.seq");
+        // Each other term is one index probe per walked entry: OFFSET 0 keeps the
+        // EXISTS a per-row probe. A term id comes out of the dictionary inside the
+        // SQL, so the planner cannot tell a term with a hundred entries from one with
+        // a million, and pulled up into a join it may scan every entry of the other
+        // term to meet the page's few.
         for (term, kinds) in others {
             next(
                 &mut sql,
-                " AND EXISTS (SELECT 1 FROM statement_index j WHERE j.store_id = $1 AND j.seq = i.seq AND j.term = ?",
+                &format!(
+                    " AND EXISTS (SELECT 1 FROM statement_terms j WHERE j.seq = i.seq AND j.term = {TERM_ID}"
+                ),
                 &mut params,
                 term,
             );
-            next(&mut sql, " AND j.kind = ANY(?))", &mut params, kinds);
-        }
-        sql.push_str(&format!(
-            " ORDER BY i.seq {order}) AS m JOIN statements s ON s.store_id = $1 AND s.seq = m.seq WHERE NOT s.voided AND s.stored <= $4"
-        ));
-    } else {
-        sql.push_str(
-            "statements s WHERE s.store_id = $1 AND s.seq <= $2 AND NOT s.voided AND s.stored <= $4",
-        );
-        if let Some(position) = &position.after {
             next(
                 &mut sql,
-                &format!(" AND s.seq{after}"),
+                " AND j.kind = ANY(?) OFFSET 0)",
                 &mut params,
-                position,
+                kinds,
             );
         }
+        sql.push_str(&format!(
+            " ORDER BY i.seq {order}) AS m JOIN statements s ON s.store_id = $1 AND s.seq = m.seq WHERE NOT s.voided"
+        ));
+    } else {
+        sql.push_str("statements s WHERE s.store_id = $1 AND NOT s.voided");
+        walk(&mut sql, &mut params, "s.seq");
     }
-    if let Some(since) = &filter.since {
-        next(&mut sql, " AND s.stored > ?", &mut params, since);
+    sql.push_str(" AND s.stored <= $4");
+    // The seq bounds choose the rows; the times only check them, written so that no
+    // index on `stored` can serve them and tempt the planner into sorting the window.
+    if let Some(since) = since {
+        sql.push_str(&format!(" AND s.stored + interval '0' > ${since}"));
     }
-    if let Some(until) = &filter.until {
-        next(&mut sql, " AND s.stored <= ?", &mut params, until);
+    if let Some(until) = until {
+        sql.push_str(&format!(" AND s.stored + interval '0' <= ${until}"));
     }
     if let Some(credential) = &filter.credential {
         next(&mut sql, " AND s.credential = ?", &mut params, credential);
@@ -201,6 +232,27 @@ fn page_query<'a>(
     sql.push_str(&format!(" ORDER BY s.seq {order} LIMIT $3"));
     PageQuery { sql, params }
 }
+
+/// The seq of a Statement of the last millisecond of `stored` at or before the time
+/// parameter `$n`, or 0 when none is that old.
+fn last_stored_at_or_before(n: usize) -> String {
+    format!(
+        "coalesce((SELECT seq FROM statements WHERE store_id = $1 AND stored <= ${n} \
+         ORDER BY stored DESC LIMIT 1), 0)"
+    )
+}
+
+/// The seq of a Statement of the first millisecond of `stored` after the time
+/// parameter `$n`; past the pin when none is that new.
+fn first_stored_after(n: usize) -> String {
+    format!(
+        "coalesce((SELECT seq FROM statements WHERE store_id = $1 AND stored > ${n} \
+         ORDER BY stored LIMIT 1), $2 + 1)"
+    )
+}
+
+/// The dictionary id of the term whose key is the `?` parameter, in the store `$1`.
+const TERM_ID: &str = "(SELECT id FROM terms WHERE store_id = $1 AND key = ?)";
 
 /// Which term to walk first: registrations are rarest, then agents (alone or with
 /// their verb), activities, verbs.

@@ -3,10 +3,14 @@
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::Statement;
 
+use super::terms;
+
 /// Every statement of the write path, prepared (once per connection) before the
 /// pipelines are sent: a statement prepared inside a pipeline would reorder it.
 pub(super) struct WriteSql {
     pub(super) lock: Statement,
+    pub(super) intern: Statement,
+    pub(super) term_ids: Statement,
     pub(super) existing: Statement,
     pub(super) voiders: Statement,
     pub(super) referred: Statement,
@@ -15,9 +19,10 @@ pub(super) struct WriteSql {
     pub(super) agents: Statement,
     pub(super) insert_statements: Statement,
     pub(super) insert_terms: Statement,
-    pub(super) copy_from_targets: Statement,
+    pub(super) copy_from_target: Statement,
     pub(super) copy_to_referrers: Statement,
-    pub(super) combine_agent_verb: Statement,
+    pub(super) intern_pairs: Statement,
+    pub(super) add_pairs: Statement,
     pub(super) void_targets: Statement,
     pub(super) upsert_activities: Statement,
     pub(super) upsert_agents: Statement,
@@ -27,19 +32,22 @@ pub(super) struct WriteSql {
 impl WriteSql {
     pub(super) async fn prepare(db: &ClientWrapper) -> Result<WriteSql, tokio_postgres::Error> {
         let (
-            (lock, existing, voiders, referred, reserve, activities, agents),
+            (lock, intern, term_ids, existing, voiders, referred, reserve, activities, agents),
             (
                 insert_statements,
                 insert_terms,
-                copy_from_targets,
+                copy_from_target,
                 copy_to_referrers,
-                combine_agent_verb,
+                intern_pairs,
+                add_pairs,
             ),
             (void_targets, upsert_activities, upsert_agents, insert_attachments),
         ) = tokio::try_join!(
             async {
                 tokio::try_join!(
                     db.prepare_cached(LOCK),
+                    db.prepare_cached(terms::INTERN),
+                    db.prepare_cached(terms::IDS),
                     db.prepare_cached(EXISTING),
                     db.prepare_cached(VOIDERS),
                     db.prepare_cached(REFERRED),
@@ -52,9 +60,10 @@ impl WriteSql {
                 tokio::try_join!(
                     db.prepare_cached(INSERT_STATEMENTS),
                     db.prepare_cached(INSERT_TERMS),
-                    db.prepare_cached(COPY_FROM_TARGETS),
+                    db.prepare_cached(COPY_FROM_TARGET),
                     db.prepare_cached(COPY_TO_REFERRERS),
-                    db.prepare_cached(COMBINE_AGENT_VERB),
+                    db.prepare_cached(INTERN_PAIRS),
+                    db.prepare_cached(ADD_PAIRS),
                 )
             },
             async {
@@ -68,6 +77,8 @@ impl WriteSql {
         )?;
         Ok(WriteSql {
             lock,
+            intern,
+            term_ids,
             existing,
             voiders,
             referred,
@@ -76,9 +87,10 @@ impl WriteSql {
             agents,
             insert_statements,
             insert_terms,
-            copy_from_targets,
+            copy_from_target,
             copy_to_referrers,
-            combine_agent_verb,
+            intern_pairs,
+            add_pairs,
             void_targets,
             upsert_activities,
             upsert_agents,
@@ -99,20 +111,31 @@ const RESERVE: &str = "SELECT first_seq, stored FROM commonplace_reserve_stateme
 const ACTIVITIES: &str =
     "SELECT iri, definition FROM activities WHERE store_id = $1 AND iri = ANY($2)";
 const AGENTS: &str = "SELECT ifi, names FROM agents WHERE store_id = $1 AND ifi = ANY($2)";
+// `terms` is the Statement's slice [$14, $15] of the packed rows in $13.
 const INSERT_STATEMENTS: &str = "INSERT INTO statements
          (store_id, seq, id, stored, registration, voided, voids, statement_ref, credential, body,
-          mode, mode_rule)
+          mode, mode_rule, terms)
      SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, u.credential,
-            u.body, u.mode, u.mode_rule
+            u.body, u.mode, u.mode_rule, ($13::int8[])[u.first:u.last]
        FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[],
-                   $3::text[], $10::jsonb[], $11::text[], $12::text[])
-            AS u(seq, id, registration, voided, voids, ref, credential, body, mode, mode_rule)";
-const INSERT_TERMS: &str = "INSERT INTO statement_index (store_id, seq, kind, term)
-     SELECT $1, * FROM UNNEST($2::int8[], $3::int2[], $4::text[])";
-const COPY_FROM_TARGETS: &str = "INSERT INTO statement_index (store_id, seq, kind, term)
-     SELECT $1, $2, i.kind, i.term
-       FROM statements t JOIN statement_index i ON i.store_id = $1 AND i.seq = t.seq
-      WHERE t.store_id = $1 AND t.id = $3";
+                   $3::text[], $10::jsonb[], $11::text[], $12::text[], $14::int4[], $15::int4[])
+            AS u(seq, id, registration, voided, voids, ref, credential, body, mode, mode_rule,
+                 first, last)";
+const INSERT_TERMS: &str = "INSERT INTO statement_terms (seq, term, kind)
+     SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int2[])";
+// A Statement's rows are its `terms` (term * 256 + kind, sorted): inheriting adds the
+// rows it lacks to both, so `terms` stays the whole of its rows.
+const COPY_FROM_TARGET: &str = "WITH added AS (
+         SELECT x FROM statements t, unnest(t.terms) AS x WHERE t.store_id = $1 AND t.id = $3
+         EXCEPT
+         SELECT unnest(terms) FROM statements WHERE store_id = $1 AND seq = $2
+     ), indexed AS (
+         INSERT INTO statement_terms (seq, term, kind) SELECT $2, x >> 8, (x & 255)::int2 FROM added
+     )
+     UPDATE statements s SET terms = ARRAY(SELECT unnest(s.terms) UNION SELECT x FROM added ORDER BY 1)
+      WHERE s.store_id = $1 AND s.seq = $2 AND EXISTS (SELECT FROM added)";
+// The referrers' rows are locked in seq order before any is updated: two writers that
+// update some of the same ones take them in one order.
 const COPY_TO_REFERRERS: &str = "WITH RECURSIVE referrers (seq, id, origin) AS (
          SELECT s.seq, s.id, t.seq
            FROM statements s JOIN statements t ON t.store_id = s.store_id AND t.id = s.statement_ref
@@ -121,23 +144,77 @@ const COPY_TO_REFERRERS: &str = "WITH RECURSIVE referrers (seq, id, origin) AS (
          SELECT s.seq, s.id, r.origin
            FROM statements s JOIN referrers r ON s.statement_ref = r.id
           WHERE s.store_id = $1
+     ), locked AS MATERIALIZED (
+         SELECT s.seq FROM statements s
+          WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM referrers)
+          ORDER BY s.seq FOR UPDATE
+     ), added AS (
+         SELECT r.seq, x
+           FROM referrers r JOIN locked l ON l.seq = r.seq
+           JOIN statements o ON o.store_id = $1 AND o.seq = r.origin,
+                unnest(o.terms) AS x
+         EXCEPT
+         SELECT s.seq, y
+           FROM statements s, unnest(s.terms) AS y
+          WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM referrers)
+     ), indexed AS (
+         INSERT INTO statement_terms (seq, term, kind)
+         SELECT seq, x >> 8, (x & 255)::int2 FROM added
      )
-     INSERT INTO statement_index (store_id, seq, kind, term)
-     SELECT $1, r.seq, i.kind, i.term
-       FROM referrers r JOIN statement_index i ON i.store_id = $1 AND i.seq = r.origin
-     RETURNING seq";
+     UPDATE statements s
+        SET terms = ARRAY(SELECT unnest(s.terms) UNION SELECT a.x FROM added a WHERE a.seq = s.seq
+                          ORDER BY 1)
+      WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM added)
+     RETURNING s.seq";
 // A referring Statement matches `agent` + `verb` when its own terms or its target's
 // hold the agent and the verb, so once it has inherited terms its agent-verb pairs are
-// every pair of agent and verb it now holds ($3 is AGENT_VERB_KIND, $4 the agent kinds
-// that pair, $5 VERB_KIND).
-const COMBINE_AGENT_VERB: &str = "INSERT INTO statement_index (store_id, seq, kind, term)
-     SELECT DISTINCT $1, v.seq, $3::int2, v.term || ' ' || a.term
-       FROM statement_index v
-       JOIN statement_index a ON a.store_id = $1 AND a.seq = v.seq AND a.kind = ANY($4)
-      WHERE v.store_id = $1 AND v.seq = ANY($2) AND v.kind = $5
-        AND NOT EXISTS (SELECT FROM statement_index x
-                         WHERE x.store_id = $1 AND x.term = v.term || ' ' || a.term
-                           AND x.seq = v.seq AND x.kind = $3)";
+// every pair of agent and verb it now holds: for the Statements $2, each verb ($4 is
+// VERB_KIND) with each agent of a kind that pairs ($3), keyed from the two terms' keys.
+macro_rules! held_pairs {
+    () => {
+        "WITH held AS (
+             SELECT s.seq, x >> 8 AS term, (x & 255)::int2 AS kind
+               FROM statements s, unnest(s.terms) AS x
+              WHERE s.store_id = $1 AND s.seq = ANY($2)
+         ), pairs AS (
+             SELECT DISTINCT hv.seq, commonplace_pair_key(v.key, a.key) AS key
+               FROM held hv JOIN terms v ON v.id = hv.term
+               JOIN held ha ON ha.seq = hv.seq AND ha.kind = ANY($3::int2[])
+               JOIN terms a ON a.id = ha.term
+              WHERE hv.kind = $4::int2
+         )"
+    };
+}
+// The pairs' terms are interned first, in key order as every writer interns, by a
+// statement of their own: the next one then sees them whoever inserted them. Being a
+// second interning in the transaction, it can wait on a writer that waits on this one
+// (both adding the same new terms at once): PostgreSQL then fails one of them with a
+// deadlock, a transient error (503) the client may retry, and nothing is stored.
+const INTERN_PAIRS: &str = concat!(
+    held_pairs!(),
+    "
+     INSERT INTO terms (store_id, key)
+     SELECT DISTINCT $1::int8, p.key FROM pairs p
+      WHERE NOT EXISTS (SELECT FROM terms t WHERE t.store_id = $1 AND t.key = p.key)
+      ORDER BY 2
+     ON CONFLICT DO NOTHING"
+);
+// Then each Statement gets the pair rows it lacks ($5 is AGENT_VERB_KIND).
+const ADD_PAIRS: &str = concat!(
+    held_pairs!(),
+    ", added AS (
+         SELECT p.seq, t.id * 256 + $5::int2 AS x
+           FROM pairs p JOIN terms t ON t.store_id = $1 AND t.key = p.key
+         EXCEPT
+         SELECT seq, term * 256 + kind FROM held
+     ), indexed AS (
+         INSERT INTO statement_terms (seq, term, kind) SELECT seq, x >> 8, $5::int2 FROM added
+     )
+     UPDATE statements s
+        SET terms = ARRAY(SELECT unnest(s.terms) UNION SELECT a.x FROM added a WHERE a.seq = s.seq
+                          ORDER BY 1)
+      WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM added)"
+);
 const VOID_TARGETS: &str = "UPDATE statements SET voided = true
       WHERE store_id = $1 AND id = ANY($2) AND voids IS NULL AND NOT voided";
 const UPSERT_ACTIVITIES: &str = "INSERT INTO activities (store_id, iri, definition)

@@ -18,6 +18,7 @@ use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
 use super::statement_sql::WriteSql;
+use super::terms::{self, TermIds};
 use super::Error;
 use crate::modes::Label;
 use crate::xapi::compare::equivalent;
@@ -42,7 +43,8 @@ pub struct NewStatement {
     pub registration: Option<Uuid>,
     pub voids: Option<Uuid>,
     pub statement_ref: Option<Uuid>,
-    pub terms: Vec<(i16, String)>,
+    /// Every (kind, term key) it is filed under (`ingest::index_terms`).
+    pub terms: Vec<(i16, Uuid)>,
     pub definitions: Vec<(String, Value)>,
     pub agent_names: Vec<(String, Option<String>)>,
     /// The learning mode and the rule that chose it (`None`: no rule matched).
@@ -123,8 +125,9 @@ pub async fn insert_batch(
     let sql = WriteSql::prepare(&client).await?;
     let mut tx = PipelinedTransaction(Some(client));
     let db = tx.client();
+    let keys = terms::sorted_keys(batch.iter().flat_map(|s| s.terms.iter().map(|(_, k)| k)));
     let outcome = async {
-        let known = read_before_write(db, &sql, store_id, &batch).await?;
+        let known = read_before_write(db, &sql, store_id, &batch, &keys).await?;
         let mut fresh = Vec::with_capacity(batch.len());
         for statement in batch {
             match known.bodies.get(&statement.id) {
@@ -143,10 +146,15 @@ pub async fn insert_batch(
     }
     .await;
     match outcome {
-        Ok(_) => tx.finished(),
-        Err(_) => tx.roll_back().await,
+        Ok(covered) => {
+            tx.finished();
+            Ok(covered)
+        }
+        Err(e) => {
+            tx.roll_back().await;
+            Err(e)
+        }
     }
-    outcome
 }
 
 /// A transaction whose BEGIN travels in the pipeline of its first statements and whose
@@ -193,6 +201,8 @@ struct Known {
     voided: HashSet<Uuid>,
     /// Whether a stored StatementRef targets a batch id (it then inherits terms).
     referred: bool,
+    /// The dictionary id of every term of the batch.
+    term_ids: TermIds,
     /// Seqs reserved for the whole batch (from `first_seq`) and the `stored` they share.
     first_seq: i64,
     stored: DateTime<Utc>,
@@ -216,7 +226,9 @@ pub fn statement_write_lock(id: &Uuid) -> (i32, i32) {
 }
 
 /// One pipeline: exclusive transaction locks on the batch's ids and the ids it targets
-/// (taken in key order, so two writers never wait on each other in a cycle), then
+/// (taken in key order, so two writers never wait on each other for them in a cycle),
+/// the batch's term keys (`keys`, sorted) interned (before the seqs are reserved: a
+/// writer waiting for another's new term holds back no reader), then
 /// everything the write needs to know. Each read runs after the locks are granted, so
 /// it sees every write to these ids that committed before. Seqs are reserved for the
 /// whole batch; those of Statements that turn out to be stored already stay unused.
@@ -225,15 +237,16 @@ async fn read_before_write(
     sql: &WriteSql,
     store_id: i64,
     batch: &[NewStatement],
+    keys: &[Uuid],
 ) -> Result<Known, Error> {
-    let mut keys: Vec<i32> = batch
+    let mut locks: Vec<i32> = batch
         .iter()
         .flat_map(|s| [Some(s.id), s.voids, s.statement_ref])
         .flatten()
         .map(|id| lock_key(&id))
         .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    locks.sort_unstable();
+    locks.dedup();
     let ids: Vec<Uuid> = batch.iter().map(|s| s.id).collect();
     let count = batch.len() as i32;
     let mut iris: Vec<&str> = batch
@@ -248,7 +261,8 @@ async fn read_before_write(
         .collect();
     ifis.sort_unstable();
     ifis.dedup();
-    let lock_params: [&(dyn ToSql + Sync); 2] = [&STATEMENT_LOCK_CLASS, &keys];
+    let lock_params: [&(dyn ToSql + Sync); 2] = [&STATEMENT_LOCK_CLASS, &locks];
+    let term_params: [&(dyn ToSql + Sync); 2] = [&store_id, &keys];
     let id_params: [&(dyn ToSql + Sync); 2] = [&store_id, &ids];
     let reserve_params: [&(dyn ToSql + Sync); 1] = [&count];
     let iri_params: [&(dyn ToSql + Sync); 2] = [&store_id, &iris];
@@ -256,9 +270,11 @@ async fn read_before_write(
     // The session plans every query for its parameters (skewed read filters need it);
     // the write path's lookups by key do not, and re-planning them was about a fifth
     // of PostgreSQL's work per single-Statement POST, so they may reuse a plan.
-    let (_, _, bodies, voiders, referred, reservation, definitions, names) = tokio::try_join!(
+    let (_, _, _, fetched, bodies, voiders, referred, reservation, definitions, names) = tokio::try_join!(
         db.batch_execute("BEGIN; SET LOCAL plan_cache_mode = auto"),
         db.query_one(&sql.lock, &lock_params),
+        execute_unless_empty(db, &sql.intern, &term_params, keys.is_empty()),
+        query_unless_empty(db, &sql.term_ids, &term_params, keys.is_empty()),
         db.query(&sql.existing, &id_params),
         db.query(&sql.voiders, &id_params),
         db.query_one(&sql.referred, &id_params),
@@ -271,6 +287,7 @@ async fn read_before_write(
         bodies: bodies.iter().map(|r| (r.get(0), r.get(1))).collect(),
         voided: voiders.iter().map(|r| r.get(0)).collect(),
         referred: referred.get(0),
+        term_ids: TermIds::from_rows(&fetched, keys)?,
         first_seq: reservation.get(0),
         stored: reservation.get(1),
         reserved,
@@ -349,16 +366,27 @@ async fn write(
     let modes: Vec<&str> = fresh.iter().map(|s| s.mode).collect();
     let mode_rules: Vec<Option<&str>> = fresh.iter().map(|s| s.mode_rule.as_deref()).collect();
 
-    let mut term_seqs = Vec::new();
-    let mut term_kinds = Vec::new();
-    let mut term_texts = Vec::new();
+    // Each Statement's rows, packed and sorted, one slice of `packed` per Statement
+    // (1-based bounds, as SQL slices), and the same rows for `statement_terms`.
+    let mut packed: Vec<i64> = Vec::new();
+    let mut term_seqs: Vec<i64> = Vec::new();
+    let mut firsts: Vec<i32> = Vec::with_capacity(fresh.len());
+    let mut lasts: Vec<i32> = Vec::with_capacity(fresh.len());
     for (statement, seq) in fresh.iter().zip(&seqs) {
-        for (kind, term) in &statement.terms {
-            term_seqs.push(*seq);
-            term_kinds.push(*kind);
-            term_texts.push(term.as_str());
-        }
+        let first = packed.len();
+        packed.extend(
+            statement
+                .terms
+                .iter()
+                .map(|(kind, key)| terms::pack(known.term_ids.id(key), *kind)),
+        );
+        packed[first..].sort_unstable();
+        term_seqs.resize(packed.len(), *seq);
+        firsts.push(first as i32 + 1);
+        lasts.push(packed.len() as i32);
     }
+    let term_ids: Vec<i64> = packed.iter().map(|row| row >> 8).collect();
+    let term_kinds: Vec<i16> = packed.iter().map(|row| (row & 255) as i16).collect();
     let targets: Vec<Uuid> = fresh.iter().filter_map(|s| s.voids).collect();
     // Row locks are taken in one order by every writer — activities, then agents, each
     // sorted — and the server runs the pipeline in order, so upserts cannot deadlock.
@@ -371,7 +399,7 @@ async fn write(
         .collect();
     let contents: Vec<&[u8]> = attachments.iter().map(|a| a.content.as_slice()).collect();
 
-    let statement_params: [&(dyn ToSql + Sync); 12] = [
+    let statement_params: [&(dyn ToSql + Sync); 15] = [
         &store_id,
         &known.stored,
         &credentials,
@@ -384,8 +412,11 @@ async fn write(
         &bodies,
         &modes,
         &mode_rules,
+        &packed,
+        &firsts,
+        &lasts,
     ];
-    let term_params: [&(dyn ToSql + Sync); 4] = [&store_id, &term_seqs, &term_kinds, &term_texts];
+    let term_params: [&(dyn ToSql + Sync); 3] = [&term_seqs, &term_ids, &term_kinds];
     let void_params: [&(dyn ToSql + Sync); 2] = [&store_id, &targets];
     let definition_params: [&(dyn ToSql + Sync); 3] =
         [&store_id, &definition_keys, &definition_values];
@@ -448,7 +479,7 @@ async fn inherit_referenced_terms(
     // sees the terms its earlier links just received.
     for (statement, seq) in fresh.iter().zip(seqs) {
         if let Some(target) = statement.statement_ref {
-            db.execute(&sql.copy_from_targets, &[&store_id, seq, &target])
+            db.execute(&sql.copy_from_target, &[&store_id, seq, &target])
                 .await?;
             inheritors.push(*seq);
         }
@@ -463,14 +494,20 @@ async fn inherit_referenced_terms(
     inheritors.sort_unstable();
     inheritors.dedup();
     if !inheritors.is_empty() {
+        let agent_kinds = agent_kinds(false);
         db.execute(
-            &sql.combine_agent_verb,
+            &sql.intern_pairs,
+            &[&store_id, &inheritors, &agent_kinds, &VERB_KIND],
+        )
+        .await?;
+        db.execute(
+            &sql.add_pairs,
             &[
                 &store_id,
                 &inheritors,
-                &AGENT_VERB_KIND,
-                &agent_kinds(false),
+                &agent_kinds,
                 &VERB_KIND,
+                &AGENT_VERB_KIND,
             ],
         )
         .await?;

@@ -5,12 +5,14 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::compare::equivalent;
 use super::index::{ActivityRole, AgentRole};
 use super::multipart::AttachmentPart;
 use super::signature::verify_jws;
 use super::statement::ParsedStatement;
+use super::terms::{pair_key, term_key};
 use super::{Ifi, Invalid};
 
 pub const SIGNATURE_USAGE_TYPE: &str = "http://adlnet.gov/expapi/attachments/signature";
@@ -20,7 +22,7 @@ pub const VERB_KIND: i16 = 201;
 pub const REGISTRATION_KIND: i16 = 202;
 /// An Agent the plain `agent` filter matches, paired with the verb: `agent` + `verb`,
 /// the commonest combined query, walks one term's entries instead of probing the verb
-/// of each of the agent's Statements.
+/// of each of the agent's Statements. Keyed `terms::pair_key(verb key, agent key)`.
 pub const AGENT_VERB_KIND: i16 = 203;
 const ACTIVITY_KIND_BASE: i16 = 100;
 
@@ -71,43 +73,33 @@ pub fn token_authority(issuer: &str, client: &str, user: Option<&str>) -> (Value
     (authority, Ifi::account(issuer, client))
 }
 
-/// The term of [`AGENT_VERB_KIND`]. IRIs hold no spaces, so the first one ends the verb.
-pub fn agent_verb_term(verb: &str, ifi: &str) -> String {
-    format!("{verb} {ifi}")
-}
-
-/// Every (kind, term) a Statement is filed under.
-pub fn index_terms(statement: &ParsedStatement, authority: &Ifi) -> Vec<(i16, String)> {
-    let mut terms: Vec<(i16, String)> = statement
+/// Every (kind, term key) a Statement is filed under, sorted: its Agents by IFI and
+/// Activities by IRI with their roles, the authority, the verb, the registration, and
+/// each Agent the plain `agent` filter matches paired with the verb.
+pub fn index_terms(statement: &ParsedStatement, authority: &Ifi) -> Vec<(i16, Uuid)> {
+    let verb = term_key(&statement.verb_id);
+    let mut terms: Vec<(i16, Uuid)> = statement
         .agents
         .iter()
-        .map(|(ifi, role)| (role.as_i16(), ifi.as_str().to_string()))
+        .map(|(ifi, role)| (role.as_i16(), term_key(ifi.as_str())))
         .chain(
             statement
                 .activities
                 .iter()
-                .map(|(iri, role)| (activity_kind(*role), iri.clone())),
+                .map(|(iri, role)| (activity_kind(*role), term_key(iri))),
         )
         .collect();
-    terms.push((
-        AgentRole::Authority.as_i16(),
-        authority.as_str().to_string(),
-    ));
-    let agent_verb_terms: Vec<(i16, String)> = statement
+    terms.push((AgentRole::Authority.as_i16(), term_key(authority.as_str())));
+    let agent_verb_terms: Vec<(i16, Uuid)> = statement
         .agents
         .iter()
         .filter(|(_, role)| role.counts_for_agent_filter())
-        .map(|(ifi, _)| {
-            (
-                AGENT_VERB_KIND,
-                agent_verb_term(&statement.verb_id, ifi.as_str()),
-            )
-        })
+        .map(|(ifi, _)| (AGENT_VERB_KIND, pair_key(verb, term_key(ifi.as_str()))))
         .collect();
     terms.extend(agent_verb_terms);
-    terms.push((VERB_KIND, statement.verb_id.clone()));
+    terms.push((VERB_KIND, verb));
     if let Some(registration) = statement.registration {
-        terms.push((REGISTRATION_KIND, registration.to_string()));
+        terms.push((REGISTRATION_KIND, term_key(&registration.to_string())));
     }
     terms.sort();
     terms.dedup();

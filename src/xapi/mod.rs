@@ -19,6 +19,7 @@ pub mod multipart;
 pub mod result;
 pub mod signature;
 pub mod statement;
+pub mod terms;
 pub mod time;
 pub mod uuid_text;
 pub mod version;

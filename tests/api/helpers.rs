@@ -306,6 +306,17 @@ pub async fn error_of(response: reqwest::Response) -> (u16, String, String) {
 
 /// An `Authorization` header value of HTTP Basic for this key and secret, as a form
 /// field of the alternate request syntax carries it.
+/// POSTs Statements (one or a batch) and asserts they were stored.
+pub async fn post_statements(app: &TestApp, body: &serde_json::Value) {
+    let response = app
+        .xapi(reqwest::Method::POST, "/xapi/statements")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
 pub fn basic_authorization(key: &str, secret: &str) -> String {
     use base64::Engine;
     format!(

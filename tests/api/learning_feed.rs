@@ -1,29 +1,23 @@
 //! The learning feed that folds stored Statements into the report rollups outside the
 //! write transaction: folded in pieces (out of time order, with voiding in between) it
-//! must reach exactly what a rebuild from scratch computes, and it must never pass over
-//! a writer that commits late.
+//! must reach exactly what a rebuild from scratch computes, it must never pass over
+//! a writer that commits late, and it gives way to requests without falling behind.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, TestApp};
+use commonplace::store::learning_feed;
+
+use crate::helpers::{basic_authorization, post_statements, spawn_app, spawn_app_with, TestApp};
 
 const WEEK: &str = "since=2026-03-02&until=2026-03-08";
-
-async fn post(app: &TestApp, body: &Value) {
-    let response = app
-        .xapi(Method::POST, "/xapi/statements")
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-}
 
 async fn report(app: &TestApp, path: &str) -> Value {
     let response = app.report(path).send().await.unwrap();
@@ -68,12 +62,25 @@ fn random_statement(rng: &mut StdRng) -> Value {
     statement
 }
 
-/// Every rollup row, in key order, with time rounded to the millisecond.
+/// Every event (with its labels' texts), label (with its uses) and rollup row, in key
+/// order, with time rounded to the millisecond.
 async fn rollups(app: &TestApp) -> Vec<String> {
     let client = app.pool.get().await.unwrap();
     let mut rows = Vec::new();
     for sql in [
-        "SELECT concat_ws('|', seq, learner, day, mode, round(estimated::numeric, 3)) FROM learning_events ORDER BY 1",
+        "SELECT concat_ws('|', e.seq, l.label, e.day, e.mode, v.label, a.label, t.label, h.label,
+                          c.label, m.label, g.label, e.documents_goal, round(e.estimated::numeric, 3))
+           FROM learning_events e
+           JOIN learning_labels l ON l.id = e.learner
+           JOIN learning_labels v ON v.id = e.verb
+           LEFT JOIN learning_labels a ON a.id = e.activity
+           LEFT JOIN learning_labels t ON t.id = e.activity_type
+           LEFT JOIN learning_labels h ON h.id = e.host
+           LEFT JOIN learning_labels c ON c.id = e.course
+           LEFT JOIN learning_labels m ON m.id = e.team
+           LEFT JOIN learning_labels g ON g.id = e.goal
+          ORDER BY 1",
+        "SELECT concat_ws('|', label, uses) FROM learning_labels ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, statements, round(seconds::numeric, 3), timed,
                           round(estimated::numeric, 3), shares, goal_linked) FROM learning_days ORDER BY 1",
         "SELECT concat_ws('|', day, team, mode, activity, statements, round(seconds::numeric, 3),
@@ -131,12 +138,12 @@ async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
     let mut posted: Vec<Value> = Vec::new();
     for round in 0..8 {
         let batch: Vec<Value> = (0..25).map(|_| random_statement(&mut rng)).collect();
-        post(&app, &json!(batch)).await;
+        post_statements(&app, &json!(batch)).await;
         posted.extend(batch);
         // Void a few earlier Statements now and then: the feed redoes them.
         if round % 3 == 2 {
             let target = &posted[rng.gen_range(0..posted.len())];
-            post(
+            post_statements(
                 &app,
                 &json!({"actor": {"mbox": "mailto:admin@example.org"},
                         "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
@@ -153,7 +160,7 @@ async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
                         "definition": {"type": "http://adlnet.gov/expapi/activities/course"}});
     let completion = Uuid::new_v4();
     for (id, verb) in [(Uuid::new_v4(), "experienced"), (completion, "completed")] {
-        post(
+        post_statements(
             &app,
             &json!({"id": id, "actor": {"mbox": "mailto:learner9@example.org"},
                     "verb": {"id": format!("http://adlnet.gov/expapi/verbs/{verb}")},
@@ -162,7 +169,7 @@ async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
         .await;
     }
     report(&app, &format!("/reports/modes?{WEEK}")).await;
-    post(
+    post_statements(
         &app,
         &json!({"actor": {"mbox": "mailto:admin@example.org"},
                 "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
@@ -226,13 +233,13 @@ async fn statements_in_week(app: &TestApp) -> i64 {
 async fn a_writer_that_commits_late_is_folded_in() {
     let app = spawn_app().await;
     let first = dated(1);
-    post(&app, &first).await;
+    post_statements(&app, &first).await;
 
     // A writer takes its seq and has not committed yet; a later one commits.
     let mut slow = app.dedicated_connection().await;
     let in_flight = slow.transaction().await.unwrap();
     let reserved = crate::helpers::reserve_one_seq(&in_flight).await;
-    post(&app, &dated(2)).await;
+    post_statements(&app, &dated(2)).await;
     assert_eq!(
         statements_in_week(&app).await,
         1,
@@ -243,9 +250,9 @@ async fn a_writer_that_commits_late_is_folded_in() {
     // The late writer stores its Statement under the reserved seq.
     in_flight
         .execute(
-            "INSERT INTO statements (store_id, seq, id, stored, credential, body, mode, mode_rule)
+            "INSERT INTO statements (store_id, seq, id, stored, credential, body, mode, mode_rule, terms)
              SELECT store_id, $1, $2::uuid, stored, credential, jsonb_set(body, '{id}', to_jsonb($2::uuid::text)),
-                    mode, mode_rule
+                    mode, mode_rule, terms
                FROM statements WHERE id = $3",
             &[
                 &reserved,
@@ -273,7 +280,7 @@ async fn a_learner_known_by_several_ifis_is_one_learner() {
     let work = json!({"mbox": "mailto:ada@work.example.org", "name": "Ada"});
     let home = json!({"mbox": "mailto:ada@home.example.org", "name": "Ada L."});
     let hr = json!({"account": {"homePage": "https://hr.example.org", "name": "77"}});
-    post(
+    post_statements(
         &app,
         &json!([by(work.clone(), 1), by(work, 2), by(home, 3), by(hr, 4)]),
     )
@@ -336,4 +343,104 @@ async fn a_learner_known_by_several_ifis_is_one_learner() {
             "mbox": ["mailto:ada@home.example.org", "mailto:ada@work.example.org"],
         })
     );
+}
+
+/// A POST of Statements whose body is held back after the headers: the server has
+/// answered `100 Continue` and runs the request, which stays in flight until
+/// [`HeldRequest::finish`] sends the body.
+struct HeldRequest {
+    stream: TcpStream,
+    body: Vec<u8>,
+}
+
+impl HeldRequest {
+    async fn start(app: &TestApp, statements: &Value) -> HeldRequest {
+        let body = serde_json::to_vec(statements).unwrap();
+        let mut stream = TcpStream::connect(app.address).await.unwrap();
+        let head = format!(
+            "POST /xapi/statements HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
+             X-Experience-API-Version: 2.0.0\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            app.address,
+            basic_authorization(&app.key, &app.secret),
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = [0; b"HTTP/1.1 100 Continue\r\n\r\n".len()];
+        stream.read_exact(&mut answer).await.unwrap();
+        assert_eq!(&answer[..], b"HTTP/1.1 100 Continue\r\n\r\n");
+        HeldRequest { stream, body }
+    }
+
+    /// Sends the body; the status line of the answer.
+    async fn finish(mut self) -> String {
+        self.stream.write_all(&self.body).await.unwrap();
+        let mut status = [0; b"HTTP/1.1 200 OK".len()];
+        self.stream.read_exact(&mut status).await.unwrap();
+        String::from_utf8_lossy(&status).into_owned()
+    }
+}
+
+/// Whether the feed has folded in everything stored, looking until `patience` runs out.
+async fn caught_up_within(app: &TestApp, patience: Duration) -> bool {
+    let deadline = Instant::now() + patience;
+    loop {
+        let now = learning_feed::position(&app.pool).await.unwrap();
+        if now.caught_up() || Instant::now() >= deadline {
+            return now.caught_up();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_feed_waits_while_requests_run_and_folds_once_they_end() {
+    let app = spawn_app_with(|settings| settings.feed_patience = Duration::from_secs(3600)).await;
+    post_statements(&app, &dated(1)).await;
+    assert!(caught_up_within(&app, Duration::from_secs(30)).await);
+
+    let held = HeldRequest::start(&app, &dated(100)).await;
+    post_statements(&app, &json!([dated(2), dated(3), dated(4)])).await;
+    // Caught up, the feed looks every half second; it would have folded these by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !learning_feed::position(&app.pool)
+            .await
+            .unwrap()
+            .caught_up(),
+        "the feed waits while a request runs"
+    );
+
+    assert_eq!(held.finish().await, "HTTP/1.1 200 OK");
+    assert!(
+        caught_up_within(&app, Duration::from_secs(30)).await,
+        "the feed folds once the requests have ended"
+    );
+}
+
+#[tokio::test]
+async fn a_backlog_drains_while_requests_never_stop() {
+    let app = spawn_app_with(|settings| settings.feed_patience = Duration::from_millis(200)).await;
+    let held = HeldRequest::start(&app, &dated(100)).await;
+    post_statements(&app, &json!([dated(1), dated(2), dated(3)])).await;
+    assert!(
+        caught_up_within(&app, Duration::from_secs(30)).await,
+        "the feed waits no longer than its patience"
+    );
+    assert_eq!(
+        held.finish().await,
+        "HTTP/1.1 200 OK",
+        "it was in flight throughout"
+    );
+}
+
+#[tokio::test]
+async fn a_report_folds_in_what_was_stored_before_it_while_the_feed_waits() {
+    let app = spawn_app_with(|settings| settings.feed_patience = Duration::from_secs(3600)).await;
+    let held = HeldRequest::start(&app, &dated(100)).await;
+    post_statements(&app, &json!([dated(1), dated(2)])).await;
+    // The report brings the feed up to date itself, giving way neither to the request
+    // in flight nor to its own.
+    assert_eq!(statements_in_week(&app).await, 2);
+    assert_eq!(held.finish().await, "HTTP/1.1 200 OK");
 }

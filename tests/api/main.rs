@@ -22,6 +22,8 @@ mod privacy;
 mod report_periods;
 mod reports;
 mod statement_consistency;
+mod statement_time_bounds;
 mod support;
+mod term_dictionary;
 mod transfer;
 mod versions;

@@ -26,13 +26,13 @@ fn cli(args: &[&str]) -> String {
 }
 
 /// Everything that must survive: bodies without `stored`, voided flags, credentials,
-/// index rows by statement id, attachments.
+/// index rows by statement id and term key (ids are the database's own), attachments.
 async fn contents(db: &tokio_postgres::Client) -> BTreeSet<String> {
     let mut all = BTreeSet::new();
     for sql in [
         "SELECT id::text || voided::text || credential || (body - 'stored')::text FROM statements",
-        "SELECT s.id::text || i.kind::text || i.term FROM statement_index i
-           JOIN statements s ON s.store_id = i.store_id AND s.seq = i.seq",
+        "SELECT s.id::text || i.kind::text || t.key::text FROM statement_terms i
+           JOIN statements s ON s.seq = i.seq JOIN terms t ON t.id = i.term",
         "SELECT sha2 || content_type || encode(content, 'hex') FROM attachments",
         "SELECT iri || definition::text FROM activities",
     ] {

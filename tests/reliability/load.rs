@@ -171,8 +171,8 @@ pub async fn verify(db: &tokio_postgres::Client, outcomes: &[Outcome]) -> Tally 
     }
     let orphans: i64 = db
         .query_one(
-            "SELECT count(*) FROM statement_index i WHERE NOT EXISTS
-               (SELECT 1 FROM statements s WHERE s.store_id = i.store_id AND s.seq = i.seq)",
+            "SELECT count(*) FROM statement_terms i WHERE NOT EXISTS
+               (SELECT 1 FROM statements s WHERE s.seq = i.seq)",
             &[],
         )
         .await
@@ -181,13 +181,16 @@ pub async fn verify(db: &tokio_postgres::Client, outcomes: &[Outcome]) -> Tally 
     assert_eq!(orphans, 0, "index rows of statements that are not stored");
     let unindexed: i64 = db
         .query_one(
-            "SELECT count(*) FROM statements s WHERE NOT EXISTS
-               (SELECT 1 FROM statement_index i WHERE i.store_id = s.store_id AND i.seq = s.seq)",
+            "SELECT count(*) FROM statements s WHERE cardinality(s.terms) IS DISTINCT FROM
+               (SELECT count(*) FROM statement_terms i WHERE i.seq = s.seq)",
             &[],
         )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(unindexed, 0, "stored statements without index rows");
+    assert_eq!(
+        unindexed, 0,
+        "stored statements whose index rows are not their `terms`"
+    );
     tally
 }

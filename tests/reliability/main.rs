@@ -4,6 +4,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod conversion;
 mod data_dir;
 mod faults;
 mod first_run;

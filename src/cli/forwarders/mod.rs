@@ -184,7 +184,7 @@ pub(super) struct CreateArgs {
     /// Statement is otherwise never sent).
     #[arg(long)]
     voiding: bool,
-    /// Statements per request [default: 100].
+    /// Statements per request [default: 500].
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=5000))]
     batch_size: Option<i32>,
     /// Milliseconds a batch that is not full waits for more Statements [default: 100].

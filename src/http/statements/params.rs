@@ -8,9 +8,10 @@ use uuid::Uuid;
 use crate::http::error::ApiError;
 pub use crate::http::params::query_pairs;
 use crate::xapi::ingest::{
-    activity_kinds, agent_kinds, agent_verb_term, AGENT_VERB_KIND, REGISTRATION_KIND, VERB_KIND,
+    activity_kinds, agent_kinds, AGENT_VERB_KIND, REGISTRATION_KIND, VERB_KIND,
 };
 use crate::xapi::iri::is_iri;
+use crate::xapi::terms::{pair_key, term_key};
 use crate::xapi::time::parse_timestamp;
 use crate::xapi::uuid_text::parse_uuid;
 use crate::xapi::{agent, Version};
@@ -193,23 +194,24 @@ pub fn parse_get(
         .map_err(|e| ApiError::InvalidParameter(e.to_string()))?;
     let verb = get("verb").map(|verb| iri(verb, "verb")).transpose()?;
     match (agent, verb) {
-        (Some(ifi), Some(verb)) if !related_agents => filter
-            .terms
-            .push((agent_verb_term(&verb, ifi.as_str()), vec![AGENT_VERB_KIND])),
+        (Some(ifi), Some(verb)) if !related_agents => filter.terms.push((
+            pair_key(term_key(&verb), term_key(ifi.as_str())),
+            vec![AGENT_VERB_KIND],
+        )),
         (agent, verb) => {
             if let Some(ifi) = agent {
                 filter
                     .terms
-                    .push((ifi.into_string(), agent_kinds(related_agents)));
+                    .push((term_key(ifi.as_str()), agent_kinds(related_agents)));
             }
             if let Some(verb) = verb {
-                filter.terms.push((verb, vec![VERB_KIND]));
+                filter.terms.push((term_key(&verb), vec![VERB_KIND]));
             }
         }
     }
     if let Some(activity) = get("activity") {
         filter.terms.push((
-            iri(activity, "activity")?,
+            term_key(&iri(activity, "activity")?),
             activity_kinds(related_activities),
         ));
     }
@@ -219,7 +221,7 @@ pub fn parse_get(
         })?;
         filter
             .terms
-            .push((registration.to_string(), vec![REGISTRATION_KIND]));
+            .push((term_key(&registration.to_string()), vec![REGISTRATION_KIND]));
     }
     filter.since = get("since").map(|t| timestamp(t, "since")).transpose()?;
     filter.until = get("until").map(|t| timestamp(t, "until")).transpose()?;

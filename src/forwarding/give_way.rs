@@ -1,0 +1,77 @@
+//! A runner giving way to the server's own API requests before each batch it forms:
+//! at once while none runs; while any runs, only once it has waited
+//! [`PER_STATEMENT`] for each Statement of the batch (or the requests ended meanwhile).
+//! Under a load that never lets up a forwarder thus sends about 250 Statements a second
+//! and builds lag, which it works off at full speed once the load eases.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::request_load::RequestLoad;
+
+/// How long a runner gives way to running requests, per Statement of the batch it is
+/// about to form: 2 s for a full batch of the default 500, a few milliseconds for a
+/// few Statements sent as they arrive.
+pub const PER_STATEMENT: Duration = Duration::from_millis(4);
+/// How often a runner giving way looks whether the requests are done.
+const POLL: Duration = Duration::from_millis(2);
+
+pub struct GiveWay {
+    load: RequestLoad,
+    /// Since when the runner has been giving way before its next batch.
+    since: Option<Instant>,
+}
+
+impl GiveWay {
+    pub fn new(load: RequestLoad) -> GiveWay {
+        GiveWay { load, since: None }
+    }
+
+    /// Whether a batch of `count` Statements may be formed now.
+    pub fn may_go(&mut self, count: usize) -> bool {
+        if self.load.running() == 0 {
+            self.since = None;
+            return true;
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        since.elapsed() >= PER_STATEMENT.saturating_mul(count as u32)
+    }
+
+    /// A batch was formed: the next one gives way afresh.
+    pub fn went(&mut self) {
+        self.since = None;
+    }
+
+    /// `wake`, or sooner while giving way, to look again whether the requests are done.
+    pub fn wake_at(&self, wake: Instant) -> Instant {
+        match self.since {
+            Some(_) => wake.min(Instant::now() + POLL),
+            None => wake,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_waits_while_requests_run_and_goes_at_once_when_none_does() {
+        let load = RequestLoad::default();
+        let mut give_way = GiveWay::new(load.clone());
+        assert!(give_way.may_go(5000));
+        let running = load.start();
+        // 20 s of patience for 5000 Statements: not yet.
+        assert!(!give_way.may_go(5000));
+        let later = Instant::now() + Duration::from_secs(60);
+        assert!(give_way.wake_at(later) < later, "it looks again soon");
+        // No patience for an empty batch, counted from the same start.
+        assert!(give_way.may_go(0));
+        give_way.went();
+        assert_eq!(give_way.wake_at(later), later);
+        assert!(!give_way.may_go(5000), "the next batch waits afresh");
+        drop(running);
+        assert!(give_way.may_go(5000), "no request runs: at once");
+    }
+}
