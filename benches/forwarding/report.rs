@@ -46,6 +46,9 @@ pub struct Results {
     /// That forwarder's lag when the client stopped, and how long it took to reach 0.
     pub lag_live: i64,
     pub live_caught_up_seconds: f64,
+    /// Ingest alone again just before `ingest_while_forwarding`, at its store size: the
+    /// baseline of its slowdown.
+    pub ingest_alone_before: Rate,
     pub ingest_while_forwarding: Rate,
     /// What the forwarder delivered while that ingest ran, giving way to it.
     pub forwarded_meanwhile: Rate,
@@ -83,7 +86,8 @@ pub fn markdown(r: &Results) -> String {
          | forwarding a backlog, source → target ({f_n} Statements in {f_s:.1} s) | {f:.0} | |\n\
          | ingest, 1 paced client, while a forwarder sends what arrives | {li:.0} | |\n\
          | forwarded live meanwhile (lag {ll} when the client stopped, 0 after {lc:.1} s) | {lf:.0} | |\n\
-         | ingest while a forwarder works through its backlog | {d:.0} | {ds:+.1} % |\n\
+         | ingest alone again, at the store size of the next scenario | {a2:.0} | |\n\
+         | ingest while a forwarder works through its backlog | {d:.0} | {ds:+.1} % (beside the line above) |\n\
          | forwarded meanwhile, giving way | {m:.0} | |\n\
          | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\n\
          Goals (issue 20): forwarding at least {goal_f:.0} Statements/s: {fv}; ingest slowed by \
@@ -113,6 +117,7 @@ pub fn markdown(r: &Results) -> String {
         cu_lag = r.lag_after_ingest,
         cu_s = r.catch_up.seconds,
         cu = r.catch_up.per_second,
+        a2 = r.ingest_alone_before.per_second,
         d = r.ingest_while_forwarding.per_second,
         ds = -r.ingest_slowdown_forwarding_percent,
         m = r.forwarded_meanwhile.per_second,

@@ -217,9 +217,10 @@ fn page_query<'a>(
         sql.push_str("statements s WHERE s.store_id = $1 AND NOT s.voided");
         walk(&mut sql, &mut params, "s.seq");
     }
-    sql.push_str(" AND s.stored <= $4");
     // The seq bounds choose the rows; the times only check them, written so that no
-    // index on `stored` can serve them and tempt the planner into sorting the window.
+    // index on `stored` can serve them and tempt the planner into sorting the window
+    // (as it did for the consistency time with the statistics of a store just loaded).
+    sql.push_str(" AND s.stored + interval '0' <= $4");
     if let Some(since) = since {
         sql.push_str(&format!(" AND s.stored + interval '0' > ${since}"));
     }

@@ -270,7 +270,11 @@ async fn read_before_write(
     // The session plans every query for its parameters (skewed read filters need it);
     // the write path's lookups by key do not, and re-planning them was about a fifth
     // of PostgreSQL's work per single-Statement POST, so they may reuse a plan.
-    let (_, _, _, fetched, bodies, voiders, referred, reservation, definitions, names) = tokio::try_join!(
+    // Every statement's answer is awaited and the first failure in pipeline order is
+    // the one returned: after it the server answers every later statement "transaction
+    // aborted" (25P02), and `try_join!`, which starts polling at a different future
+    // each time, could return one of those instead of the cause (a 25006 outage).
+    let (begin, lock, intern, fetched, bodies, voiders, referred, reservation, definitions, names) = tokio::join!(
         db.batch_execute("BEGIN; SET LOCAL plan_cache_mode = auto"),
         db.query_one(&sql.lock, &lock_params),
         execute_unless_empty(db, &sql.intern, &term_params, keys.is_empty()),
@@ -281,7 +285,12 @@ async fn read_before_write(
         db.query_one(&sql.reserve, &reserve_params),
         query_unless_empty(db, &sql.activities, &iri_params, iris.is_empty()),
         query_unless_empty(db, &sql.agents, &ifi_params, ifis.is_empty()),
-    )?;
+    );
+    begin?;
+    lock?;
+    intern?;
+    let (fetched, bodies, voiders, referred) = (fetched?, bodies?, voiders?, referred?);
+    let (reservation, definitions, names) = (reservation?, definitions?, names?);
     let reserved = Instant::now();
     Ok(Known {
         bodies: bodies.iter().map(|r| (r.get(0), r.get(1))).collect(),
@@ -426,7 +435,8 @@ async fn write(
     // one after another, and COMMIT must follow them. Should any statement before it
     // fail, the server has aborted the transaction and turns the COMMIT into a ROLLBACK.
     let inherits = known.referred || fresh.iter().any(|s| s.statement_ref.is_some());
-    tokio::try_join!(
+    // As in `read_before_write`: the first failure in pipeline order is the cause.
+    let (statements, terms, inherited, voided, activities, agents, attachments, commit) = tokio::join!(
         execute_unless_empty(
             db,
             &sql.insert_statements,
@@ -456,7 +466,15 @@ async fn write(
                 db.batch_execute("COMMIT").await
             }
         },
-    )?;
+    );
+    statements?;
+    terms?;
+    inherited?;
+    voided?;
+    activities?;
+    agents?;
+    attachments?;
+    commit?;
     if inherits {
         db.batch_execute("COMMIT").await?;
     }

@@ -3,8 +3,8 @@
 //! digest of it, and the index rows hold the dictionary id. The database computes the
 //! same keys (`commonplace_term_key`, `commonplace_pair_key` in migration 0019), so the
 //! server can look terms up by key and SQL can key what it derives (pairs inherited
-//! through a StatementRef). A digest holds no personal data: erasure never touches the
-//! dictionary.
+//! through a StatementRef). A digest can still be tested against a candidate address,
+//! so erasure deletes the person's keys (`store::erasure`).
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
