@@ -211,28 +211,22 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
 /// planned with the statistics of a store before its bulk load read and sorted its
 /// whole `since` window (seconds at 200,000) where it walks a hundred rows by `seq`.
 async fn keep_statistics(client: &Client) -> Result<(), Error> {
-    let statements_due: bool = client
+    let due = client
         .query_one(
-            "SELECT n_mod_since_analyze >= greatest(1000, n_live_tup / 2)
-               FROM pg_stat_user_tables WHERE relid = 'statements'::regclass",
+            "SELECT bool_or(relid = 'statements'::regclass AND grown),
+                    bool_or(relid = 'learning_events'::regclass AND grown)
+               FROM (SELECT relid, n_mod_since_analyze >= greatest(1000, n_live_tup / 2) AS grown
+                       FROM pg_stat_user_tables
+                      WHERE relid IN ('statements'::regclass, 'learning_events'::regclass)) t",
             &[],
         )
-        .await?
-        .get(0);
-    if statements_due {
+        .await?;
+    if due.get::<_, Option<bool>>(0) == Some(true) {
         client
             .batch_execute("ANALYZE statements, statement_terms, terms")
             .await?;
     }
-    let due: bool = client
-        .query_one(
-            "SELECT n_mod_since_analyze >= greatest(1000, n_live_tup / 2)
-               FROM pg_stat_user_tables WHERE relid = 'learning_events'::regclass",
-            &[],
-        )
-        .await?
-        .get(0);
-    if due {
+    if due.get::<_, Option<bool>>(1) == Some(true) {
         client
             .batch_execute(
                 "ANALYZE learning_events, learning_labels, learning_days, learning_activity_days,
