@@ -20,7 +20,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use harness::{extension_dir, install_packages, js_dir, serve_site, Browser, Lrs, Site};
+use harness::{extension_dir, serve_site, Browser, Lrs, Site};
+use helpers::{install_js_packages, js_dir};
 
 const LEARNER: &str = "mailto:ada@example.org";
 const READ: &str = "https://w3id.org/xapi/dod-isd/verbs/read";
@@ -473,7 +474,7 @@ fn source_reported_seconds(source: &str) -> f64 {
 
 #[test]
 fn the_extension_passes_the_webextension_linter() {
-    install_packages();
+    install_js_packages();
     let output = std::process::Command::new("node")
         .arg(js_dir().join("node_modules/web-ext/bin/web-ext.js"))
         .args(["lint", "--output", "json", "--source-dir"])

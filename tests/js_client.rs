@@ -8,32 +8,16 @@ mod helpers;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// Installs the pinned client once per test binary, however many tests ask at once.
-fn install_client(js: &Path) {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let modules = js.join("node_modules");
-        if !modules.join("@xapi/xapi").exists() || !modules.join("tincanjs").exists() {
-            let installed = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(js)
-                .status()
-                .expect("npm is needed for the JavaScript client test");
-            assert!(installed.success(), "npm ci failed in {}", js.display());
-        }
-    });
-}
+use helpers::{install_js_packages, js_dir};
 
 /// Runs one script of tests/js against a fresh server; it exits non-zero on failure.
 async fn run_script(name: &str) {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    install_client(&js);
+    let js = js_dir();
+    install_js_packages();
     let app = helpers::spawn_app().await;
     let script = js.join(name);
     let endpoint = app.url("/xapi/");
@@ -105,8 +89,8 @@ fn serve_course_content(page: String, library: Vec<u8>) -> SocketAddr {
 
 #[tokio::test]
 async fn tincanjs_in_a_browser_on_another_origin_records_and_resumes() {
-    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
-    install_client(&js);
+    let js = js_dir();
+    install_js_packages();
     let app = helpers::spawn_app().await;
     let registration = "3c6f9a2e-8d41-4b7a-9e05-7f2d1c4b6a80";
     let page = std::fs::read_to_string(js.join("tincan-page.html"))

@@ -12,9 +12,7 @@ mod helpers;
 mod sign_in;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -22,29 +20,10 @@ use commonplace::configuration::OidcSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use helpers::{spawn_app_with, TestApp};
+use helpers::{install_js_packages, js_dir, spawn_app_with, TestApp};
 
 /// The `aud` the LRS is configured to expect, and the provider's default resource.
 const AUDIENCE: &str = "https://lrs.example.com/xapi";
-
-fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
-}
-
-/// Installs the pinned packages of tests/js once per test binary.
-fn install_packages() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        if !js_dir().join("node_modules/oidc-provider").exists() {
-            let installed = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(js_dir())
-                .status()
-                .expect("npm is needed for the OIDC tests");
-            assert!(installed.success(), "npm ci failed in tests/js");
-        }
-    });
-}
 
 /// tests/js/oidc-provider.js, stopped when dropped.
 struct Provider {
@@ -55,7 +34,7 @@ struct Provider {
 
 impl Provider {
     fn start() -> Provider {
-        install_packages();
+        install_js_packages();
         let mut child = Command::new("node")
             .arg(js_dir().join("oidc-provider.js"))
             .env("OIDC_AUDIENCE", AUDIENCE)

@@ -319,9 +319,11 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         None
     };
 
-    // Time to ready with an existing database: three restarts.
+    // Time to ready with an existing database, and to the first dashboard page after
+    // it: three restarts.
     server.stop().await;
-    let mut ready_ms = Vec::new();
+    let mut skipped = Vec::new();
+    let (mut ready_ms, mut first_dashboard_ms) = (Vec::new(), Vec::new());
     let mut server = None;
     for _ in 0..3 {
         if let Some(s) = server.take() {
@@ -329,10 +331,18 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         }
         let (s, ready) = Server::start(config, &url, &log).await;
         ready_ms.push(ready.as_secs_f64() * 1000.0);
+        match reads::first_page(&Http::new(s.base()), reads::FIRST_DASHBOARD).await {
+            Ok(ms) => first_dashboard_ms.push(ms),
+            Err(e) if skipped.is_empty() => {
+                skipped.push(format!("first GET /dashboard after a restart: {e}"))
+            }
+            Err(_) => {}
+        }
         server = Some(s);
     }
     let server = server.unwrap();
     println!("  time to ready with an existing database: {ready_ms:.0?} ms");
+    println!("  first GET /dashboard after each restart: {first_dashboard_ms:.0?} ms");
     let http = Http::new(server.base());
     run.server_pid = server.pid();
 
@@ -343,7 +353,6 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     let (commits, commit_note) = commit::scenarios(&run, &http, &bodies, &url, &log).await;
     scenarios.extend(commits);
     println!("  {commit_note}");
-    let mut skipped = Vec::new();
     let samples = reads::Samples::take(&run).await;
     scenarios.extend(reads::queries(&run, &http, &samples, &mut skipped).await);
     scenarios.extend(reads::documents(&run, &http).await);
@@ -368,6 +377,7 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         preload_note,
         feed_note,
         ready_ms,
+        first_dashboard_ms,
         server_vm_hwm_mb,
         scenarios,
         skipped,

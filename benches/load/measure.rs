@@ -56,6 +56,10 @@ pub struct SizeRun {
     /// reports had stored.
     pub feed_note: String,
     pub ready_ms: Vec<f64>,
+    /// The first `GET /dashboard` after each of those restarts (none in runs before this
+    /// was measured, or when the page did not answer 200).
+    #[serde(default)]
+    pub first_dashboard_ms: Vec<f64>,
     pub server_vm_hwm_mb: f64,
     pub scenarios: Vec<Scenario>,
     pub skipped: Vec<String>,

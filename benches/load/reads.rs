@@ -2,6 +2,7 @@
 //! reads straight from a table of the stored JSON (`raw_statements`), for comparison.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use commonplace::workload::LEARNERS;
@@ -168,6 +169,14 @@ pub fn query_shapes(samples: &Samples, skipped: &mut Vec<String>) -> Vec<(&'stat
     shapes
 }
 
+/// How long one `GET path` takes to answer 200, in ms: the first page a server just
+/// started serves.
+pub async fn first_page(http: &Http, path: &str) -> Result<f64, String> {
+    let started = Instant::now();
+    send(http.request(reqwest::Method::GET, path, "2.0.0"), 200).await?;
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
 /// Client `client`'s op of a `GET` query: a path from `query`, answered 200.
 pub fn get_op(http: &Http, client: usize, query: PathFn) -> Op {
     let http = http.clone();
@@ -302,20 +311,61 @@ pub async fn documents(run: &Run<'_>, http: &Http) -> Vec<Scenario> {
     scenarios
 }
 
-/// The report endpoints; one that does not answer 200 is skipped and said so.
+/// The dashboard's first page after a restart.
+pub const FIRST_DASHBOARD: &str = "/dashboard";
+
+/// The report endpoints and the dashboard pages built on them; one that does not answer
+/// 200 is skipped and said so.
 pub async fn reports(run: &Run<'_>, http: &Http, skipped: &mut Vec<String>) -> Vec<Scenario> {
     let qc = run.config.query_clients;
     let mut scenarios = Vec::new();
+    // A learner as the pages and the concierge take one (`mailto:…`, as typed).
+    let learner = encode(&learner_mbox(7));
     let reports = [
         (
             "GET /reports/modes (week, per team)",
             "/reports/modes?bucket=week&group=team".to_string(),
+        ),
+        (
+            "GET /reports/modes (week, per learner)",
+            "/reports/modes?bucket=week&group=learner".to_string(),
+        ),
+        (
+            "GET /reports/modes (month, per learner)",
+            "/reports/modes?bucket=month&group=learner".to_string(),
         ),
         ("GET /reports/teams", "/reports/teams".to_string()),
         ("GET /reports/sources", "/reports/sources".to_string()),
         (
             "GET /reports/learners/{agent}",
             format!("/reports/learners/{}", encode(&agent_json(7))),
+        ),
+        ("GET /reports/goals", "/reports/goals".to_string()),
+        ("GET /reports/sharing", "/reports/sharing".to_string()),
+        (
+            "GET /reports/concierge/stale-goals",
+            "/reports/concierge/stale-goals?weeks=4".to_string(),
+        ),
+        (
+            "GET /reports/concierge/unfinished",
+            "/reports/concierge/unfinished".to_string(),
+        ),
+        (
+            "GET /reports/concierge/colleagues (a learner)",
+            format!("/reports/concierge/colleagues?learner={learner}"),
+        ),
+        ("GET /dashboard", FIRST_DASHBOARD.to_string()),
+        (
+            "GET /dashboard (a learner chosen)",
+            format!("/dashboard?learner={learner}"),
+        ),
+        (
+            "GET /dashboard/concierge",
+            "/dashboard/concierge".to_string(),
+        ),
+        (
+            "GET /dashboard/statements (a learner)",
+            format!("/dashboard/statements?learner={learner}"),
         ),
     ];
     for (name, path) in reports {
@@ -505,8 +555,12 @@ fn state_path(rng: &mut StdRng) -> String {
     )
 }
 
+fn learner_mbox(learner: usize) -> String {
+    format!("mailto:learner{learner}@example.org")
+}
+
 fn agent_json(learner: usize) -> String {
-    format!(r#"{{"mbox":"mailto:learner{learner}@example.org"}}"#)
+    format!(r#"{{"mbox":"{}"}}"#, learner_mbox(learner))
 }
 
 /// A Workload learner, as Agent JSON.

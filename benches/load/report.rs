@@ -12,8 +12,8 @@ use crate::{commit, targets};
 
 /// The raw PostgreSQL run each LRS figure is compared with, by name prefixes: ingest
 /// with the insert of as many rows per statement, reads with the same read straight
-/// from the table of JSON, every report with the GROUP BY over it.
-const RAW_MATCHES: [(&str, &str); 13] = [
+/// from the table of JSON, every report and dashboard page with the GROUP BY over it.
+const RAW_MATCHES: [(&str, &str); 14] = [
     ("POST /statements, batches", "raw INSERT, 100"),
     ("POST /statements, single", "raw INSERT, 1 "),
     ("PUT /statements", "raw INSERT, 1 "),
@@ -27,6 +27,7 @@ const RAW_MATCHES: [(&str, &str); 13] = [
     ("GET until=T", "raw until=T"),
     ("GET since, ascending", "raw since, paging"),
     ("GET /reports", "raw learners × weeks"),
+    ("GET /dashboard", "raw learners × weeks"),
 ];
 
 pub fn link_ratios(scenarios: &mut [Scenario]) {
@@ -185,6 +186,8 @@ impl Report {
         for (k, v) in &self.machine {
             md.push_str(&format!("| {k} | {v} |\n"));
         }
+        md.push_str("\n## Targets (issue 19: the dashboard pages and their reports)\n\n");
+        md.push_str(&targets::table(&self.issue_19_targets()));
         md.push_str("\n## Targets (issue 18)\n\n");
         md.push_str(&targets::table(&self.issue_18_targets()));
         md.push_str(
@@ -198,15 +201,19 @@ impl Report {
                     "Measured by {earlier}, not by this one (carried over with `BENCH_MERGE`).\n\n"
                 ));
             }
+            let first_dashboard = if run.first_dashboard_ms.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " The first `GET /dashboard` after each restart: {} ms.",
+                    milliseconds(&run.first_dashboard_ms)
+                )
+            };
             md.push_str(&format!(
-                "{} Time to ready with this existing database (3 restarts): {} ms. Server peak RSS \
-                 (VmHWM) over the scenarios: {:.0} MB. {}\n\n",
+                "{} Time to ready with this existing database (3 restarts): {} ms.{first_dashboard} \
+                 Server peak RSS (VmHWM) over the scenarios: {:.0} MB. {}\n\n",
                 run.preload_note,
-                run.ready_ms
-                    .iter()
-                    .map(|v| format!("{v:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                milliseconds(&run.ready_ms),
                 run.server_vm_hwm_mb,
                 run.feed_note
             ));
@@ -269,7 +276,7 @@ impl Report {
              LRS's rate over the raw rate (in %, or as a multiple above 1): POST batches of 100 \
              against the 100-row INSERT, single POST/PUT against the single-row INSERT (those \
              with `commit_delay` against the single-row INSERT with it), each read against the \
-             same read from the table, every report against the GROUP BY. `since=T` and \
+             same read from the table, every report and dashboard page against the GROUP BY. `since=T` and \
              `until=T` take T uniformly at random between the first and last `stored` time of \
              the store (default order, newest first); their raw counterparts compare the JSON's \
              `stored` and sort by it. The reads named `while the feed folds:` ran while the \
@@ -299,6 +306,15 @@ impl Report {
         );
         md
     }
+}
+
+/// Times in ms, comma-separated.
+fn milliseconds(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The reads while the feed folded its backlog beside the same reads once caught up.

@@ -1,7 +1,8 @@
 //! The targets tables of RESULTS.md: each figure beside its target, the raw PostgreSQL
 //! figure it is compared with, and a verdict. Issue 18's targets (storage, the ratios
-//! to PostgreSQL, every query kind, reads while the feed folds, reports) first, then
-//! what issue 6 set besides them.
+//! to PostgreSQL, every query kind, reads while the feed folds, reports) follow issue
+//! 19's (the dashboard pages and the reports they stand on), then what issue 6 set
+//! besides them.
 
 use crate::folding::{CAUGHT_UP, WHILE_FOLDING};
 use crate::measure::Scenario;
@@ -81,11 +82,28 @@ pub fn table(targets: &[Target]) -> String {
     md
 }
 
+/// Issue 19's pages and the reports it added or asked to be fast whatever the grouping.
+const ISSUE_19_READS: [&str; 5] = [
+    "GET /dashboard",
+    "GET /reports/modes (week, per learner)",
+    "GET /reports/modes (month, per learner)",
+    "GET /reports/goals",
+    "GET /reports/sharing",
+];
+const ISSUE_19_CONCIERGE: &str = "GET /reports/concierge";
+
+fn is_issue_19_read(s: &Scenario) -> bool {
+    s.kind == "lrs"
+        && (s.name.starts_with(ISSUE_19_CONCIERGE)
+            || ISSUE_19_READS.iter().any(|name| s.name.starts_with(name)))
+}
+
 /// A `GET /statements` query scenario measured on its own (not during the fold).
 fn is_query(s: &Scenario) -> bool {
     s.kind == "lrs"
         && s.name.starts_with("GET ")
         && !s.name.starts_with("GET /reports")
+        && !s.name.starts_with("GET /dashboard")
         && !s.name.starts_with("GET /activities")
 }
 
@@ -292,6 +310,72 @@ impl Report {
                 "reports, p99",
                 "as before: ≤ 200 ms at 1 M, ≤ 1 s at 10 M",
                 "the /reports routes answer 404 on this commit",
+            ));
+        }
+        out
+    }
+
+    pub fn issue_19_targets(&self) -> Vec<Target> {
+        const READS: &str = "dashboard pages, `group=learner` and the new reports, p99";
+        const READS_TARGET: &str = "≤ 200 ms at 1 M, ≤ 1 s at 10 M";
+        const FIRST: &str = "first `GET /dashboard` after a restart";
+        const FIRST_TARGET: &str = "≤ 2 s";
+        let mut out = Vec::new();
+        for run in &self.runs {
+            for s in run.scenarios.iter().filter(|s| is_issue_19_read(s)) {
+                let limit = if run.store_size >= 10_000_000 {
+                    1000.0
+                } else {
+                    200.0
+                };
+                out.push(Target::at_most(
+                    READS,
+                    READS_TARGET,
+                    format!(
+                        "{}: {:.0} ms at {} stored",
+                        s.name, s.p99_ms, run.store_size
+                    ),
+                    self.raw_read(run.store_size, s),
+                    s.p99_ms,
+                    limit,
+                ));
+            }
+        }
+        if !self
+            .runs
+            .iter()
+            .any(|r| r.scenarios.iter().any(is_issue_19_read))
+        {
+            out.push(Target::not_measured(
+                READS,
+                READS_TARGET,
+                "none in this run (none answered 200, or the run predates them)",
+            ));
+        }
+        for run in self
+            .runs
+            .iter()
+            .filter(|r| !r.first_dashboard_ms.is_empty())
+        {
+            let worst = run.first_dashboard_ms.iter().copied().fold(0.0, f64::max);
+            out.push(Target::at_most(
+                FIRST,
+                FIRST_TARGET,
+                format!(
+                    "worst of {} restarts: {worst:.0} ms at {} stored",
+                    run.first_dashboard_ms.len(),
+                    run.store_size
+                ),
+                String::new(),
+                worst,
+                2000.0,
+            ));
+        }
+        if self.runs.iter().all(|r| r.first_dashboard_ms.is_empty()) {
+            out.push(Target::not_measured(
+                FIRST,
+                FIRST_TARGET,
+                "none in this run (the page did not answer 200, or the run predates it)",
             ));
         }
         out

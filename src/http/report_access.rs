@@ -11,7 +11,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderName;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
-use chrono::{NaiveDate, SecondsFormat, Utc};
+use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
 
 use super::error::ApiError;
 use super::sign_in::{self, Session, SignedIn};
@@ -131,18 +131,35 @@ pub fn report_response<T>(served: &Served<T>) -> HttpResponseBuilder {
 /// Without `since`, a period is this many days up to `until`.
 const DEFAULT_DAYS: i64 = 84;
 
+/// A period is at most this many days (ten years): a page draws a column per week of
+/// it, and the previous period of the same length must still be a date.
+const MAX_DAYS: i64 = 3653;
+
 /// The first and last day (both included) of the period asked for: `until` defaults to
-/// today, `since` to `DEFAULT_DAYS` days up to `until`; `since` after `until` is refused.
+/// today, `since` to `DEFAULT_DAYS` days up to `until`; `since` after `until`, a day
+/// outside the years 1 to 9999, or a period longer than [`MAX_DAYS`] is refused.
 pub fn period(
     since: Option<NaiveDate>,
     until: Option<NaiveDate>,
 ) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    for (name, day) in [("since", since), ("until", until)] {
+        if let Some(day) = day.filter(|d| !(1..=9999).contains(&d.year())) {
+            return Err(ApiError::InvalidParameter(format!(
+                "{name}: {day} is outside the years 1 to 9999"
+            )));
+        }
+    }
     let last = until.unwrap_or_else(|| Utc::now().date_naive());
     let first = since.unwrap_or(last - chrono::Duration::days(DEFAULT_DAYS - 1));
     if first > last {
         return Err(ApiError::InvalidParameter(
             "since: later than until".to_string(),
         ));
+    }
+    if (last - first).num_days() >= MAX_DAYS {
+        return Err(ApiError::InvalidParameter(format!(
+            "since: the period is longer than {MAX_DAYS} days (ten years)"
+        )));
     }
     Ok((first, last))
 }
@@ -161,4 +178,23 @@ pub fn parse_day(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
                 "{name}: '{value}' is not a date (YYYY-MM-DD) or timestamp"
             ))
         })
+}
+
+/// A learner as the path or parameter `name` names them: an xAPI Agent as JSON (as the
+/// `agent` parameter of the xAPI API), an IFI as the LRS writes it (`mbox:mailto:…`,
+/// `account:HOMEPAGE|NAME`, …) or a bare `mailto:` address.
+pub fn learner_ifi(name: &str, raw: &str) -> Result<String, ApiError> {
+    if raw.trim_start().starts_with('{') {
+        return crate::xapi::agent::parse_agent_param(raw, crate::xapi::Version::V2_0_0)
+            .map(|ifi| ifi.into_string())
+            .map_err(|e| {
+                let path = e.path.replacen("agent", name, 1);
+                ApiError::InvalidParameter(format!("{path}: {}", e.message))
+            });
+    }
+    crate::roster::canonical_ifi(raw).ok_or_else(|| {
+        ApiError::InvalidParameter(format!(
+            "{name}: '{raw}' is not a learner IFI (mailto:…, mbox:mailto:…, mbox_sha1sum:…, openid:…, account:HOMEPAGE|NAME)"
+        ))
+    })
 }

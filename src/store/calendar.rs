@@ -1,7 +1,7 @@
 //! The calendar arithmetic the report queries share: which part of a period the weekly
-//! rollups cover, and which part only the daily ones do.
+//! (or monthly) rollups cover, and which part only the daily ones do.
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 
 /// `[first, last)`: the whole weeks inside `[since, until)`, from the Monday starting
 /// the first to the Monday ending the last; equal, and inside the period, when there
@@ -11,6 +11,19 @@ pub(super) fn whole_weeks(since: NaiveDate, until: NaiveDate) -> (NaiveDate, Nai
     let first = (since + Days::new(u64::from(to_monday))).min(until);
     let last = until - Days::new(u64::from(until.weekday().num_days_from_monday()));
     (first, last.max(first))
+}
+
+/// `[first, last)`: the whole months inside `[since, until)`, as [`whole_weeks`] gives
+/// the weeks.
+pub(super) fn whole_months(since: NaiveDate, until: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let month_of = |day: NaiveDate| day.with_day(1).expect("every month has a 1st");
+    let first = if since.day() == 1 {
+        since
+    } else {
+        month_of(since) + Months::new(1)
+    };
+    let first = first.min(until);
+    (first, month_of(until).max(first))
 }
 
 #[cfg(test)]
@@ -47,6 +60,30 @@ mod tests {
         assert_eq!(
             whole_weeks(day("2026-03-03"), day("2026-03-04")),
             (day("2026-03-04"), day("2026-03-04"))
+        );
+    }
+
+    #[test]
+    fn whole_months_are_the_firsts_inside_the_period() {
+        // The 10th of September to the 3rd of December: October and November.
+        assert_eq!(
+            whole_months(day("2026-09-10"), day("2026-12-03")),
+            (day("2026-10-01"), day("2026-12-01"))
+        );
+        // A 1st to a 1st: that month.
+        assert_eq!(
+            whole_months(day("2026-03-01"), day("2026-04-01")),
+            (day("2026-03-01"), day("2026-04-01"))
+        );
+        // Inside one month: none, and the rest is the period itself.
+        assert_eq!(
+            whole_months(day("2026-03-04"), day("2026-03-20")),
+            (day("2026-03-20"), day("2026-03-20"))
+        );
+        // The 2nd of March to the 1st of April: none, March is partial.
+        assert_eq!(
+            whole_months(day("2026-03-02"), day("2026-04-01")),
+            (day("2026-04-01"), day("2026-04-01"))
         );
     }
 }

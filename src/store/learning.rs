@@ -83,8 +83,9 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
     (whole > 0.0).then(|| part / whole)
 }
 
-/// Per roster team over the period; each learner's sums come from the weekly rollup for
-/// the weeks wholly inside the period and from the days for the rest.
+/// Per team (`commonplace_learner_team`) over the period; each learner's sums come from
+/// the weekly rollup for the weeks wholly inside the period and from the days for the
+/// rest.
 pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>, Error> {
     let sql = format!(
         "WITH per_learner AS (
@@ -104,11 +105,6 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                       WHERE store_id = $1
                         AND ((day >= $2 AND day < $5) OR (day >= $6 AND day < $3))) d
               GROUP BY learner
-         ),
-         context_team AS (
-             SELECT DISTINCT ON (learner) learner, team FROM learning_context_teams
-              WHERE store_id = $1
-              ORDER BY learner, statements DESC, team
          ),
          goal_setters AS (
              SELECT l.label AS learner
@@ -130,7 +126,7 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
               GROUP BY c.learner
          ),
          per_team AS (
-             SELECT coalesce(r.team, t.team, '(no team)') AS team, count(*) AS learners,
+             SELECT commonplace_learner_team($1, l.learner) AS team, count(*) AS learners,
                     sum(l.statements)::int8 AS statements, sum(l.reported) AS reported,
                     sum(l.estimated) AS estimated, sum(l.self_statements)::int8 AS self_statements,
                     sum(l.self_seconds) AS self_seconds, sum(l.linked)::int8 AS linked,
@@ -138,8 +134,6 @@ pub async fn team_figures(pool: &Pool, scope: Scope) -> Result<Vec<TeamFigures>,
                     coalesce(sum(d.courses), 0)::int8 AS courses,
                     coalesce(sum(d.completed), 0)::int8 AS completed
                FROM per_learner l
-               LEFT JOIN roster r ON r.store_id = $1 AND r.learner = l.learner
-               LEFT JOIN context_team t ON t.learner = l.learner
                LEFT JOIN goal_setters g ON g.learner = l.learner
                LEFT JOIN directed d ON d.learner = l.learner
               GROUP BY 1
@@ -202,7 +196,7 @@ const ACTIVITY_NAME: &str =
     "(SELECT v FROM activities a, jsonb_each_text(a.definition -> 'name') AS n(k, v)
                               WHERE a.store_id = $1 AND a.iri = {col} ORDER BY k LIMIT 1)";
 
-fn activity_name(column: &str) -> String {
+pub(super) fn activity_name(column: &str) -> String {
     ACTIVITY_NAME.replace("{col}", column)
 }
 
@@ -435,11 +429,11 @@ pub async fn learner_report(
                 });
         }
     }
-    let roster = roster_entry(pool, scope.store_id, learner).await?;
+    let identity = super::learners::identity(pool, scope.store_id, learner).await?;
     Ok(LearnerReport {
         learner: learner.to_string(),
-        name: roster.as_ref().map(|r| r.0.clone()),
-        team: roster.map(|r| r.1),
+        name: Some(identity.name),
+        team: Some(identity.team),
         mix,
         goals,
         top_sources,

@@ -232,7 +232,8 @@ async fn keep_statistics(client: &Client) -> Result<(), Error> {
                 "ANALYZE learning_events, learning_labels, learning_days, learning_activity_days,
                          learning_day_hosts, learning_day_courses, learning_context_teams,
                          learning_courses,
-                         learning_host_learners, learning_learner_weeks, learning_activity_weeks,
+                         learning_host_learners, learning_learner_weeks, learning_learner_months,
+                         learning_activity_weeks,
                          learning_host_weeks",
             )
             .await?;

@@ -89,6 +89,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0020_learning_labels",
         include_str!("../../migrations/0020_learning_labels.sql"),
     ),
+    (
+        "0021_learner_identity",
+        include_str!("../../migrations/0021_learner_identity.sql"),
+    ),
+    (
+        "0022_insight",
+        include_str!("../../migrations/0022_insight.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

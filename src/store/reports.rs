@@ -1,13 +1,13 @@
 //! `GET /reports/modes` over what the learning feed keeps (`learning_days`,
-//! `learning_activity_days`, and `learning_events` for per-learner Activity counts),
-//! and the roster they group learners by.
+//! `learning_activity_days` and their weekly copies), grouped by the store, each
+//! learner's team (`commonplace_learner_team`) or learner, and the roster.
 
 use chrono::NaiveDate;
 use deadpool_postgres::Pool;
 use serde::Serialize;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
-use super::calendar::whole_weeks;
+use super::calendar::{whole_months, whole_weeks};
 use super::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,11 @@ pub struct ModeFigures {
     pub duration_share: f64,
     /// Time estimated from sessions for the Statements without a duration.
     pub estimated_seconds: f64,
+    /// By learner: the learner's name and team (`store::learners`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 /// What to leave out for privacy.
@@ -70,25 +75,12 @@ pub async fn mode_figures(
     grouping: Grouping,
     privacy: Privacy,
 ) -> Result<Vec<ModeFigures>, Error> {
-    // The group of a learner: the store, their roster team, or themselves (unless
-    // they opted out, in which case their rows are dropped).
-    let (group, learner_filter) = match grouping {
-        Grouping::Store => ("(SELECT name FROM stores WHERE id = $1)", "true"),
-        Grouping::Team => ("coalesce(r.team, '(no team)')", "true"),
-        Grouping::Learner => ("d.learner", "NOT coalesce(r.opted_out, false)"),
-    };
-    // Distinct activities of the store and of teams come from the rollup without
-    // learners (already grouped by roster team); per-learner counts read the events.
-    let (activity_rollup, activity_group) = match grouping {
-        Grouping::Store => ("learning_activity_days d", group),
-        Grouping::Team => ("learning_activity_days d", "d.team"),
-        Grouping::Learner => (
-            "(SELECT e.store_id, e.day, e.mode, e.activity, l.label AS learner
-                FROM learning_events e JOIN learning_labels l ON l.id = e.learner
-               WHERE e.activity IS NOT NULL) d
-               LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner",
-            group,
-        ),
+    // The group of a learner: the store, their team (`commonplace_learner_team`, once
+    // per learner), or themselves (unless they opted out: their rows are dropped).
+    let group = match grouping {
+        Grouping::Store => "(SELECT name FROM stores WHERE id = $1)",
+        Grouping::Team => "t.team",
+        Grouping::Learner => "d.learner",
     };
     // The first day of a day's bucket, by arithmetic where it can be (date_trunc
     // parses its unit on every row).
@@ -97,87 +89,160 @@ pub async fn mode_figures(
         Bucket::Week => "learning_week(d.day)",
         Bucket::Month => "date_trunc('month', d.day)::date",
     };
-    // The rows whose distinct Activities are counted. By week, for the store or teams,
-    // the weeks wholly inside the period come from the weekly rollup.
-    let activity_rows = match (bucket, grouping) {
-        (Bucket::Week, Grouping::Store | Grouping::Team) => format!(
-            "SELECT d.week AS bucket, {activity_group} AS grp, d.mode, d.activity
+    // Distinct activities of the store and of teams come from the rollup without
+    // learners (grouped by team). By week, the weeks wholly inside the period come
+    // from the weekly rollup.
+    let activity_rows = match bucket {
+        Bucket::Week => format!(
+            "SELECT d.week AS bucket, {group} AS grp, d.mode, d.activity
                FROM learning_activity_weeks d
               WHERE d.store_id = $1 AND d.week >= $6 AND d.week < $7
              UNION ALL
-             SELECT {bucket_of}, {activity_group}, d.mode, d.activity
+             SELECT {bucket_of}, {group}, d.mode, d.activity
                FROM learning_activity_days d
-              WHERE d.store_id = $1 AND ((d.day >= $2 AND d.day < $6) OR (d.day >= $7 AND d.day < $3))"
+              WHERE d.store_id = $1 AND ((d.day >= $2 AND d.day < $6) OR (d.day >= $7 AND d.day < $3))",
+            group = if grouping == Grouping::Team { "d.team" } else { group },
         ),
         _ => format!(
-            "SELECT {bucket_of} AS bucket, {activity_group} AS grp, d.mode, d.activity
-               FROM {activity_rollup}
-              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3 AND {learner_filter}"
+            "SELECT {bucket_of} AS bucket, {group} AS grp, d.mode, d.activity
+               FROM learning_activity_days d
+              WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3",
+            group = if grouping == Grouping::Team { "d.team" } else { group },
         ),
     };
-    // The learner rows, by week likewise from the weekly rollup for whole weeks.
+    // The learner rows, by week (month) likewise from the weekly (monthly) rollup for the
+    // whole weeks (months). Each carries the learner's distinct Activities of its part of
+    // the bucket: a day's `activity_firsts` entry for the days since the part began (see
+    // migration 0021), a whole week's or month's own count.
     let learner_rows = match bucket {
-        Bucket::Week => "SELECT d.store_id, d.week AS bucket, d.learner, d.mode, d.statements,
-                    d.seconds, d.timed, d.estimated
+        Bucket::Week => "SELECT d.week AS bucket, d.learner, d.mode, d.statements, d.seconds,
+                    d.timed, d.estimated, d.activities
                FROM learning_learner_weeks d
               WHERE d.store_id = $1 AND d.week >= $6 AND d.week < $7
              UNION ALL
-             SELECT d.store_id, learning_week(d.day), d.learner, d.mode, d.statements,
-                    d.seconds, d.timed, d.estimated
+             SELECT learning_week(d.day), d.learner, d.mode, d.statements, d.seconds, d.timed,
+                    d.estimated,
+                    learning_firsts_at(d.activity_firsts, d.day - greatest(learning_week(d.day), $2))
                FROM learning_days d
               WHERE d.store_id = $1 AND ((d.day >= $2 AND d.day < $6) OR (d.day >= $7 AND d.day < $3))"
             .to_string(),
-        Bucket::Day | Bucket::Month => format!(
-            "SELECT d.store_id, {bucket_of} AS bucket, d.learner, d.mode, d.statements,
-                    d.seconds, d.timed, d.estimated
+        Bucket::Month => format!(
+            "SELECT d.month AS bucket, d.learner, d.mode, d.statements, d.seconds, d.timed,
+                    d.estimated, d.activities
+               FROM learning_learner_months d
+              WHERE d.store_id = $1 AND d.month >= $6 AND d.month < $7
+             UNION ALL
+             SELECT {bucket_of}, d.learner, d.mode, d.statements, d.seconds, d.timed,
+                    d.estimated,
+                    learning_firsts_at(d.activity_firsts, d.day - greatest({bucket_of}, $2))
+               FROM learning_days d
+              WHERE d.store_id = $1 AND ((d.day >= $2 AND d.day < $6) OR (d.day >= $7 AND d.day < $3))"
+        ),
+        Bucket::Day => "SELECT d.day AS bucket, d.learner, d.mode, d.statements, d.seconds,
+                    d.timed, d.estimated, learning_firsts_at(d.activity_firsts, 0) AS activities
                FROM learning_days d WHERE d.store_id = $1 AND d.day >= $2 AND d.day < $3"
+            .to_string(),
+    };
+    let sql = match grouping {
+        // One row per learner, bucket and mode: the learner rows' sums, their distinct
+        // Activities included, and the learner's name and team.
+        Grouping::Learner => format!(
+            "WITH per_learner AS (
+                 SELECT d.bucket, d.learner, d.mode, sum(d.statements)::int8 AS statements,
+                        sum(d.seconds) AS seconds, sum(d.timed)::int8 AS timed,
+                        sum(d.estimated) AS estimated, sum(d.activities)::int8 AS activities
+                   FROM ({learner_rows}) d
+                  WHERE NOT EXISTS (SELECT FROM roster r
+                                     WHERE r.store_id = $1 AND r.learner = d.learner
+                                       AND r.opted_out)
+                  GROUP BY 1, 2, 3
+             ),
+             identities AS MATERIALIZED (
+                 SELECT learner, commonplace_learner_name($1, learner) AS name,
+                        commonplace_learner_team($1, learner) AS team
+                   FROM (SELECT DISTINCT learner FROM per_learner) x
+             )
+             SELECT p.bucket, p.learner, p.mode, p.statements, 1::int8, p.activities,
+                    p.seconds, p.timed, p.estimated, i.name, i.team
+               FROM per_learner p JOIN identities i ON i.learner = p.learner
+              ORDER BY 1, 2, 3"
+        ),
+        // Distinct learners and Activities are a DISTINCT (or a per-learner group) then
+        // a count: hash aggregates, no sorts. The Activities come from the team-level
+        // rollup (learners' teams as `teams` gives them).
+        Grouping::Store | Grouping::Team => format!(
+            "WITH learner_rows AS MATERIALIZED ({learner_rows}),
+             teams AS MATERIALIZED (
+                 SELECT learner, commonplace_learner_team($1, learner) AS team
+                   FROM (SELECT DISTINCT learner FROM learner_rows) x
+                  WHERE $4
+             ),
+             per_learner AS (
+                 SELECT d.bucket, {group} AS grp, d.mode, d.learner,
+                        sum(d.statements) AS statements, sum(d.seconds) AS seconds,
+                        sum(d.timed) AS timed, sum(d.estimated) AS estimated
+                   FROM learner_rows d
+                   LEFT JOIN teams t ON t.learner = d.learner
+                  GROUP BY 1, 2, 3, 4
+             ),
+             figures AS (
+                 SELECT bucket, grp, mode, sum(statements)::int8 AS statements,
+                        count(*) AS learners, sum(seconds) AS seconds,
+                        sum(timed)::int8 AS timed, sum(estimated) AS estimated
+                   FROM per_learner GROUP BY bucket, grp, mode
+             ),
+             activities AS (
+                 SELECT bucket, grp, mode, count(*) AS activities
+                   FROM (SELECT DISTINCT * FROM ({activity_rows}) r) x
+                  GROUP BY 1, 2, 3
+             ),
+             group_sizes AS (
+                 SELECT bucket, grp, count(*) AS learners
+                   FROM (SELECT DISTINCT bucket, grp, learner FROM per_learner) x
+                  GROUP BY 1, 2
+             )
+             SELECT f.bucket, f.grp, f.mode, f.statements, f.learners,
+                    coalesce(a.activities, 0), f.seconds, f.timed, f.estimated, NULL::text,
+                    NULL::text
+               FROM figures f
+               JOIN group_sizes g ON g.bucket = f.bucket AND g.grp = f.grp
+               LEFT JOIN activities a
+                      ON a.bucket = f.bucket AND a.grp = f.grp AND a.mode = f.mode
+              WHERE NOT $4 OR g.learners >= $5
+              ORDER BY f.bucket, f.grp, f.mode"
         ),
     };
-    // Counts of distinct learners and Activities are a DISTINCT (or a per-learner
-    // group) then a count: hash aggregates, no sorts.
-    let sql = format!(
-        "WITH per_learner AS (
-             SELECT d.bucket, {group} AS grp, d.mode, d.learner,
-                    sum(d.statements) AS statements, sum(d.seconds) AS seconds,
-                    sum(d.timed) AS timed, sum(d.estimated) AS estimated
-               FROM ({learner_rows}) d
-               LEFT JOIN roster r ON r.store_id = d.store_id AND r.learner = d.learner
-              WHERE {learner_filter}
-              GROUP BY 1, 2, 3, 4
-         ),
-         figures AS (
-             SELECT bucket, grp, mode, sum(statements)::int8 AS statements,
-                    count(*) AS learners, sum(seconds) AS seconds,
-                    sum(timed)::int8 AS timed, sum(estimated) AS estimated
-               FROM per_learner GROUP BY bucket, grp, mode
-         ),
-         activities AS (
-             SELECT bucket, grp, mode, count(*) AS activities
-               FROM (SELECT DISTINCT * FROM ({activity_rows}) r) x
-              GROUP BY 1, 2, 3
-         ),
-         group_sizes AS (
-             SELECT bucket, grp, count(*) AS learners
-               FROM (SELECT DISTINCT bucket, grp, learner FROM per_learner) x
-              GROUP BY 1, 2
-         )
-         SELECT f.bucket, f.grp, f.mode, f.statements, f.learners, coalesce(a.activities, 0),
-                f.seconds, f.timed, f.estimated
-           FROM figures f
-           JOIN group_sizes g ON g.bucket = f.bucket AND g.grp = f.grp
-           LEFT JOIN activities a ON a.bucket = f.bucket AND a.grp = f.grp AND a.mode = f.mode
-          WHERE NOT $4 OR g.learners >= $5
-          ORDER BY f.bucket, f.grp, f.mode"
-    );
     let client = pool.get().await?;
     let is_team = grouping == Grouping::Team;
-    let (whole_weeks_from, whole_weeks_until) = whole_weeks(since, until);
-    let mut params: Vec<&(dyn ToSql + Sync)> =
-        vec![&store_id, &since, &until, &is_team, &privacy.min_team_size];
-    if bucket == Bucket::Week {
-        params.extend([&whole_weeks_from as &(dyn ToSql + Sync), &whole_weeks_until]);
-    }
-    let rows = client.query(&sql, &params).await?;
+    let (whole_from, whole_until) = match bucket {
+        Bucket::Month => whole_months(since, until),
+        Bucket::Week | Bucket::Day => whole_weeks(since, until),
+    };
+    // Typed, as not every query uses every parameter.
+    let statement = client
+        .prepare_typed(
+            &sql,
+            &[
+                Type::INT8,
+                Type::DATE,
+                Type::DATE,
+                Type::BOOL,
+                Type::INT8,
+                Type::DATE,
+                Type::DATE,
+            ],
+        )
+        .await?;
+    let params: [&(dyn ToSql + Sync); 7] = [
+        &store_id,
+        &since,
+        &until,
+        &is_team,
+        &privacy.min_team_size,
+        &whole_from,
+        &whole_until,
+    ];
+    let rows = client.query(&statement, &params).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -197,6 +262,8 @@ pub async fn mode_figures(
                     0.0
                 },
                 estimated_seconds: r.get(8),
+                name: r.get(9),
+                team: r.get(10),
             }
         })
         .collect())

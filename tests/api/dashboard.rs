@@ -3,8 +3,6 @@
 //! carry the same numbers and learners as the API for the chosen period. The screenshot
 //! is kept under the target directory as a test artifact.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::helpers::{chromium, spawn_app_with, TestApp};
@@ -66,19 +64,6 @@ async fn dashboard_status_and_body(app: &TestApp, query: &str) -> (u16, String) 
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-/// Replaces the store's roster through the real CLI.
-fn import_roster(app: &TestApp, csv: &str) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), csv).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_commonplace"))
-        .args(["roster", "import"])
-        .arg(file.path())
-        .args(["--database-url", &app.database_url])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-}
-
 #[tokio::test]
 async fn the_period_is_checked_as_in_the_reports() {
     let app = spawn_app_with(|_| {}).await;
@@ -86,6 +71,10 @@ async fn the_period_is_checked_as_in_the_reports() {
         "?since=yesterday",
         "?until=2026-02-30",
         "?since=2026-03-02&until=2026-03-01",
+        // Longer than ten years; years outside 1 to 9999.
+        "?since=0001-01-01&until=9999-12-31",
+        "?since=-200000-01-01&until=2026-03-01",
+        "?until=+10000-01-01",
     ] {
         let (status, body) = dashboard_status_and_body(&app, query).await;
         let (api_status, api_body) = {
@@ -116,6 +105,13 @@ async fn the_period_is_checked_as_in_the_reports() {
         let (status, _) = dashboard_status_and_body(&app, query).await;
         assert_eq!(status, 400, "{query}");
     }
+    // A learner that is no IFI is refused as the learner report refuses it.
+    let (status, body) = dashboard_status_and_body(&app, "?learner=nobody").await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("learner: 'nobody' is not a learner IFI"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -131,12 +127,12 @@ async fn chromium_renders_the_charts_with_the_api_numbers() {
     // learner5 is in the picker until they opt out; learner3 is listed by roster name.
     let (_, before) = dashboard_status_and_body(&app, &format!("?{period}")).await;
     assert!(before.contains("data-learner=\"mbox:mailto:learner5@example.org\""));
-    import_roster(
-        &app,
+    app.import_roster(
         "learner,name,team,manager,opt_out\n\
          mailto:learner3@example.org,Ada Three,Support,,\n\
          mailto:learner5@example.org,Bob Five,People,,yes\n",
-    );
+    )
+    .await;
 
     let url = format!(
         "http://{}:{}@{}/dashboard?{period}&learner=mailto:learner3@example.org",
@@ -243,4 +239,67 @@ async fn chromium_renders_the_charts_with_the_api_numbers() {
         String::from_utf8_lossy(&output.stderr)
     );
     println!("dashboard screenshot: {}", artifact.display());
+}
+
+/// Every `href` of `class` in a page, unescaped.
+fn links(html: &str, class: &str) -> Vec<String> {
+    html.split(&format!("class=\"{class}\" href=\""))
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_concierge_lists_link_their_csvs_and_never_show_opted_out_learners() {
+    let app = demo_app().await;
+    app.import_roster(
+        "learner,name,team,manager,opt_out\n\
+         mailto:learner3@example.org,Ada Three,Support,,\n\
+         mailto:learner5@example.org,Bob Five,People,,yes\n",
+    )
+    .await;
+    let (status, page) =
+        dashboard_status_and_body(&app, "/concierge?learner=mailto:learner3@example.org").await;
+    assert_eq!(status, 200, "{page}");
+    for id in ["stale-goals", "colleagues", "unfinished"] {
+        assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
+    }
+    assert!(page.contains("Colleagues of Ada Three"), "{page}");
+    // Each list's CSV, the colleagues' for the learner asked about, answers as CSV.
+    let csvs = links(&page, "csv-link");
+    assert_eq!(csvs.len(), 3, "{csvs:?}");
+    assert!(csvs
+        .iter()
+        .any(|l| l.starts_with("/reports/concierge/colleagues?learner=mailto%3Alearner3")));
+    for link in &csvs {
+        let response = app.report(link).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{link}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+    }
+    assert!(!page.contains("learner5@example.org") && !page.contains("Bob Five"));
+
+    // Asked about the opted-out learner, the page says so and lists none of theirs.
+    let (status, page) =
+        dashboard_status_and_body(&app, "/concierge?learner=mailto:learner5@example.org").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("opted out of learner-level reports"),
+        "{page}"
+    );
+    assert!(!page.contains("learner5@example.org") && !page.contains("Bob Five"));
+
+    for query in [
+        "?weeks=0",
+        "?weeks=many",
+        "?learner=mailto:learner3@example.org&goal=https://goals.example.org/1",
+        "?learner=nobody",
+        "?team=Support",
+    ] {
+        let (status, body) = dashboard_status_and_body(&app, &format!("/concierge{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains("invalid_parameter"), "{body}");
+    }
 }

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use chrono::NaiveDate;
 use commonplace::auth::{NewSecret, Scope};
 use commonplace::configuration::Settings;
 use commonplace::startup::Application;
@@ -159,6 +160,35 @@ impl TestApp {
         command(&self.database_url, args)
     }
 
+    /// [`TestApp::command`], awaited rather than waited for: a roster import or a
+    /// reclassification waits for a feed pass that the server, on this test's runtime,
+    /// may be running, so blocking the runtime would wait forever.
+    pub async fn command_awaited(&self, args: &[&str]) -> Result<String, String> {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_commonplace"))
+            .args(args)
+            .args(["--database-url", &self.database_url])
+            .env_remove("COMMONPLACE_DATABASE_URL")
+            .output()
+            .await
+            .expect("run commonplace");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if output.status.success() {
+            Ok(text(&output.stdout))
+        } else {
+            Err(text(&output.stderr))
+        }
+    }
+
+    /// Replaces the store's roster with `csv` through the real CLI.
+    pub async fn import_roster(&self, csv: &str) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), csv).unwrap();
+        let path = file.path().to_str().unwrap();
+        if let Err(e) = self.command_awaited(&["roster", "import", path]).await {
+            panic!("roster import: {e}");
+        }
+    }
+
     /// A connection of its own, outside the pool: to hold a transaction open while the
     /// server works.
     pub async fn dedicated_connection(&self) -> tokio_postgres::Client {
@@ -220,6 +250,31 @@ pub fn command<S: AsRef<std::ffi::OsStr>>(
     } else {
         Err(text(&output.stderr))
     }
+}
+
+/// tests/js: the Node drivers and clients the browser and client tests run, with their
+/// packages pinned in its lockfile.
+pub fn js_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Installs the pinned packages of tests/js (`npm ci`) once per test binary, unless the
+/// install is already there and no older than the lockfile (npm writes
+/// `node_modules/.package-lock.json` when it installs).
+pub fn install_js_packages() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let installed = modified(js_dir().join("node_modules/.package-lock.json"));
+        if installed.is_none() || installed < modified(js_dir().join("package-lock.json")) {
+            let status = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(js_dir())
+                .status()
+                .expect("npm is needed for the tests that run tests/js");
+            assert!(status.success(), "npm ci failed in tests/js");
+        }
+    });
 }
 
 /// A client whose requests come from `address` (any of 127.0.0.0/8 reaches the
@@ -315,6 +370,18 @@ pub async fn post_statements(app: &TestApp, body: &serde_json::Value) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// The demo data (`commonplace::demo::statements`) of the `weeks` weeks up to `today`,
+/// posted as `commonplace demo` posts it. `demo::run` dates its data by the clock when
+/// it runs; a test that dates its period too takes `today` once and passes it here,
+/// so a midnight in between cannot put the two on different days.
+pub async fn post_demo(app: &TestApp, learners: usize, weeks: u32, seed: u64, today: NaiveDate) {
+    let all = commonplace::demo::statements(learners, weeks, seed, today);
+    assert!(!all.is_empty());
+    for batch in all.chunks(250) {
+        post_statements(app, &serde_json::json!(batch)).await;
+    }
 }
 
 pub fn basic_authorization(key: &str, secret: &str) -> String {

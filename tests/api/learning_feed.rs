@@ -25,8 +25,8 @@ async fn report(app: &TestApp, path: &str) -> Value {
     response.json().await.unwrap()
 }
 
-/// A Statement of one of five learners on one of three days, with what the rollups
-/// count: durations, shares, goal links, course context, web hosts.
+/// A Statement of one of five learners on one of six days, with what the rollups
+/// count: durations, shares, goal links, course context, web hosts, context teams.
 fn random_statement(rng: &mut StdRng) -> Value {
     let learner = rng.gen_range(0..5);
     let verb = [
@@ -45,8 +45,9 @@ fn random_statement(rng: &mut StdRng) -> Value {
         "actor": {"mbox": format!("mailto:learner{learner}@example.org")},
         "verb": {"id": verb},
         "object": object,
-        "timestamp": format!("2026-03-0{}T{:02}:{:02}:00Z",
-                             rng.gen_range(3..6), rng.gen_range(8..12), rng.gen_range(0..60)),
+        "timestamp": format!("2026-03-{:02}T{:02}:{:02}:00Z",
+                             [3, 4, 5, 9, 20, 31][rng.gen_range(0..6)], rng.gen_range(8..12),
+                             rng.gen_range(0..60)),
     });
     if rng.gen_bool(0.3) {
         statement["result"] = json!({"duration": format!("PT{}S", rng.gen_range(10..600))});
@@ -55,9 +56,12 @@ fn random_statement(rng: &mut StdRng) -> Value {
         statement["context"] = json!({"extensions": {
             "https://commonplace.dev/xapi/extensions/goal": "https://example.org/goals/g1"}});
     }
+    // Two named teams, so a learner's most-named team can flip between them.
     if rng.gen_bool(0.2) {
-        statement["context"] = json!({"team": {"objectType": "Group", "name": "Ops",
-                                                "account": {"homePage": "https://example.org", "name": "ops"}}});
+        let team = ["Ops", "Design"][rng.gen_range(0..2)];
+        statement["context"] = json!({"team": {"objectType": "Group", "name": team,
+                                                "account": {"homePage": "https://example.org",
+                                                            "name": team.to_lowercase()}}});
     }
     statement
 }
@@ -82,7 +86,8 @@ async fn rollups(app: &TestApp) -> Vec<String> {
           ORDER BY 1",
         "SELECT concat_ws('|', label, uses) FROM learning_labels ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, statements, round(seconds::numeric, 3), timed,
-                          round(estimated::numeric, 3), shares, goal_linked) FROM learning_days ORDER BY 1",
+                          round(estimated::numeric, 3), shares, goal_linked, activity_firsts)
+           FROM learning_days ORDER BY 1",
         "SELECT concat_ws('|', day, team, mode, activity, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_activity_days ORDER BY 1",
         "SELECT concat_ws('|', day, learner, mode, host, statements, round(seconds::numeric, 3),
@@ -99,8 +104,11 @@ async fn rollups(app: &TestApp) -> Vec<String> {
         "SELECT concat_ws('|', week, mode, host, statements, round(seconds::numeric, 3),
                           round(estimated::numeric, 3)) FROM learning_host_weeks ORDER BY 1",
         "SELECT concat_ws('|', week, learner, mode, statements, round(seconds::numeric, 3), timed,
-                          round(estimated::numeric, 3), shares, goal_linked)
+                          round(estimated::numeric, 3), shares, goal_linked, activities)
            FROM learning_learner_weeks ORDER BY 1",
+        "SELECT concat_ws('|', month, learner, mode, statements, round(seconds::numeric, 3), timed,
+                          round(estimated::numeric, 3), activities)
+           FROM learning_learner_months ORDER BY 1",
     ] {
         for row in client.query(sql, &[]).await.unwrap() {
             rows.push(row.get(0));
@@ -129,6 +137,65 @@ async fn estimates_off_the_session_rule(app: &TestApp) -> i64 {
         .await
         .unwrap()
         .get(0)
+}
+
+/// Learner rollup rows whose distinct Activities over each look-back (`activity_firsts`)
+/// differ from a count straight from the events: for each look-back g up to 30 days,
+/// the day's Activities not touched in the g days before; and team rollup rows not
+/// filed under the learner's team by its one definition.
+async fn rollups_off_their_definitions(app: &TestApp) -> i64 {
+    let client = app.pool.get().await.unwrap();
+    let firsts: i64 = client
+        .query_one(
+            "WITH touches AS (
+                 SELECT DISTINCT e.store_id, l.label AS learner, e.mode, e.activity, e.day
+                   FROM learning_events e JOIN learning_labels l ON l.id = e.learner
+                  WHERE e.activity IS NOT NULL
+             ),
+             expected AS (
+                 SELECT t.store_id, t.learner, t.day, t.mode,
+                        array_agg((SELECT count(*) FROM touches x
+                                    WHERE (x.store_id, x.learner, x.mode, x.day) =
+                                          (t.store_id, t.learner, t.mode, t.day)
+                                      AND NOT EXISTS (
+                                          SELECT 1 FROM touches y
+                                           WHERE (y.store_id, y.learner, y.mode, y.activity) =
+                                                 (x.store_id, x.learner, x.mode, x.activity)
+                                             AND y.day < x.day AND y.day >= x.day - g))::int
+                                  ORDER BY g) AS firsts
+                   FROM (SELECT DISTINCT store_id, learner, day, mode FROM touches) t,
+                        generate_series(0, 30) g
+                  GROUP BY 1, 2, 3, 4
+             )
+             SELECT count(*) FROM learning_days d
+               FULL JOIN expected x USING (store_id, learner, day, mode)
+              WHERE ARRAY(SELECT learning_firsts_at(coalesce(d.activity_firsts, '{}'), g)
+                            FROM generate_series(0, 30) g)
+                    <> coalesce(x.firsts, array_fill(0, ARRAY[31]))",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let teams: i64 = client
+        .query_one(
+            "WITH expected AS (
+                 SELECT e.store_id, e.day, commonplace_learner_team(e.store_id, l.label) AS team,
+                        e.mode, a.label AS activity, count(*) AS statements
+                   FROM learning_events e
+                   JOIN learning_labels l ON l.id = e.learner
+                   JOIN learning_labels a ON a.id = e.activity
+                  GROUP BY 1, 2, 3, 4, 5
+             )
+             SELECT count(*) FROM learning_activity_days d
+               FULL JOIN expected x USING (store_id, day, team, mode, activity)
+              WHERE d.statements IS DISTINCT FROM x.statements",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    firsts + teams
 }
 
 #[tokio::test]
@@ -190,6 +257,7 @@ async fn folding_in_pieces_reaches_what_a_rebuild_computes() {
         .get(0);
     assert!(estimated > 0.0, "sessions were estimated");
     assert_eq!(estimates_off_the_session_rule(&app).await, 0);
+    assert_eq!(rollups_off_their_definitions(&app).await, 0);
 
     app.pool
         .get()

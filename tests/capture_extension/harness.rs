@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
@@ -16,30 +16,10 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::helpers;
-
-pub fn js_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
-}
+use crate::helpers::{self, install_js_packages, js_dir};
 
 pub fn extension_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/capture/extension")
-}
-
-/// Installs the pinned packages of tests/js once per test binary.
-pub fn install_packages() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let modules = js_dir().join("node_modules");
-        if !modules.join("puppeteer-core").exists() || !modules.join("web-ext").exists() {
-            let installed = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(js_dir())
-                .status()
-                .expect("npm is needed for the extension tests");
-            assert!(installed.success(), "npm ci failed in tests/js");
-        }
-    });
 }
 
 /// The real server on a fixed port of a fresh database, which the test can stop and
@@ -391,7 +371,7 @@ impl Browser {
     }
 
     async fn spawn(engine: &[(&str, String)]) -> Browser {
-        install_packages();
+        install_js_packages();
         let mut child = Command::new("node")
             .arg(js_dir().join("capture-driver.js"))
             .env("EXTENSION_DIR", extension_dir())

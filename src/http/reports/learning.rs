@@ -9,7 +9,9 @@ use serde_json::json;
 use super::modes::{bad, wants_csv};
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
-use crate::http::report_access::{self, parse_day, replayed_through, report_response, Reader};
+use crate::http::report_access::{
+    self, learner_ifi, parse_day, replayed_through, report_response, Reader,
+};
 use crate::http::AppState;
 use crate::roster::csv_field;
 use crate::store::learning::{self, Scope, TimeRule};
@@ -21,13 +23,13 @@ const DEFAULT_TOP: i64 = 10;
 const MAX_TOP: i64 = 100;
 
 /// The parameters every one of these reports takes, and the others it was given.
-struct Request {
-    scope: Scope,
-    csv: bool,
-    extra: BTreeMap<String, String>,
+pub(super) struct Request {
+    pub(super) scope: Scope,
+    pub(super) csv: bool,
+    pub(super) extra: BTreeMap<String, String>,
 }
 
-fn read_request(
+pub(super) fn read_request(
     req: &HttpRequest,
     reader: &Reader,
     state: &AppState,
@@ -71,7 +73,7 @@ fn read_request(
     })
 }
 
-fn top_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
+pub(super) fn top_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
     match extra.get("top") {
         None => Ok(DEFAULT_TOP),
         Some(v) => v
@@ -84,7 +86,7 @@ fn top_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
 
 /// What every one of these reports starts with: its period, its time rule, and how
 /// fresh it is.
-fn period<T>(request: &Request, served: &Served<T>) -> serde_json::Value {
+pub(super) fn period<T>(request: &Request, served: &Served<T>) -> serde_json::Value {
     json!({
         "since": request.scope.since,
         "until": request.scope.until.pred_opt().unwrap_or(request.scope.until),
@@ -94,7 +96,11 @@ fn period<T>(request: &Request, served: &Served<T>) -> serde_json::Value {
     })
 }
 
-fn csv_response<T>(served: &Served<T>, header: &str, lines: Vec<Vec<String>>) -> HttpResponse {
+pub(super) fn csv_response<T>(
+    served: &Served<T>,
+    header: &str,
+    lines: Vec<Vec<String>>,
+) -> HttpResponse {
     let mut out = format!("{header}\r\n");
     for line in lines {
         let fields: Vec<String> = line.iter().map(|v| csv_field(v)).collect();
@@ -155,22 +161,6 @@ pub async fn teams(
     Ok(report_response(&served).json(body))
 }
 
-/// A learner as the path names them: an xAPI Agent as JSON (as the `agent` parameter
-/// of the xAPI API), an IFI as the LRS writes it (`mbox:mailto:…`,
-/// `account:HOMEPAGE|NAME`, …) or a bare `mailto:` address.
-fn learner_ifi(raw: &str) -> Result<String, ApiError> {
-    if raw.trim_start().starts_with('{') {
-        return crate::xapi::agent::parse_agent_param(raw, crate::xapi::Version::V2_0_0)
-            .map(|ifi| ifi.into_string())
-            .map_err(|e| ApiError::InvalidParameter(e.to_string()));
-    }
-    crate::roster::canonical_ifi(raw).ok_or_else(|| {
-        ApiError::InvalidParameter(format!(
-            "agent: '{raw}' is not a learner IFI (mailto:…, mbox:mailto:…, mbox_sha1sum:…, openid:…, account:HOMEPAGE|NAME)"
-        ))
-    })
-}
-
 pub async fn learner(
     reader: Reader,
     req: HttpRequest,
@@ -184,7 +174,7 @@ pub async fn learner(
         "/reports/learners/{agent}",
         &["bucket", "top"],
     )?;
-    let asked = learner_ifi(&path.into_inner())?;
+    let asked = learner_ifi("agent", &path.into_inner())?;
     let bucket = match request.extra.get("bucket").map(String::as_str) {
         None | Some("week") => "week",
         Some("day") => "day",

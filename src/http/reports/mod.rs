@@ -2,7 +2,9 @@
 //! behind the same Basic credentials, for the `all`, `all/read` and `reports` scopes
 //! (`report_access`, shared with the dashboard).
 
+mod concierge;
 mod explain;
+mod insight;
 mod learning;
 mod modes;
 
@@ -19,6 +21,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/modes").route(get_or_head(modes::modes)))
             .service(resource("/teams").route(get_or_head(learning::teams)))
             .service(resource("/learners/{agent:.+}").route(get_or_head(learning::learner)))
-            .service(resource("/sources").route(get_or_head(learning::sources))),
+            .service(resource("/sources").route(get_or_head(learning::sources)))
+            .service(resource("/goals").route(get_or_head(insight::goals)))
+            .service(resource("/sharing").route(get_or_head(insight::sharing)))
+            .service(resource("/concierge/stale-goals").route(get_or_head(concierge::stale_goals)))
+            .service(resource("/concierge/colleagues").route(get_or_head(concierge::colleagues)))
+            .service(resource("/concierge/unfinished").route(get_or_head(concierge::unfinished))),
     );
 }

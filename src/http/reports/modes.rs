@@ -72,7 +72,7 @@ pub async fn modes(
     if csv {
         return Ok(report_response(&served)
             .content_type("text/csv; charset=utf-8")
-            .body(to_csv(&served.value)));
+            .body(to_csv(&served.value, grouping == Grouping::Learner)));
     }
     Ok(report_response(&served).json(json!({
         "since": first,
@@ -96,12 +96,17 @@ pub fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 pub const CSV_HEADER: &str = "bucket,group,mode,statements,active_learners,distinct_activities,reported_seconds,duration_share,estimated_seconds";
+/// By learner, the learner's name and team follow.
+const LEARNER_COLUMNS: &str = ",name,team";
 
-fn to_csv(figures: &[ModeFigures]) -> String {
+fn to_csv(figures: &[ModeFigures], by_learner: bool) -> String {
     let mut out = String::from(CSV_HEADER);
+    if by_learner {
+        out.push_str(LEARNER_COLUMNS);
+    }
     out.push_str("\r\n");
     for f in figures {
-        let fields = [
+        let mut fields = vec![
             f.bucket.to_string(),
             f.group.clone(),
             f.mode.clone(),
@@ -112,6 +117,9 @@ fn to_csv(figures: &[ModeFigures]) -> String {
             format!("{:.4}", f.duration_share),
             format!("{:.0}", f.estimated_seconds),
         ];
+        if by_learner {
+            fields.extend([f.name.clone(), f.team.clone()].map(Option::unwrap_or_default));
+        }
         let line: Vec<String> = fields.iter().map(|v| csv_field(v)).collect();
         out.push_str(&line.join(","));
         out.push_str("\r\n");
