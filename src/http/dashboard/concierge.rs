@@ -102,7 +102,8 @@ pub async fn concierge(
             // The reads are independent: each on a connection of its own, at once.
             tokio::try_join!(
                 insight::stale_goals(pool, scope, weeks),
-                insight::unfinished_directed(pool, scope),
+                // One more than the page shows tells whether there are more.
+                insight::unfinished_directed(pool, scope, Some(SHOWN as i64 + 1)),
                 colleagues,
                 picker(pool, scope, chosen),
             )
@@ -158,7 +159,7 @@ pub async fn concierge(
             )],
             &format!(
                 "{}{}",
-                more(unfinished.len()),
+                more_than_read(unfinished.len()),
                 unfinished_table(&period, unfinished)
             ),
         ),
@@ -173,6 +174,17 @@ fn more(count: usize) -> String {
     if count > SHOWN {
         format!(
             "<p class=\"note\">{count} in all; the first {SHOWN} here, every one in the CSV.</p>"
+        )
+    } else {
+        format!("<p class=\"note\">{count} in all.</p>")
+    }
+}
+
+/// The note under a list read one row past what the page shows.
+fn more_than_read(count: usize) -> String {
+    if count > SHOWN {
+        format!(
+            "<p class=\"note\">More than {SHOWN}; the first {SHOWN} here, every one in the CSV.</p>"
         )
     } else {
         format!("<p class=\"note\">{count} in all.</p>")

@@ -161,7 +161,7 @@ pub async fn unfinished(
     let scope = request.scope;
     let served = state
         .read(Need::Report, async |pool| {
-            insight::unfinished_directed(pool, scope).await
+            insight::unfinished_directed(pool, scope, None).await
         })
         .await?;
     let unfinished = &served.value;

@@ -289,8 +289,14 @@ pub async fn colleagues(
 }
 
 /// The directed courses learners were active in during the period (as the teams report
-/// counts them) and had not completed by its end; longest idle first.
-pub async fn unfinished_directed(pool: &Pool, scope: Scope) -> Result<Vec<Unfinished>, Error> {
+/// counts them) and had not completed by its end; longest idle first, the first `limit`
+/// (all when `None`). A learner's name and team, and a course's name, are looked up once
+/// each, not once per row: a store's learners have tens of thousands of open courses.
+pub async fn unfinished_directed(
+    pool: &Pool,
+    scope: Scope,
+    limit: Option<i64>,
+) -> Result<Vec<Unfinished>, Error> {
     let with_teams = active_teams();
     let sql = format!(
         "WITH {with_teams},
@@ -307,11 +313,24 @@ pub async fn unfinished_directed(pool: &Pool, scope: Scope) -> Result<Vec<Unfini
                      OR EXISTS (SELECT 1 FROM learning_day_courses d
                                  WHERE d.store_id = $1 AND d.learner = c.learner
                                    AND d.course = c.course AND d.day >= $2 AND d.day < $3))
+         ),
+         kept AS MATERIALIZED (
+             SELECT o.* FROM open o
+              WHERE {listed}
+              ORDER BY o.last_day, o.first_day, o.learner, o.course
+              LIMIT $7
+         ),
+         people (learner, name, team) AS MATERIALIZED (
+             SELECT o.learner, {identity} FROM (SELECT DISTINCT learner FROM kept) o {joins}
+         ),
+         courses (course, name) AS MATERIALIZED (
+             SELECT o.course, {course_name} FROM (SELECT DISTINCT course FROM kept) o
          )
-         SELECT o.learner, {identity}, o.course, {course_name}, o.first_day, o.last_day
-           FROM open o {joins}
-          WHERE {listed}
-          ORDER BY o.last_day, o.first_day, o.learner, o.course",
+         SELECT k.learner, p.name, p.team, k.course, c.name, k.first_day, k.last_day
+           FROM kept k
+           JOIN people p ON p.learner = k.learner
+           JOIN courses c ON c.course = k.course
+          ORDER BY k.last_day, k.first_day, k.learner, k.course",
         identity = identity_columns(),
         joins = identity_joins("o.learner"),
         course_name = activity_name("o.course"),
@@ -319,7 +338,7 @@ pub async fn unfinished_directed(pool: &Pool, scope: Scope) -> Result<Vec<Unfini
     );
     let period = Period::of(scope);
     let client = pool.get().await?;
-    let rows = client.query(&sql, &period.with(&[])).await?;
+    let rows = client.query(&sql, &period.with(&[&limit])).await?;
     Ok(rows
         .iter()
         .map(|r| Unfinished {
