@@ -5,19 +5,13 @@
 
 use serde_json::Value;
 
-use crate::helpers::{chromium, spawn_app_with, TestApp};
+use crate::helpers::{chromium, post_demo, spawn_app_with, TestApp};
 
-async fn demo_app() -> TestApp {
+/// The demo's Statements, dated from `today` (the caller's period is dated from the same
+/// day, so a run across midnight stays consistent).
+async fn demo_app(today: chrono::NaiveDate) -> TestApp {
     let app = spawn_app_with(|s| s.min_team_size = 1).await;
-    let options = commonplace::demo::DemoOptions {
-        endpoint: app.url("/xapi/"),
-        key: app.key.clone(),
-        secret: app.secret.clone(),
-        learners: 16,
-        weeks: 4,
-        seed: 9,
-    };
-    commonplace::demo::run(&options).await.unwrap();
+    post_demo(&app, 16, 4, 9, today).await;
     app
 }
 
@@ -116,8 +110,8 @@ async fn the_period_is_checked_as_in_the_reports() {
 
 #[tokio::test]
 async fn chromium_renders_the_charts_with_the_api_numbers() {
-    let app = demo_app().await;
     let today = chrono::Utc::now().date_naive();
+    let app = demo_app(today).await;
     let period = format!(
         "since={}&until={}",
         today - chrono::Duration::days(13),
@@ -251,7 +245,7 @@ fn links(html: &str, class: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_concierge_lists_link_their_csvs_and_never_show_opted_out_learners() {
-    let app = demo_app().await;
+    let app = demo_app(chrono::Utc::now().date_naive()).await;
     app.import_roster(
         "learner,name,team,manager,opt_out\n\
          mailto:learner3@example.org,Ada Three,Support,,\n\
