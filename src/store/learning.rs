@@ -279,6 +279,27 @@ pub async fn learner_of(pool: &Pool, store_id: i64, ifi: &str) -> Result<String,
     Ok(row.map_or_else(|| ifi.to_string(), |r| r.get(0)))
 }
 
+/// The learner an IFI is credited to (as [`learner_of`]), and whether that learner opted
+/// out of learner-level reports: one round trip for every learner-level read.
+pub async fn credited_learner(
+    pool: &Pool,
+    store_id: i64,
+    ifi: &str,
+) -> Result<(String, bool), Error> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT l.learner,
+                    coalesce((SELECT r.opted_out FROM roster r
+                               WHERE r.store_id = $1 AND r.learner = l.learner), false)
+               FROM (SELECT coalesce((SELECT learner FROM learner_aliases
+                                       WHERE store_id = $1 AND alias = $2), $2) AS learner) l",
+            &[&store_id, &ifi],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
 /// What the roster says of a learner: name, team, opted out.
 pub async fn roster_entry(
     pool: &Pool,

@@ -67,9 +67,8 @@ pub async fn section(
     period: &Period,
     asked: &str,
 ) -> Result<String, store::Error> {
-    let ifi = learning::learner_of(pool, scope.store_id, asked).await?;
-    let roster = learning::roster_entry(pool, scope.store_id, &ifi).await?;
-    if roster.as_ref().is_some_and(|r| r.2) {
+    let (ifi, opted_out) = learning::credited_learner(pool, scope.store_id, asked).await?;
+    if opted_out {
         return Ok("<p class=\"note\">This learner opted out of learner-level reports.</p>".into());
     }
     let names = Names::of(pool, scope.store_id, std::slice::from_ref(&ifi)).await?;

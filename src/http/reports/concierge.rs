@@ -101,9 +101,9 @@ pub async fn colleagues(
             let of = match &asked {
                 ColleaguesOf::Goal(_) => asked.clone(),
                 ColleaguesOf::Learner(ifi) => {
-                    let learner = learning::learner_of(pool, scope.store_id, ifi).await?;
-                    let roster = learning::roster_entry(pool, scope.store_id, &learner).await?;
-                    if roster.is_some_and(|(_, _, opted_out)| opted_out) {
+                    let (learner, opted_out) =
+                        learning::credited_learner(pool, scope.store_id, ifi).await?;
+                    if opted_out {
                         return Ok(Err(learner));
                     }
                     ColleaguesOf::Learner(learner)

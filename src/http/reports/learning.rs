@@ -186,9 +186,9 @@ pub async fn learner(
     // The learner's report, unless they opted out (`None`): then it is not even computed.
     let served = state
         .read(Need::Report, async |pool| {
-            let learner = learning::learner_of(pool, scope.store_id, &asked).await?;
-            let roster = learning::roster_entry(pool, scope.store_id, &learner).await?;
-            if roster.as_ref().is_some_and(|(_, _, opted_out)| *opted_out) {
+            let (learner, opted_out) =
+                learning::credited_learner(pool, scope.store_id, &asked).await?;
+            if opted_out {
                 return Ok((learner, None));
             }
             let report = learning::learner_report(pool, scope, &learner, bucket, top).await?;
