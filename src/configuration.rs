@@ -42,6 +42,8 @@ pub struct Settings {
     pub modes: Arc<Ruleset>,
     /// Team figures of fewer learners than this are not reported.
     pub min_team_size: i64,
+    /// Bytes of report answers kept in memory (counted as their JSON); 0 keeps none.
+    pub report_cache_bytes: u64,
     /// The LRS as an OAuth 2.0 authorization server (`crate::oauth`).
     pub oauth: OAuthSettings,
 }
@@ -159,6 +161,7 @@ impl Settings {
             credential_cache_ttl: Duration::from_secs(10),
             modes: Arc::new(Ruleset::default_rules()),
             min_team_size: 5,
+            report_cache_bytes: 32 << 20,
             oauth: OAuthSettings::default(),
         }
     }

@@ -89,6 +89,7 @@ impl Application {
                 settings.oauth.clone(),
             ),
             replicas,
+            report_cache: http::ReportCache::new(settings.report_cache_bytes),
             settings: settings.clone(),
         });
         // Every request counts, for the shutdown's drain and for the background work that

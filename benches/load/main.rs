@@ -363,10 +363,23 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         drain_learning_feed(cluster, &database).await
     );
     println!("  {feed_note}");
-    scenarios.extend(reads::reports(&run, &http, &mut skipped).await);
+    scenarios.extend(reads::reports(&run, &http, "", &mut skipped).await);
     let server_vm_hwm_mb = status_kb(run.server_pid, "VmHWM:") as f64 / 1024.0;
     println!("  server VmHWM {server_vm_hwm_mb:.0} MB");
     server.stop().await;
+    // The same pages and reports from a server that keeps no answers: what each costs
+    // when the figures changed since it was last asked.
+    let (computing, _) = Server::start_with(
+        config,
+        &url,
+        &log,
+        &["--report-cache-mb".to_string(), "0".to_string()],
+    )
+    .await;
+    run.server_pid = computing.pid();
+    let http = Http::new(computing.base());
+    scenarios.extend(reads::reports(&run, &http, reads::COMPUTED, &mut skipped).await);
+    computing.stop().await;
     // With the server stopped, the same reads straight from a table of the JSON.
     scenarios.extend(reads::raw_counterparts(&run, &samples).await);
     report::link_ratios(&mut scenarios);

@@ -311,12 +311,20 @@ pub async fn documents(run: &Run<'_>, http: &Http) -> Vec<Scenario> {
     scenarios
 }
 
+/// The suffix of the report scenarios measured with no kept answers.
+pub const COMPUTED: &str = " (computed: no kept answers)";
+
 /// The dashboard's first page after a restart.
 pub const FIRST_DASHBOARD: &str = "/dashboard";
 
-/// The report endpoints and the dashboard pages built on them; one that does not answer
-/// 200 is skipped and said so.
-pub async fn reports(run: &Run<'_>, http: &Http, skipped: &mut Vec<String>) -> Vec<Scenario> {
+/// The report endpoints and the dashboard pages built on them, each scenario named with
+/// `suffix`; one that does not answer 200 is skipped and said so.
+pub async fn reports(
+    run: &Run<'_>,
+    http: &Http,
+    suffix: &str,
+    skipped: &mut Vec<String>,
+) -> Vec<Scenario> {
     let qc = run.config.query_clients;
     let mut scenarios = Vec::new();
     // A learner as the pages and the concierge take one (`mailto:…`, as typed).
@@ -369,6 +377,7 @@ pub async fn reports(run: &Run<'_>, http: &Http, skipped: &mut Vec<String>) -> V
         ),
     ];
     for (name, path) in reports {
+        let name = format!("{name}{suffix}");
         let probe = http
             .request(reqwest::Method::GET, &path, "2.0.0")
             .send()
@@ -377,7 +386,7 @@ pub async fn reports(run: &Run<'_>, http: &Http, skipped: &mut Vec<String>) -> V
         match probe {
             Ok(200) => {
                 scenarios.extend(
-                    run.measure(name, "lrs", qc, |_| {
+                    run.measure(&name, "lrs", qc, |_| {
                         let http = http.clone();
                         let path = path.clone();
                         Box::new(move || {

@@ -6,6 +6,7 @@
 
 use crate::folding::{CAUGHT_UP, WHILE_FOLDING};
 use crate::measure::Scenario;
+use crate::reads::COMPUTED;
 use crate::report::{ratio_text, Report};
 
 pub struct Target {
@@ -317,6 +318,8 @@ impl Report {
 
     pub fn issue_19_targets(&self) -> Vec<Target> {
         const READS: &str = "dashboard pages, `group=learner` and the new reports, p99";
+        const READS_COMPUTED: &str =
+            "the same, computed (a server keeping no answers, as after any change), p99";
         const READS_TARGET: &str = "≤ 200 ms at 1 M, ≤ 1 s at 10 M";
         const FIRST: &str = "first `GET /dashboard` after a restart";
         const FIRST_TARGET: &str = "≤ 2 s";
@@ -328,8 +331,13 @@ impl Report {
                 } else {
                     200.0
                 };
+                let figure = if s.name.ends_with(COMPUTED) {
+                    READS_COMPUTED
+                } else {
+                    READS
+                };
                 out.push(Target::at_most(
-                    READS,
+                    figure,
                     READS_TARGET,
                     format!(
                         "{}: {:.0} ms at {} stored",

@@ -278,6 +278,10 @@ struct ServeArgs {
     /// Team figures of fewer active learners than this are hidden in reports.
     #[arg(long, env = "COMMONPLACE_MIN_TEAM_SIZE", default_value_t = 5)]
     min_team_size: i64,
+    /// MiB of report and dashboard answers kept in memory until the figures they come
+    /// from change (0: none).
+    #[arg(long, env = "COMMONPLACE_REPORT_CACHE_MB", default_value_t = 32)]
+    report_cache_mb: u64,
     /// Seconds an OAuth access token from POST /oauth/token is valid (at most a year).
     #[arg(long, env = "COMMONPLACE_OAUTH_TOKEN_LIFETIME", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..=365 * 24 * 3600))]
@@ -420,6 +424,7 @@ impl ServeArgs {
         settings.feed_patience = self.feed_patience;
         settings.modes = Arc::new(self.rules.load()?);
         settings.min_team_size = self.min_team_size.max(1);
+        settings.report_cache_bytes = self.report_cache_mb << 20;
         settings.request_timeout = Duration::from_secs(self.request_timeout.max(1));
         settings.oauth = crate::configuration::OAuthSettings {
             token_lifetime: Duration::from_secs(self.oauth_token_lifetime.max(1)),

@@ -58,6 +58,7 @@ pub struct Metrics {
     statements_ingested: IntCounter,
     database_seconds: HistogramVec,
     database_reads: IntCounterVec,
+    report_answers: IntCounterVec,
     pool_max_size: IntGauge,
     pool_size: IntGauge,
     pool_in_use: IntGauge,
@@ -117,6 +118,15 @@ impl Metrics {
             &["target"],
         )
         .expect("valid metric");
+        let report_answers = IntCounterVec::new(
+            Opts::new(
+                "commonplace_report_answers_total",
+                "Report and dashboard answers, by whether they were kept from an earlier \
+                 request at the same version of the figures (hit) or computed (miss)",
+            ),
+            &["cache"],
+        )
+        .expect("valid metric");
         let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
         let metrics = Metrics {
             requests,
@@ -124,6 +134,7 @@ impl Metrics {
             statements_ingested,
             database_seconds,
             database_reads,
+            report_answers,
             pool_max_size: gauge(
                 "commonplace_database_pool_max_size",
                 "Most connections the pool may open",
@@ -154,12 +165,13 @@ impl Metrics {
             ),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 13] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.request_seconds.clone()),
             Box::new(metrics.statements_ingested.clone()),
             Box::new(metrics.database_seconds.clone()),
             Box::new(metrics.database_reads.clone()),
+            Box::new(metrics.report_answers.clone()),
             Box::new(metrics.pool_max_size.clone()),
             Box::new(metrics.pool_size.clone()),
             Box::new(metrics.pool_in_use.clone()),
@@ -186,6 +198,13 @@ impl Metrics {
     pub fn database_read(&self, target: Target) {
         self.database_reads
             .with_label_values(&[target.as_str()])
+            .inc();
+    }
+
+    /// Counts a report answer, kept (`hit`) or computed.
+    pub fn report_answer(&self, hit: bool) {
+        self.report_answers
+            .with_label_values(&[if hit { "hit" } else { "miss" }])
             .inc();
     }
 

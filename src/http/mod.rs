@@ -17,6 +17,7 @@ mod middleware;
 mod oauth;
 mod params;
 mod report_access;
+mod report_cache;
 mod reports;
 mod sign_in;
 mod statements;
@@ -32,6 +33,7 @@ use deadpool_postgres::Pool;
 pub use auth::CredentialCache;
 use error::ApiError;
 pub use gate::Caller;
+pub use report_cache::ReportCache;
 pub use throttle::Throttles;
 
 use crate::configuration::Settings;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub oauth: crate::oauth::OAuth,
     /// Where reads go: the primary (`pool`) or a replica; see [`AppState::read`].
     pub replicas: Replicas,
+    /// Report answers kept until the figures they come from change.
+    pub report_cache: ReportCache,
 }
 
 impl AppState {

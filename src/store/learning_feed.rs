@@ -69,6 +69,16 @@ pub async fn position(pool: &Pool) -> Result<Position, Error> {
     })
 }
 
+/// The version of everything the reports read (migration 0023): it moves whenever the
+/// feed folds, redoes or restarts, and whenever the roster or a store changes.
+pub async fn report_version(pool: &Pool) -> Result<i64, Error> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("SELECT report_version FROM learning_feed")
+        .await?;
+    Ok(client.query_one(&statement, &[]).await?.get(0))
+}
+
 /// Runs one pass unless another is running (then `None`). A server configured with
 /// another estimate rule than the stored events follow starts the feed over.
 pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error> {
@@ -304,14 +314,24 @@ impl Events {
     }
 }
 
-/// Regroups the store's team-level rollup by its new roster, inside the transaction
-/// that replaced the roster; waits for a running pass so none folds in with old teams.
-pub async fn regroup_teams(tx: &Transaction<'_>, store_id: i64) -> Result<(), Error> {
+/// Waits for a running pass and keeps any other from starting until `tx` ends. A
+/// transaction that changes what the reports read takes it before its first change:
+/// the change moves the report version in the feed's row (migration 0023), which a
+/// pass updates while it holds this lock, so taking the two in the pass's order means
+/// neither ever waits for the other.
+pub async fn hold_passes(tx: &Transaction<'_>) -> Result<(), Error> {
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, $2)",
         &[&FEED_LOCK.0, &FEED_LOCK.1],
     )
     .await?;
+    Ok(())
+}
+
+/// Regroups the store's team-level rollup by its new roster, inside the transaction
+/// that replaced the roster; waits for a running pass so none folds in with old teams.
+pub async fn regroup_teams(tx: &Transaction<'_>, store_id: i64) -> Result<(), Error> {
+    hold_passes(tx).await?;
     tx.execute("SELECT learning_regroup_teams($1)", &[&store_id])
         .await?;
     Ok(())
@@ -320,11 +340,7 @@ pub async fn regroup_teams(tx: &Transaction<'_>, store_id: i64) -> Result<(), Er
 /// Empties the events and rollups of every store, inside the caller's transaction, so
 /// the feed folds everything in again (under the estimate rule it follows now).
 pub async fn rebuild(tx: &Transaction<'_>) -> Result<(), Error> {
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        &[&FEED_LOCK.0, &FEED_LOCK.1],
-    )
-    .await?;
+    hold_passes(tx).await?;
     tx.execute(
         "SELECT learning_feed_restart(session_gap, estimate_cap) FROM learning_feed",
         &[],

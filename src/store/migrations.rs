@@ -97,6 +97,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0022_insight",
         include_str!("../../migrations/0022_insight.sql"),
     ),
+    (
+        "0023_report_version",
+        include_str!("../../migrations/0023_report_version.sql"),
+    ),
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because

@@ -290,6 +290,7 @@ pub async fn replace_roster(
 ) -> Result<u64, Error> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    super::learning_feed::hold_passes(&tx).await?;
     tx.execute("DELETE FROM roster WHERE store_id = $1", &[&store_id])
         .await?;
     let column = |f: fn(&RosterEntry) -> &str| -> Vec<&str> { entries.iter().map(f).collect() };

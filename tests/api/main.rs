@@ -23,6 +23,7 @@ mod metrics;
 mod modes;
 mod oauth;
 mod privacy;
+mod report_cache;
 mod report_periods;
 mod reports;
 mod statement_consistency;

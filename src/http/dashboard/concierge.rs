@@ -16,10 +16,10 @@ use super::page::{encode, escape, page};
 use super::{query, section, signed_in, Period};
 use crate::http::error::ApiError;
 use crate::http::report_access::{learner_ifi, replayed_through, report_response, Reader};
+use crate::http::report_cache::read_report;
 use crate::http::AppState;
 use crate::store::insight::{self, Colleague, ColleaguesOf, StaleGoal, Unfinished};
 use crate::store::learning;
-use crate::store::replicas::Need;
 
 /// Weeks without linked activity after which a goal is stale, unless the page says.
 const DEFAULT_WEEKS: i64 = 4;
@@ -30,6 +30,7 @@ const COLLEAGUES: i64 = 10;
 const SHOWN: usize = 200;
 
 /// Whose colleagues the page was asked for, and what came of it.
+#[derive(serde::Serialize)]
 enum Asked {
     Nobody,
     OptedOut,
@@ -70,46 +71,43 @@ pub async fn concierge(
     };
     let scope = period.scope(reader.0.store_id, &state);
     let chosen = extra.get("learner").map(String::as_str);
-    let served = state
-        .read(Need::Report, async |pool| {
-            let colleagues = async {
-                Ok(match &asked {
-                    None => Asked::Nobody,
-                    Some(ColleaguesOf::Learner(ifi)) => {
-                        let (learner, opted_out) =
-                            learning::credited_learner(pool, scope.store_id, ifi).await?;
-                        if opted_out {
-                            Asked::OptedOut
-                        } else {
-                            let names =
-                                Names::of(pool, scope.store_id, std::slice::from_ref(&learner))
-                                    .await?;
-                            let name = names.label(&learner).to_string();
-                            let of = ColleaguesOf::Learner(learner);
-                            let found =
-                                insight::colleagues(pool, scope, of.clone(), COLLEAGUES).await?;
-                            Asked::Found(of, name, found)
-                        }
-                    }
-                    Some(ColleaguesOf::Goal(goal)) => {
-                        let of = ColleaguesOf::Goal(goal.clone());
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        let colleagues = async {
+            Ok(match &asked {
+                None => Asked::Nobody,
+                Some(ColleaguesOf::Learner(ifi)) => {
+                    let (learner, opted_out) =
+                        learning::credited_learner(pool, scope.store_id, ifi).await?;
+                    if opted_out {
+                        Asked::OptedOut
+                    } else {
+                        let names =
+                            Names::of(pool, scope.store_id, std::slice::from_ref(&learner)).await?;
+                        let name = names.label(&learner).to_string();
+                        let of = ColleaguesOf::Learner(learner);
                         let found =
                             insight::colleagues(pool, scope, of.clone(), COLLEAGUES).await?;
-                        Asked::Found(of, format!("the goal {goal}"), found)
+                        Asked::Found(of, name, found)
                     }
-                })
-            };
-            // The reads are independent: each on a connection of its own, at once.
-            tokio::try_join!(
-                insight::stale_goals(pool, scope, weeks),
-                // One more than the page shows tells whether there are more.
-                insight::unfinished_directed(pool, scope, Some(SHOWN as i64 + 1)),
-                colleagues,
-                picker(pool, scope, chosen),
-            )
-        })
-        .await?;
-    let (stale, unfinished, colleagues, picker) = &served.value;
+                }
+                Some(ColleaguesOf::Goal(goal)) => {
+                    let of = ColleaguesOf::Goal(goal.clone());
+                    let found = insight::colleagues(pool, scope, of.clone(), COLLEAGUES).await?;
+                    Asked::Found(of, format!("the goal {goal}"), found)
+                }
+            })
+        };
+        // The reads are independent: each on a connection of its own, at once.
+        tokio::try_join!(
+            insight::stale_goals(pool, scope, weeks),
+            // One more than the page shows tells whether there are more.
+            insight::unfinished_directed(pool, scope, Some(SHOWN as i64 + 1)),
+            colleagues,
+            picker(pool, scope, chosen),
+        )
+    })
+    .await?;
+    let (stale, unfinished, colleagues, picker) = &*served.value;
     let range = period.query();
     let freshness = replayed_through(&served)
         .map(|at| {

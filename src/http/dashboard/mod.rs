@@ -27,11 +27,11 @@ use super::params::query_pairs;
 use super::report_access::{
     learner_ifi, parse_day, period, replayed_through, report_response, reports_gate, Reader,
 };
+use super::report_cache::read_report;
 use super::sign_in::{sign_out_form, SignedIn};
 use super::{get_or_head, resource, AppState};
 use crate::store::insight::{self as insight_reads, previous_period};
 use crate::store::learning::{self, Scope, TimeRule};
-use crate::store::replicas::Need;
 use crate::store::reports::{mode_figures, Bucket, Grouping, Privacy};
 
 /// A goal is stale on `/dashboard` after this many weeks without linked activity.
@@ -169,40 +169,31 @@ async fn dashboard(
         min_team_size: scope.min_team_size,
     };
     // Every figure of the page from one place, so the page is as fresh as it says.
-    let served = state
-        .read(Need::Report, async |pool| {
-            let weekly = |grouping| {
-                mode_figures(
-                    pool,
-                    store_id,
-                    scope.since,
-                    scope.until,
-                    Bucket::Week,
-                    grouping,
-                    privacy,
-                )
-            };
-            let drill = async {
-                match &learner {
-                    None => Ok(
-                        "<p class=\"note\">Pick a learner above to see their weekly \
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        let weekly = |grouping| {
+            mode_figures(
+                pool,
+                store_id,
+                scope.since,
+                scope.until,
+                Bucket::Week,
+                grouping,
+                privacy,
+            )
+        };
+        let drill = async {
+            match &learner {
+                None => Ok(
+                    "<p class=\"note\">Pick a learner above to see their weekly \
                                 mix, goals and top sources.</p>"
-                            .to_string(),
-                    ),
-                    Some(ifi) => learner::section(pool, scope, &period, ifi).await,
-                }
-            };
-            // The reads are independent: each on a connection of its own, at once.
-            let (
-                store_weeks,
-                team_weeks,
-                teams,
-                (now, before),
-                (goals, stale),
-                shared,
-                picker,
-                drill,
-            ) = tokio::try_join!(
+                        .to_string(),
+                ),
+                Some(ifi) => learner::section(pool, scope, &period, ifi).await,
+            }
+        };
+        // The reads are independent: each on a connection of its own, at once.
+        let (store_weeks, team_weeks, teams, (now, before), (goals, stale), shared, picker, drill) =
+            tokio::try_join!(
                 weekly(Grouping::Store),
                 weekly(Grouping::Team),
                 learning::team_figures(pool, scope),
@@ -227,27 +218,27 @@ async fn dashboard(
                 learner::picker(pool, scope, learner.as_deref()),
                 drill,
             )?;
-            let (shared_weeks, shared_items) = shared;
-            // The mix of the teams the team table shows, and no other.
-            let team_weeks: Vec<_> = team_weeks
-                .into_iter()
-                .filter(|f| teams.iter().any(|t| t.team == f.group))
-                .collect();
-            Ok([
-                overview::weekly(&period, &store_weeks),
-                overview::team_mix(&period, &team_weeks, &teams),
-                overview::completion_engagement(&teams),
-                sources::own_sources(&now, &before, &previous),
-                insight::goals(&period, &goals, &stale, STALE_WEEKS),
-                insight::sharing(&period, &shared_weeks, &shared_items),
-                overview::team_table(&period, &teams),
-                picker,
-                drill,
-            ])
-        })
-        .await?;
+        let (shared_weeks, shared_items) = shared;
+        // The mix of the teams the team table shows, and no other.
+        let team_weeks: Vec<_> = team_weeks
+            .into_iter()
+            .filter(|f| teams.iter().any(|t| t.team == f.group))
+            .collect();
+        Ok([
+            overview::weekly(&period, &store_weeks),
+            overview::team_mix(&period, &team_weeks, &teams),
+            overview::completion_engagement(&teams),
+            sources::own_sources(&now, &before, &previous),
+            insight::goals(&period, &goals, &stale, STALE_WEEKS),
+            insight::sharing(&period, &shared_weeks, &shared_items),
+            overview::team_table(&period, &teams),
+            picker,
+            drill,
+        ])
+    })
+    .await?;
     let [weekly, team_mix, completion, own_sources, goals, sharing, team_table, picker, drill] =
-        &served.value;
+        &*served.value;
     let freshness = match replayed_through(&served) {
         Some(at) => format!(
             "<p class=\"note freshness\" data-replayed-through=\"{at}\">Figures as of {at}.</p>"

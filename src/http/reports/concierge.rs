@@ -11,10 +11,10 @@ use super::learning::{csv_response, period, read_request, top_of};
 use crate::http::error::ApiError;
 use crate::http::report_access::learner_ifi;
 use crate::http::report_access::{report_response, Reader};
+use crate::http::report_cache::read_report;
 use crate::http::AppState;
 use crate::store::insight::{self, ColleaguesOf};
 use crate::store::learning;
-use crate::store::replicas::Need;
 
 pub const STALE_GOALS_CSV_HEADER: &str =
     "learner,name,team,goal,goal_name,documented,last_activity";
@@ -33,11 +33,10 @@ pub async fn stale_goals(
     )?;
     let weeks = weeks_of(&request.extra)?;
     let scope = request.scope;
-    let served = state
-        .read(Need::Report, async |pool| {
-            insight::stale_goals(pool, scope, weeks).await
-        })
-        .await?;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        insight::stale_goals(pool, scope, weeks).await
+    })
+    .await?;
     let stale = &served.value;
     if request.csv {
         let lines = stale
@@ -95,25 +94,24 @@ pub async fn colleagues(
         }
     };
     let scope = request.scope;
-    let served = state
-        .read(Need::Report, async |pool| {
-            // A learner is asked about as the learner their IFI is credited to.
-            let of = match &asked {
-                ColleaguesOf::Goal(_) => asked.clone(),
-                ColleaguesOf::Learner(ifi) => {
-                    let (learner, opted_out) =
-                        learning::credited_learner(pool, scope.store_id, ifi).await?;
-                    if opted_out {
-                        return Ok(Err(learner));
-                    }
-                    ColleaguesOf::Learner(learner)
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        // A learner is asked about as the learner their IFI is credited to.
+        let of = match &asked {
+            ColleaguesOf::Goal(_) => asked.clone(),
+            ColleaguesOf::Learner(ifi) => {
+                let (learner, opted_out) =
+                    learning::credited_learner(pool, scope.store_id, ifi).await?;
+                if opted_out {
+                    return Ok(Err(learner));
                 }
-            };
-            let found = insight::colleagues(pool, scope, of.clone(), top).await?;
-            Ok(Ok((of, found)))
-        })
-        .await?;
-    let (of, found) = match &served.value {
+                ColleaguesOf::Learner(learner)
+            }
+        };
+        let found = insight::colleagues(pool, scope, of.clone(), top).await?;
+        Ok(Ok((of, found)))
+    })
+    .await?;
+    let (of, found) = match &*served.value {
         Ok(answer) => answer,
         Err(learner) => {
             return Err(ApiError::Forbidden(format!(
@@ -159,11 +157,10 @@ pub async fn unfinished(
 ) -> Result<HttpResponse, ApiError> {
     let request = read_request(&req, &reader, &state, "/reports/concierge/unfinished", &[])?;
     let scope = request.scope;
-    let served = state
-        .read(Need::Report, async |pool| {
-            insight::unfinished_directed(pool, scope, None).await
-        })
-        .await?;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        insight::unfinished_directed(pool, scope, None).await
+    })
+    .await?;
     let unfinished = &served.value;
     if request.csv {
         let lines = unfinished

@@ -10,9 +10,9 @@ use super::learning::{csv_response, period, read_request, top_of};
 use super::modes::bad;
 use crate::http::error::ApiError;
 use crate::http::report_access::{report_response, Reader};
+use crate::http::report_cache::read_report;
 use crate::http::AppState;
 use crate::store::insight;
-use crate::store::replicas::Need;
 
 /// Weeks without linked activity after which a goal is stale, unless `weeks` says
 /// otherwise; at most `MAX_WEEKS`.
@@ -44,18 +44,17 @@ pub async fn goals(
     let weeks = weeks_of(&request.extra)?;
     let scope = request.scope;
     let csv = request.csv;
-    let served = state
-        .read(Need::Report, async |pool| {
-            let teams = insight::goal_figures(pool, scope).await?;
-            let stale = if csv {
-                Vec::new()
-            } else {
-                insight::stale_goals(pool, scope, weeks).await?
-            };
-            Ok((teams, stale))
-        })
-        .await?;
-    let (teams, stale) = &served.value;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        let teams = insight::goal_figures(pool, scope).await?;
+        let stale = if csv {
+            Vec::new()
+        } else {
+            insight::stale_goals(pool, scope, weeks).await?
+        };
+        Ok((teams, stale))
+    })
+    .await?;
+    let (teams, stale) = &*served.value;
     if csv {
         let lines = teams
             .iter()
@@ -91,14 +90,13 @@ pub async fn sharing(
     let request = read_request(&req, &reader, &state, "/reports/sharing", &["top"])?;
     let top = top_of(&request.extra)?;
     let scope = request.scope;
-    let served = state
-        .read(Need::Report, async |pool| {
-            let weeks = insight::sharing_by_week(pool, scope).await?;
-            let items = insight::top_shared(pool, scope, top).await?;
-            Ok((weeks, items))
-        })
-        .await?;
-    let (weeks, items) = &served.value;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        let weeks = insight::sharing_by_week(pool, scope).await?;
+        let items = insight::top_shared(pool, scope, top).await?;
+        Ok((weeks, items))
+    })
+    .await?;
+    let (weeks, items) = &*served.value;
     if request.csv {
         let mut lines: Vec<Vec<String>> = weeks
             .iter()

@@ -12,10 +12,11 @@ use crate::http::params::query_pairs;
 use crate::http::report_access::{
     self, learner_ifi, parse_day, replayed_through, report_response, Reader,
 };
+use crate::http::report_cache::read_report;
 use crate::http::AppState;
 use crate::roster::csv_field;
 use crate::store::learning::{self, Scope, TimeRule};
-use crate::store::replicas::{Need, Served};
+use crate::store::replicas::Served;
 
 /// Ranked lists hold this many entries unless `top` says otherwise, and never more
 /// than `MAX_TOP`.
@@ -127,11 +128,10 @@ pub async fn teams(
 ) -> Result<HttpResponse, ApiError> {
     let request = read_request(&req, &reader, &state, "/reports/teams", &[])?;
     let scope = request.scope;
-    let served = state
-        .read(Need::Report, async |pool| {
-            learning::team_figures(pool, scope).await
-        })
-        .await?;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        learning::team_figures(pool, scope).await
+    })
+    .await?;
     let teams = &served.value;
     if request.csv {
         let lines = teams
@@ -184,18 +184,16 @@ pub async fn learner(
     let top = top_of(&request.extra)?;
     let scope = request.scope;
     // The learner's report, unless they opted out (`None`): then it is not even computed.
-    let served = state
-        .read(Need::Report, async |pool| {
-            let (learner, opted_out) =
-                learning::credited_learner(pool, scope.store_id, &asked).await?;
-            if opted_out {
-                return Ok((learner, None));
-            }
-            let report = learning::learner_report(pool, scope, &learner, bucket, top).await?;
-            Ok((learner, Some(report)))
-        })
-        .await?;
-    let (learner, report) = &served.value;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        let (learner, opted_out) = learning::credited_learner(pool, scope.store_id, &asked).await?;
+        if opted_out {
+            return Ok((learner, None));
+        }
+        let report = learning::learner_report(pool, scope, &learner, bucket, top).await?;
+        Ok((learner, Some(report)))
+    })
+    .await?;
+    let (learner, report) = &*served.value;
     let Some(report) = report else {
         return Err(ApiError::Forbidden(format!(
             "{learner} opted out of learner-level reports; they still count in team figures"
@@ -239,15 +237,14 @@ pub async fn sources(
     let request = read_request(&req, &reader, &state, "/reports/sources", &["top"])?;
     let top = top_of(&request.extra)?;
     let scope = request.scope;
-    let served = state
-        .read(Need::Report, async |pool| {
-            learning::sources(pool, scope, top).await
-        })
-        .await?;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        learning::sources(pool, scope, top).await
+    })
+    .await?;
     let modes = &served.value;
     if request.csv {
         let mut lines = Vec::new();
-        for m in modes {
+        for m in modes.iter() {
             for (kind, list) in [("host", &m.hosts), ("activity", &m.activities)] {
                 for (place, r) in list.iter().enumerate() {
                     lines.push(vec![

@@ -8,9 +8,9 @@ use serde_json::json;
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
 use crate::http::report_access::{parse_day, period, replayed_through, report_response, Reader};
+use crate::http::report_cache::read_report;
 use crate::http::AppState;
 use crate::roster::csv_field;
-use crate::store::replicas::Need;
 use crate::store::reports::{mode_figures, Bucket, Grouping, ModeFigures, Privacy};
 
 pub async fn modes(
@@ -64,11 +64,10 @@ pub async fn modes(
     };
     let store_id = reader.0.store_id;
     let until = last.succ_opt().unwrap_or(last);
-    let served = state
-        .read(Need::Report, async |pool| {
-            mode_figures(pool, store_id, first, until, bucket, grouping, privacy).await
-        })
-        .await?;
+    let served = read_report(&state, &req, reader.0.store_id, async |pool| {
+        mode_figures(pool, store_id, first, until, bucket, grouping, privacy).await
+    })
+    .await?;
     if csv {
         return Ok(report_response(&served)
             .content_type("text/csv; charset=utf-8")

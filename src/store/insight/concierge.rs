@@ -26,7 +26,7 @@ pub struct StaleGoal {
 }
 
 /// Whose colleagues to find.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ColleaguesOf {
     /// A learner (an IFI as the LRS writes it, aliases resolved).
     Learner(String),
