@@ -3,7 +3,7 @@
 //! At a million Statements a dashboard page reads tens of thousands of rollup rows in
 //! about ten queries, and an L&D lead reloads it, colleagues open the same page, a
 //! wall display polls it: each time the same answer, recomputed. An answer is a function
-//! of the store, the request (path and query), the day (a period's default end is
+//! of the store, the request (path, query and `Accept`), the day (a period's default end is
 //! today) and the data the reports read, whose version
 //! ([`learning_feed::report_version`], migration 0023) moves with every change to that
 //! data. So an answer is kept under all four, and a request finds it only while the
@@ -15,6 +15,7 @@ use std::any::Any;
 use std::io;
 use std::sync::Arc;
 
+use actix_web::http::header::ACCEPT;
 use actix_web::HttpRequest;
 use chrono::{NaiveDate, Utc};
 use deadpool_postgres::Pool;
@@ -38,6 +39,8 @@ struct Key {
     store_id: i64,
     /// Path and query, as asked.
     request: String,
+    /// The `Accept` header, which may choose CSV.
+    accept: Option<String>,
     day: NaiveDate,
     version: i64,
 }
@@ -77,12 +80,18 @@ where
         "" => req.path().to_string(),
         query => format!("{}?{query}", req.path()),
     };
+    let accept = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let day = Utc::now().date_naive();
     state
         .read(Need::Report, async |pool| {
             let key = Key {
                 store_id,
                 request: request.clone(),
+                accept: accept.clone(),
                 day,
                 version: learning_feed::report_version(pool).await?,
             };

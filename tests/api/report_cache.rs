@@ -71,11 +71,22 @@ async fn a_report_asked_again_is_kept_and_new_statements_are_in_the_next_answer(
     assert_eq!(rows_of(&first), rows_of(&again));
     assert_eq!(after, (before.0 + 2.0, before.1 + 1.0));
     assert!(page_again.contains("Statements per week"));
+    // The same path asked for CSV in `Accept` is another answer, not the JSON kept.
+    let csv = app
+        .report(&modes)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("bucket,group,mode,statements"), "{csv}");
 
     post_statements(&app, &json!([read("cy", "c", "Design")])).await;
     let changed = body(&app, &modes).await;
     assert_eq!(statements_of(&changed), 3, "{changed}");
-    assert_eq!(answers(&app).await.1, after.1 + 1.0);
+    assert_eq!(answers(&app).await.1, after.1 + 2.0);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::insight::weeks_of;
 use super::learning::{csv_response, period, read_request, top_of};
+use super::modes::bad;
 use crate::http::error::ApiError;
 use crate::http::report_access::learner_ifi;
 use crate::http::report_access::{report_response, Reader};
@@ -150,18 +151,49 @@ pub async fn colleagues(
 pub const UNFINISHED_CSV_HEADER: &str =
     "learner,name,team,course,course_name,started,last_activity";
 
+/// The longest idle the JSON report lists unless asked for more (`limit`): at a million
+/// Statements a store holds tens of thousands, megabytes of JSON that no one reads on
+/// a page. The CSV, a download, lists them all unless `limit` is given.
+const UNFINISHED_LIMIT: i64 = 1_000;
+const MAX_UNFINISHED_LIMIT: i64 = 100_000;
+
 pub async fn unfinished(
     reader: Reader,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = read_request(&req, &reader, &state, "/reports/concierge/unfinished", &[])?;
+    let request = read_request(
+        &req,
+        &reader,
+        &state,
+        "/reports/concierge/unfinished",
+        &["limit"],
+    )?;
+    let limit = match request.extra.get("limit") {
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=MAX_UNFINISHED_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "limit",
+                        v,
+                        &format!("a whole number from 1 to {MAX_UNFINISHED_LIMIT}"),
+                    )
+                })?,
+        ),
+        None if request.csv => None,
+        None => Some(UNFINISHED_LIMIT),
+    };
     let scope = request.scope;
+    // One row past the limit tells whether there are more.
     let served = read_report(&state, &req, reader.0.store_id, async |pool| {
-        insight::unfinished_directed(pool, scope, None).await
+        insight::unfinished_directed(pool, scope, limit.map(|n| n + 1)).await
     })
     .await?;
-    let unfinished = &served.value;
+    let more = limit.is_some_and(|n| served.value.len() as i64 > n);
+    let unfinished =
+        &served.value[..limit.map_or(served.value.len(), |n| served.value.len().min(n as usize))];
     if request.csv {
         let lines = unfinished
             .iter()
@@ -180,6 +212,8 @@ pub async fn unfinished(
         return Ok(csv_response(&served, UNFINISHED_CSV_HEADER, lines));
     }
     let mut body = period(&request, &served);
+    body["limit"] = json!(limit);
+    body["more"] = json!(more);
     body["unfinished"] = json!(unfinished);
     Ok(report_response(&served).json(body))
 }

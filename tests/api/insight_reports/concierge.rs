@@ -229,6 +229,25 @@ async fn unfinished_directed_courses() {
         })
         .collect();
     assert_eq!(csv, from_json);
+    assert_eq!(
+        (&body["limit"], &body["more"]),
+        (&json!(1000), &json!(false))
+    );
+    // A limit lists the longest idle first and says there are more, in JSON and CSV.
+    let first = json_of(
+        &app,
+        &format!("/reports/concierge/unfinished?limit=1&{PERIOD}"),
+    )
+    .await;
+    assert_eq!(first["unfinished"], json!([body["unfinished"][0]]));
+    assert_eq!(first["more"], json!(true));
+    let first_csv = csv_of(
+        &app,
+        &format!("/reports/concierge/unfinished?limit=1&{PERIOD}"),
+        "learner,name,team,course,course_name,started,last_activity",
+    )
+    .await;
+    assert_eq!(first_csv, from_json[..1]);
     // A period with no activity in the courses lists none.
     let later = json_of(
         &app,

@@ -29,6 +29,8 @@ async fn bad_parameters_are_refused_by_name() {
         ("/reports/concierge/colleagues?goal=", "goal"),
         ("/reports/concierge/colleagues?goal=g&top=101", "top"),
         ("/reports/concierge/unfinished?weeks=2", "weeks"),
+        ("/reports/concierge/unfinished?limit=0", "limit"),
+        ("/reports/concierge/unfinished?limit=100001", "limit"),
         (
             "/reports/concierge/unfinished?since=2026-03-09&until=2026-03-01",
             "since",
