@@ -315,10 +315,10 @@ impl Events {
 }
 
 /// Waits for a running pass and keeps any other from starting until `tx` ends. A
-/// transaction that changes what the reports read takes it before its first change:
-/// the change moves the report version in the feed's row (migration 0023), which a
-/// pass updates while it holds this lock, so taking the two in the pass's order means
-/// neither ever waits for the other.
+/// transaction that changes what the reports read and also needs this lock (a roster
+/// import) takes it before its first change: the change moves the report version in
+/// the feed's row (migration 0023), which a pass updates while it holds this lock, so
+/// taking the two in the pass's order means neither ever waits for the other.
 pub async fn hold_passes(tx: &Transaction<'_>) -> Result<(), Error> {
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, $2)",

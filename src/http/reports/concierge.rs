@@ -7,8 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::insight::weeks_of;
-use super::learning::{csv_response, period, read_request, top_of};
-use super::modes::bad;
+use super::learning::{csv_response, period, read_request, top_of, whole_number};
 use crate::http::error::ApiError;
 use crate::http::report_access::learner_ifi;
 use crate::http::report_access::{report_response, Reader};
@@ -169,19 +168,8 @@ pub async fn unfinished(
         "/reports/concierge/unfinished",
         &["limit"],
     )?;
-    let limit = match request.extra.get("limit") {
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_UNFINISHED_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "limit",
-                        v,
-                        &format!("a whole number from 1 to {MAX_UNFINISHED_LIMIT}"),
-                    )
-                })?,
-        ),
+    let limit = match whole_number(&request.extra, "limit", MAX_UNFINISHED_LIMIT)? {
+        Some(n) => Some(n),
         None if request.csv => None,
         None => Some(UNFINISHED_LIMIT),
     };

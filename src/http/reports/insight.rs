@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::learning::{csv_response, period, read_request, top_of};
-use super::modes::bad;
+use super::learning::{csv_response, period, read_request, top_of, whole_number};
 use crate::http::error::ApiError;
 use crate::http::report_access::{report_response, Reader};
 use crate::http::report_cache::read_report;
@@ -20,14 +19,7 @@ const DEFAULT_STALE_WEEKS: i64 = 4;
 const MAX_WEEKS: i64 = 104;
 
 pub(super) fn weeks_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
-    match extra.get("weeks") {
-        None => Ok(DEFAULT_STALE_WEEKS),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_WEEKS).contains(n))
-            .ok_or_else(|| bad("weeks", v, &format!("a whole number from 1 to {MAX_WEEKS}"))),
-    }
+    Ok(whole_number(extra, "weeks", MAX_WEEKS)?.unwrap_or(DEFAULT_STALE_WEEKS))
 }
 
 pub const GOALS_CSV_HEADER: &str =

@@ -75,14 +75,24 @@ pub(super) fn read_request(
 }
 
 pub(super) fn top_of(extra: &BTreeMap<String, String>) -> Result<i64, ApiError> {
-    match extra.get("top") {
-        None => Ok(DEFAULT_TOP),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_TOP).contains(n))
-            .ok_or_else(|| bad("top", v, &format!("a whole number from 1 to {MAX_TOP}"))),
-    }
+    Ok(whole_number(extra, "top", MAX_TOP)?.unwrap_or(DEFAULT_TOP))
+}
+
+/// The parameter `name`, a whole number from 1 to `max`, when given.
+pub(super) fn whole_number(
+    extra: &BTreeMap<String, String>,
+    name: &str,
+    max: i64,
+) -> Result<Option<i64>, ApiError> {
+    extra
+        .get(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| bad(name, v, &format!("a whole number from 1 to {max}")))
+        })
+        .transpose()
 }
 
 /// What every one of these reports starts with: its period, its time rule, and how

@@ -66,9 +66,9 @@ pub async fn modes(
     };
     let store_id = reader.0.store_id;
     let until = last.succ_opt().unwrap_or(last);
-    // The rows are kept written out: by learner and day a million Statements make
-    // 180,000 rows (15 MB of JSON), which would otherwise be written again for every
-    // request that finds them kept.
+    // The rows are kept written out: by learner and day a million Workload Statements
+    // make 15 MB of JSON, which would otherwise be written again for every request
+    // that finds them kept.
     let served = read_report(&state, &req, reader.0.store_id, async |pool| {
         let figures = mode_figures(pool, store_id, first, until, bucket, grouping, privacy).await?;
         Ok(if csv {
