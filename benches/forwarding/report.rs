@@ -36,6 +36,8 @@ pub struct Results {
     pub settings: BTreeMap<String, String>,
     pub ingest_alone: Rate,
     pub ingest_target_down: Rate,
+    /// Ingest alone again once that forwarder was deleted.
+    pub ingest_alone_after_down: Rate,
     /// The down target's forwarder's lag when its ingest ended.
     pub lag_target_down: i64,
     /// A `--from-start` forwarder through the backlog, with no other load.
@@ -46,9 +48,10 @@ pub struct Results {
     /// That forwarder's lag when the client stopped, and how long it took to reach 0.
     pub lag_live: i64,
     pub live_caught_up_seconds: f64,
-    /// Ingest alone again just before `ingest_while_forwarding`, at its store size: the
-    /// baseline of its slowdown.
+    /// Ingest alone just before `ingest_while_forwarding`, and again once its forwarder
+    /// had caught up and was deleted: their mean is the baseline of its slowdown.
     pub ingest_alone_before: Rate,
+    pub ingest_alone_after: Rate,
     pub ingest_while_forwarding: Rate,
     /// What the forwarder delivered while that ingest ran, giving way to it.
     pub forwarded_meanwhile: Rate,
@@ -56,6 +59,7 @@ pub struct Results {
     pub lag_after_ingest: u64,
     /// From then until its lag was 0.
     pub catch_up: Rate,
+    /// Each against the mean of the runs alone just before and just after it.
     pub ingest_slowdown_target_down_percent: f64,
     pub ingest_slowdown_forwarding_percent: f64,
 }
@@ -79,17 +83,21 @@ pub fn markdown(r: &Results) -> String {
          the head sends what arrives. While it runs, a forwarder \
          gives way to the source's requests (up to 4 ms per Statement of a batch before it \
          forms it), so under the {clients} clients' saturating ingest it trickles, builds \
-         lag, and catches up once ingest stops.\n\n\
+         lag, and catches up once ingest stops. Each slowdown is against the mean of the \
+         runs alone just before and just after the run with a forwarder: the store grows with \
+         every run, and ingest slows as it grows.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
          | ingest, no forwarder | {a:.0} | |\n\
          | ingest, a forwarder to a target that is down (lag {lag} after) | {b:.0} | {bs:+.1} % |\n\
+         | ingest alone again, that forwarder deleted | {a3:.0} | |\n\
          | forwarding a backlog, source → target ({f_n} Statements in {f_s:.1} s) | {f:.0} | |\n\
          | ingest, 1 paced client, while a forwarder sends what arrives | {li:.0} | |\n\
          | forwarded live meanwhile (lag {ll} when the client stopped, 0 after {lc:.1} s) | {lf:.0} | |\n\
-         | ingest alone again, at the store size of the next scenario | {a2:.0} | |\n\
-         | ingest while a forwarder works through its backlog | {d:.0} | {ds:+.1} % (beside the line above) |\n\
+         | ingest alone, just before the next line | {a2:.0} | |\n\
+         | ingest while a forwarder works through its backlog | {d:.0} | {ds:+.1} % |\n\
          | forwarded meanwhile, giving way | {m:.0} | |\n\
-         | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\n\
+         | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\
+         | ingest alone again, that forwarder deleted | {a4:.0} | |\n\n\
          Goals (issue 20): forwarding at least {goal_f:.0} Statements/s: {fv}; ingest slowed by \
          at most {goal_s:.0} % while a forwarder runs: {sv} (target down: {bv}).\n",
         commit = r.commit,
@@ -118,6 +126,8 @@ pub fn markdown(r: &Results) -> String {
         cu_s = r.catch_up.seconds,
         cu = r.catch_up.per_second,
         a2 = r.ingest_alone_before.per_second,
+        a3 = r.ingest_alone_after_down.per_second,
+        a4 = r.ingest_alone_after.per_second,
         d = r.ingest_while_forwarding.per_second,
         ds = -r.ingest_slowdown_forwarding_percent,
         m = r.forwarded_meanwhile.per_second,

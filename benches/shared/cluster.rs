@@ -24,12 +24,20 @@ pub async fn connect(cluster: &Cluster, database: &str) -> tokio_postgres::Clien
 
 /// Drops `database` (whoever is connected) and creates it empty.
 pub async fn recreate(cluster: &Cluster, database: &str) {
-    let admin = connect(cluster, "postgres").await;
-    // Each alone: neither may run inside the transaction a batch of statements is.
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
-        format!("CREATE DATABASE {database}"),
-    ] {
-        admin.batch_execute(&sql).await.unwrap();
-    }
+    drop_database(cluster, database).await;
+    // Alone: CREATE DATABASE may not run inside the transaction a batch of statements is.
+    connect(cluster, "postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .unwrap();
+}
+
+/// Drops `database`, whoever is connected, if it is there.
+pub async fn drop_database(cluster: &Cluster, database: &str) {
+    connect(cluster, "postgres")
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .await
+        .unwrap();
 }
