@@ -3,9 +3,8 @@
 //! PostgreSQL cluster this bench starts (`target/bench-forwarding-pg`). Measures
 //!
 //! 1. ingest: clients POSTing Workload batches of 100 to the source, no forwarder;
-//! 2. the same with a forwarder to a target that is down (its lag builds), then alone
-//!    again once it is deleted: its slowdown is against the mean of the runs alone
-//!    before and after it, which brackets the store size it ran at;
+//! 2. the same with a forwarder to a target that is down (its lag builds), in turn with
+//!    runs alone ([`alternate`]);
 //! 3. forwarding a backlog: a `--from-start` forwarder over the stored Statements, from
 //!    its creation until its lag is 0, with no other load;
 //! 4. forwarding live: one client ingesting at a steady pace (a batch of 100 at a time,
@@ -13,9 +12,9 @@
 //!    what arrives: what it forwarded meanwhile, its lag when the client stops and how
 //!    long it then takes to reach 0;
 //! 5. ingest while a `--from-start` forwarder to a fresh target works through its
-//!    backlog, giving way to the requests: what it forwarded meanwhile, the lag left
-//!    when ingest stops, and the catch-up from there; ingest alone runs just before and
-//!    again once the forwarder is deleted, and the slowdown is against their mean.
+//!    backlog, giving way to the requests, in turn with runs alone ([`alternate`]):
+//!    what it forwarded meanwhile, the lag left when ingest stops, and the catch-up
+//!    from there.
 //!
 //! Writes `forwarding-results.json` and `FORWARDING.md` (in `benches/`) and prints the
 //! table. Goals (issue 20): forwarding at least 5,000 Statements/s; ingest slowed by at
@@ -29,6 +28,8 @@
 //! - `FORWARD_BENCH_CLIENTS` (default 4): concurrent ingest clients;
 //! - `FORWARD_BENCH_BATCH`: the forwarders' `--batch-size` (default: the forwarder's);
 //! - `FORWARD_BENCH_LIVE_RATE` (default 1000): Statements a second of the live scenario;
+//! - `FORWARD_BENCH_ROUNDS` (default 3): runs with a forwarder at work in scenarios 2
+//!   and 5, each between two runs alone;
 //! - `FORWARD_BENCH_OUT` (default `benches/`): where the results go;
 //! - `BENCH_SERVER_BIN`: another server binary than the one cargo built.
 //!
@@ -53,7 +54,7 @@ use commonplace::workload::Workload;
 use serde_json::Value;
 
 use cluster::{connect, database_url, drop_database, recreate};
-use report::{markdown, Rate, Results};
+use report::{markdown, Alternation, Rate, Results};
 use server::{KEY, SECRET};
 
 const INGEST_BATCH: usize = 100;
@@ -63,6 +64,7 @@ struct Config {
     seconds: f64,
     clients: usize,
     live_rate: usize,
+    rounds: usize,
     batch: Option<usize>,
     out: PathBuf,
     work: PathBuf,
@@ -89,6 +91,7 @@ impl Config {
             seconds: env_or("FORWARD_BENCH_SECONDS", 10.0),
             clients: env_or("FORWARD_BENCH_CLIENTS", 4),
             live_rate: env_or("FORWARD_BENCH_LIVE_RATE", 1000),
+            rounds: env_or("FORWARD_BENCH_ROUNDS", 3usize).max(1),
             batch: std::env::var("FORWARD_BENCH_BATCH")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -361,11 +364,52 @@ async fn until_feed_caught_up(client: &tokio_postgres::Client) {
     }
 }
 
-/// How much slower `with` ingested than the mean of the runs alone just before and
-/// just after it: the store grows with every run, and ingest slows as it grows.
-fn slowdown(before: &Rate, with: &Rate, after: &Rate) -> f64 {
-    let alone = (before.per_second + after.per_second) / 2.0;
-    (1.0 - with.per_second / alone) * 100.0
+/// Ingest runs alone and with forwarder `name` at work, in turn: `rounds` of each,
+/// starting and ending alone, the forwarder (created paused) resumed for each run with
+/// it and paused after. The machine's speed drifts over minutes, and ingest slows as the
+/// store grows; taking turns spreads both over the two sides. Every run starts with the
+/// learning feed caught up and posts Statements of a seed of its own.
+async fn alternate(
+    config: &Config,
+    source: &Server,
+    url: &str,
+    db: &tokio_postgres::Client,
+    name: &str,
+    seed: u64,
+) -> Alternation {
+    let mut alone = Vec::new();
+    let mut with = Vec::new();
+    let mut forwarded = 0;
+    for round in 0..=config.rounds as u64 {
+        until_feed_caught_up(db).await;
+        let run = ingest(source, config.clients, config.seconds, seed + 20 * round).await;
+        println!("   alone: {:.0} Statements/s", run.per_second);
+        alone.push(run);
+        if round == config.rounds as u64 {
+            break;
+        }
+        until_feed_caught_up(db).await;
+        let before = delivered(&listed(config, url, name).await);
+        forwarders(config, url, &["resume", name]).await;
+        let run = ingest(
+            source,
+            config.clients,
+            config.seconds,
+            seed + 20 * round + 10,
+        )
+        .await;
+        forwarders(config, url, &["pause", name]).await;
+        // The runner sees the pause at its next lease renewal, within a second.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let sent = delivered(&listed(config, url, name).await) - before;
+        println!(
+            "   with the forwarder: {:.0} Statements/s, {sent} forwarded",
+            run.per_second
+        );
+        forwarded += sent;
+        with.push(run);
+    }
+    Alternation::new(alone, with, forwarded)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -410,7 +454,7 @@ async fn main() {
     let ingest_alone = ingest(&source, config.clients, config.seconds, seed).await;
     println!("   {:.0} Statements/s", ingest_alone.per_second);
 
-    println!("2. ingest, a forwarder to a target that is down");
+    println!("2. ingest, a forwarder to a target that is down, in turn with ingest alone");
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -418,20 +462,22 @@ async fn main() {
         .port();
     let nowhere = format!("http://127.0.0.1:{closed_port}/xapi");
     create_forwarder(&config, &source_url, "down", &nowhere, &[]).await;
-    until_feed_caught_up(&source_db).await;
-    let ingest_target_down = ingest(&source, config.clients, config.seconds, seed + 100).await;
-    let lag_target_down = listed(&config, &source_url, "down").await["lag"]
-        .as_i64()
-        .unwrap();
+    forwarders(&config, &source_url, &["pause", "down"]).await;
+    let held_at_creation = held(&cluster, "forward_source").await;
+    let down = alternate(
+        &config,
+        &source,
+        &source_url,
+        &source_db,
+        "down",
+        seed + 1_000,
+    )
+    .await;
+    // Every Statement stored since it was created (the lag `forwarders list` gives is
+    // counted up to 100,000 only).
+    let lag_target_down = held(&cluster, "forward_source").await - held_at_creation;
     forwarders(&config, &source_url, &["delete", "down"]).await;
-    println!(
-        "   {:.0} Statements/s; lag {lag_target_down}",
-        ingest_target_down.per_second
-    );
-    until_feed_caught_up(&source_db).await;
-    println!("   ingest alone again, the forwarder deleted");
-    let ingest_alone_after_down = ingest(&source, config.clients, config.seconds, seed + 600).await;
-    println!("   {:.0} Statements/s", ingest_alone_after_down.per_second);
+    println!("   lag {lag_target_down}");
 
     println!("3. forwarding, from the start, source to target");
     top_up(
@@ -484,44 +530,31 @@ async fn main() {
         &work.join("target-live.log"),
     )
     .await;
-    // Ingest alone again, at the store size this scenario starts from: a larger store
-    // ingests more slowly, which is not the forwarder's doing.
-    until_feed_caught_up(&source_db).await;
-    // Fresh Statements (a seed no scenario used): the same ids again would be
-    // acknowledged as already stored, without being written.
-    println!("   ingest alone");
-    let ingest_alone_before = ingest(&source, config.clients, config.seconds, seed + 500).await;
-    println!(
-        "   ingest alone at this store size: {:.0} Statements/s",
-        ingest_alone_before.per_second
-    );
-    until_feed_caught_up(&source_db).await;
     let endpoint = live_target.url("/xapi");
     create_forwarder(&config, &source_url, "live", &endpoint, &["--from-start"]).await;
-    println!("   ingest while the forwarder works");
-    let started = Instant::now();
-    let ingest_while_forwarding = ingest(&source, config.clients, config.seconds, seed + 300).await;
+    forwarders(&config, &source_url, &["pause", "live"]).await;
+    let busy = alternate(
+        &config,
+        &source,
+        &source_url,
+        &source_db,
+        "live",
+        seed + 2_000,
+    )
+    .await;
     let live = listed(&config, &source_url, "live").await;
-    let forwarded_meanwhile = Rate::new(delivered(&live), started.elapsed());
     let lag_after_ingest = held(&cluster, "forward_source").await - delivered(&live);
-    let stopped = Instant::now();
+    println!("   the forwarder resumed to catch up");
+    forwarders(&config, &source_url, &["resume", "live"]).await;
+    let resumed = Instant::now();
     let caught_up = until_caught_up(&config, &source_url, &source_db, "live").await;
-    let catch_up = Rate::new(delivered(&caught_up) - delivered(&live), stopped.elapsed());
+    let catch_up = Rate::new(delivered(&caught_up) - delivered(&live), resumed.elapsed());
     println!(
-        "   {:.0} Statements/s, forwarding {:.0} Statements/s meanwhile; lag {lag_after_ingest} \
-         when ingest stopped, caught up in {:.1} s ({:.0} Statements/s)",
-        ingest_while_forwarding.per_second,
-        forwarded_meanwhile.per_second,
-        catch_up.seconds,
-        catch_up.per_second
+        "   lag {lag_after_ingest} when ingest stopped, caught up in {:.1} s ({:.0} Statements/s)",
+        catch_up.seconds, catch_up.per_second
     );
     forwarders(&config, &source_url, &["delete", "live"]).await;
     drop(live_target);
-    drop_database(&cluster, "forward_target_live").await;
-    until_feed_caught_up(&source_db).await;
-    println!("   ingest alone again, the forwarder deleted");
-    let ingest_alone_after = ingest(&source, config.clients, config.seconds, seed + 700).await;
-    println!("   {:.0} Statements/s", ingest_alone_after.per_second);
     drop(source);
 
     let results = Results {
@@ -536,31 +569,20 @@ async fn main() {
                 ("clients".into(), config.clients.to_string()),
                 ("live_rate".into(), config.live_rate.to_string()),
                 ("ingest_batch".into(), INGEST_BATCH.to_string()),
+                ("rounds".into(), config.rounds.to_string()),
             ])
             .collect(),
-        ingest_slowdown_target_down_percent: slowdown(
-            &ingest_alone,
-            &ingest_target_down,
-            &ingest_alone_after_down,
-        ),
-        ingest_slowdown_forwarding_percent: slowdown(
-            &ingest_alone_before,
-            &ingest_while_forwarding,
-            &ingest_alone_after,
-        ),
-        ingest_alone_before,
-        ingest_alone_after,
+        ingest_slowdown_target_down_percent: down.slowdown_percent(),
+        ingest_slowdown_forwarding_percent: busy.slowdown_percent(),
         ingest_alone,
-        ingest_alone_after_down,
-        ingest_target_down,
+        down,
         lag_target_down,
         forwarding,
         ingest_live,
         forwarded_live,
         lag_live,
         live_caught_up_seconds,
-        ingest_while_forwarding,
-        forwarded_meanwhile,
+        busy,
         lag_after_ingest,
         catch_up,
     };

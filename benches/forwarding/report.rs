@@ -28,18 +28,56 @@ impl Rate {
     }
 }
 
+impl Rate {
+    /// The runs taken together: their Statements over their seconds.
+    fn total(runs: &[Rate]) -> Rate {
+        let statements = runs.iter().map(|r| r.statements).sum();
+        let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+        Rate::new(statements, Duration::from_secs_f64(seconds))
+    }
+}
+
+/// Ingest runs alone and with a forwarder at work, taken in turn.
+#[derive(Debug, Serialize)]
+pub struct Alternation {
+    pub alone: Rate,
+    pub with: Rate,
+    pub alone_runs: Vec<f64>,
+    pub with_runs: Vec<f64>,
+    /// What the forwarder delivered during the runs with it, over their seconds.
+    pub forwarded: Rate,
+}
+
+impl Alternation {
+    pub fn new(alone: Vec<Rate>, with: Vec<Rate>, forwarded: u64) -> Alternation {
+        let with_total = Rate::total(&with);
+        Alternation {
+            forwarded: Rate::new(forwarded, Duration::from_secs_f64(with_total.seconds)),
+            alone: Rate::total(&alone),
+            with: with_total,
+            alone_runs: alone.iter().map(|r| r.per_second.round()).collect(),
+            with_runs: with.iter().map(|r| r.per_second.round()).collect(),
+        }
+    }
+
+    /// How much slower ingest ran with the forwarder at work than alone.
+    pub fn slowdown_percent(&self) -> f64 {
+        (1.0 - self.with.per_second / self.alone.per_second) * 100.0
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Results {
     pub commit: String,
     pub date: String,
     pub machine: BTreeMap<String, String>,
     pub settings: BTreeMap<String, String>,
+    /// The first run, on an empty store.
     pub ingest_alone: Rate,
-    pub ingest_target_down: Rate,
-    /// Ingest alone again once that forwarder was deleted.
-    pub ingest_alone_after_down: Rate,
-    /// The down target's forwarder's lag when its ingest ended.
-    pub lag_target_down: i64,
+    /// Runs alone and with a forwarder to a target that is down.
+    pub down: Alternation,
+    /// The down target's forwarder's lag when its last run ended.
+    pub lag_target_down: u64,
     /// A `--from-start` forwarder through the backlog, with no other load.
     pub forwarding: Rate,
     /// One client ingesting while a forwarder at the head sends what arrives.
@@ -48,21 +86,25 @@ pub struct Results {
     /// That forwarder's lag when the client stopped, and how long it took to reach 0.
     pub lag_live: i64,
     pub live_caught_up_seconds: f64,
-    /// Ingest alone just before `ingest_while_forwarding`, and again once its forwarder
-    /// had caught up and was deleted: their mean is the baseline of its slowdown.
-    pub ingest_alone_before: Rate,
-    pub ingest_alone_after: Rate,
-    pub ingest_while_forwarding: Rate,
-    /// What the forwarder delivered while that ingest ran, giving way to it.
-    pub forwarded_meanwhile: Rate,
+    /// Runs alone and with a `--from-start` forwarder working through the backlog,
+    /// giving way to them.
+    pub busy: Alternation,
     /// Statements it had still to forward when that ingest stopped.
     pub lag_after_ingest: u64,
     /// From then until its lag was 0.
     pub catch_up: Rate,
-    /// Each against the mean of the runs alone just before and just after it.
     pub ingest_slowdown_target_down_percent: f64,
     pub ingest_slowdown_forwarding_percent: f64,
 }
+/// Per-run rates, as "5100, 4900, 5000".
+fn runs(rates: &[f64]) -> String {
+    rates
+        .iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn markdown(r: &Results) -> String {
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
     let machine = format!(
@@ -81,23 +123,24 @@ pub fn markdown(r: &Results) -> String {
          top-up) until `forwarders list` shows its lag at 0. Live, one client ingests \
          {live_rate} Statements/s (a batch of {batch} at a time) while a forwarder created at \
          the head sends what arrives. While it runs, a forwarder \
-         gives way to the source's requests (up to 4 ms per Statement of a batch before it \
+         gives way to the source's requests (up to 8 ms per Statement of a batch before it \
          forms it), so under the {clients} clients' saturating ingest it trickles, builds \
-         lag, and catches up once ingest stops. Each slowdown is against the mean of the \
-         runs alone just before and just after the run with a forwarder: the store grows with \
-         every run, and ingest slows as it grows.\n\n\
+         lag, and catches up once ingest stops. Each slowdown compares {rounds} runs with a \
+         forwarder at work (resumed for the run, paused after) with the {alone_runs} runs alone \
+         taken in turn with them, starting and ending alone: the machine's speed drifts over \
+         minutes and ingest slows as the store grows, and taking turns spreads both over the \
+         two sides. Every run starts with the learning feed caught up.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
-         | ingest, no forwarder | {a:.0} | |\n\
-         | ingest, a forwarder to a target that is down (lag {lag} after) | {b:.0} | {bs:+.1} % |\n\
-         | ingest alone again, that forwarder deleted | {a3:.0} | |\n\
+         | ingest, no forwarder (the first run, on an empty store) | {a:.0} | |\n\
+         | ingest alone, in turn with the next line (runs: {b_alone}) | {b_a:.0} | |\n\
+         | ingest, a forwarder to a target that is down (runs: {b_with}; lag {lag} after) | {b:.0} | {bs:+.1} % |\n\
          | forwarding a backlog, source → target ({f_n} Statements in {f_s:.1} s) | {f:.0} | |\n\
          | ingest, 1 paced client, while a forwarder sends what arrives | {li:.0} | |\n\
          | forwarded live meanwhile (lag {ll} when the client stopped, 0 after {lc:.1} s) | {lf:.0} | |\n\
-         | ingest alone, just before the next line | {a2:.0} | |\n\
-         | ingest while a forwarder works through its backlog | {d:.0} | {ds:+.1} % |\n\
+         | ingest alone, in turn with the next line (runs: {d_alone}) | {d_a:.0} | |\n\
+         | ingest while a forwarder works through its backlog (runs: {d_with}) | {d:.0} | {ds:+.1} % |\n\
          | forwarded meanwhile, giving way | {m:.0} | |\n\
-         | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\
-         | ingest alone again, that forwarder deleted | {a4:.0} | |\n\n\
+         | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\n\
          Goals (issue 20): forwarding at least {goal_f:.0} Statements/s: {fv}; ingest slowed by \
          at most {goal_s:.0} % while a forwarder runs: {sv} (target down: {bv}).\n",
         commit = r.commit,
@@ -111,8 +154,13 @@ pub fn markdown(r: &Results) -> String {
             .settings
             .get("FORWARD_BENCH_BATCH")
             .map_or("500, the default", String::as_str),
+        rounds = r.settings["rounds"],
+        alone_runs = r.down.alone_runs.len(),
         a = r.ingest_alone.per_second,
-        b = r.ingest_target_down.per_second,
+        b_alone = runs(&r.down.alone_runs),
+        b_a = r.down.alone.per_second,
+        b_with = runs(&r.down.with_runs),
+        b = r.down.with.per_second,
         bs = -r.ingest_slowdown_target_down_percent,
         lag = r.lag_target_down,
         f_n = r.forwarding.statements,
@@ -125,12 +173,12 @@ pub fn markdown(r: &Results) -> String {
         cu_lag = r.lag_after_ingest,
         cu_s = r.catch_up.seconds,
         cu = r.catch_up.per_second,
-        a2 = r.ingest_alone_before.per_second,
-        a3 = r.ingest_alone_after_down.per_second,
-        a4 = r.ingest_alone_after.per_second,
-        d = r.ingest_while_forwarding.per_second,
+        d_alone = runs(&r.busy.alone_runs),
+        d_a = r.busy.alone.per_second,
+        d_with = runs(&r.busy.with_runs),
+        d = r.busy.with.per_second,
         ds = -r.ingest_slowdown_forwarding_percent,
-        m = r.forwarded_meanwhile.per_second,
+        m = r.busy.forwarded.per_second,
         goal_f = GOAL_FORWARDING,
         fv = verdict(r.forwarding.per_second >= GOAL_FORWARDING),
         goal_s = GOAL_SLOWDOWN_PERCENT,

@@ -1,5 +1,5 @@
 //! A forwarder gives way to the source's own API requests: while one runs it forms no
-//! batch until it has waited its patience (4 ms per Statement of the batch), and then
+//! batch until it has waited its patience (8 ms per Statement of the batch), and then
 //! delivers everything once, as it would have.
 
 use std::io::{ErrorKind, Write};
@@ -57,7 +57,7 @@ async fn a_forwarder_gives_way_to_running_requests_until_its_patience_runs_out()
         source.post(chunk).await;
     }
 
-    // One batch of 1000: its patience is 4 s while a request runs.
+    // One batch of 1000: its patience is 8 s while a request runs.
     let held = hold_a_request(source.port());
     source
         .webhook(
