@@ -518,8 +518,7 @@ async fn main() {
     forwarders(&config, &source_url, &["delete", "head"]).await;
     drop(target);
     // Its new rows would be vacuumed while the next scenario ran (7 % of the machine in
-    // a profile of it): work of this bench, not of the forwarder measured. The same for
-    // the live target's before the last run alone.
+    // a profile of it): work of this bench, not of the forwarder measured.
     drop_database(&cluster, "forward_target").await;
 
     println!("5. ingest while a forwarder works through the store, giving way");
