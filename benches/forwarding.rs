@@ -473,8 +473,7 @@ async fn main() {
         seed + 1_000,
     )
     .await;
-    // Every Statement stored since it was created (the lag `forwarders list` gives is
-    // counted up to 100,000 only).
+    // Every Statement stored since it was created (see `held`).
     let lag_target_down = held(&cluster, "forward_source").await - held_at_creation;
     forwarders(&config, &source_url, &["delete", "down"]).await;
     println!("   lag {lag_target_down}");

@@ -179,9 +179,10 @@ pub async fn unfinished(
         insight::unfinished_directed(pool, scope, limit.map(|n| n + 1)).await
     })
     .await?;
-    let more = limit.is_some_and(|n| served.value.len() as i64 > n);
-    let unfinished =
-        &served.value[..limit.map_or(served.value.len(), |n| served.value.len().min(n as usize))];
+    let read = served.value.len();
+    let shown = limit.map_or(read, |n| read.min(n as usize));
+    let more = shown < read;
+    let unfinished = &served.value[..shown];
     if request.csv {
         let lines = unfinished
             .iter()
