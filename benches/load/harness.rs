@@ -277,7 +277,7 @@ pub async fn copy_store_to_raw(client: &tokio_postgres::Client) {
     // VACUUM cannot share a batch: a batch of several statements is one transaction.
     for sql in [
         "DROP TABLE IF EXISTS raw_statements",
-        "CREATE TABLE raw_statements AS SELECT id, body AS statement FROM statements",
+        "CREATE TABLE raw_statements AS SELECT id, body::jsonb AS statement FROM statements",
         "ALTER TABLE raw_statements ADD PRIMARY KEY (id)",
         "VACUUM ANALYZE raw_statements",
     ] {

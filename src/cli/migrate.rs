@@ -11,7 +11,7 @@ use indicatif::ProgressBar;
 
 use super::DatabaseArgs;
 use crate::store::conversion::{
-    about, Advance, Conversion, Logged, Plan, Progress, Step, DEFAULT_BATCH,
+    about, Advance, Conversion, Logged, Plan, Progress, Rewrite, Step, DEFAULT_BATCH,
 };
 use crate::store::Database;
 use crate::telemetry::statements_bar;
@@ -69,6 +69,23 @@ impl Console {
 }
 
 impl Progress for Console {
+    fn rewriting(&self, rewrite: &Rewrite) {
+        println!(
+            "Migrating {}: {} ({})…",
+            rewrite.version,
+            rewrite.does,
+            about(rewrite.estimate)
+        );
+    }
+
+    fn rewritten(&self, rewrite: &Rewrite, took: Duration) {
+        println!(
+            "Migrating {}: done in {}",
+            rewrite.version,
+            humantime::format_duration(Duration::from_secs(took.as_secs()))
+        );
+    }
+
     fn planned(&self, plan: &Plan) {
         let resumed = match plan.converted_before {
             0 => String::new(),

@@ -96,8 +96,24 @@ impl Step {
     }
 }
 
+/// A migration that rewrites a table as large as the store, about to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Rewrite {
+    pub version: &'static str,
+    /// What it does, for the operator.
+    pub does: &'static str,
+    /// The time it should take, from the store's size and the rate measured on this
+    /// project's 2-core machine.
+    pub estimate: Duration,
+}
+
 /// Who hears how a conversion goes: `serve` logs it, `migrate` shows a bar.
 pub trait Progress: Sync {
+    /// A migration that rewrites a large table begins (each runs in one transaction: a
+    /// run stopped during it rolls it back, and the next start runs it again).
+    fn rewriting(&self, rewrite: &Rewrite);
+    /// That migration is committed.
+    fn rewritten(&self, rewrite: &Rewrite, took: Duration);
     /// Before the first batch, when there is anything to convert.
     fn planned(&self, plan: &Plan);
     /// After each committed batch.
@@ -118,6 +134,19 @@ pub struct Logged {
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress for Logged {
+    fn rewriting(&self, rewrite: &Rewrite) {
+        tracing::info!(
+            version = rewrite.version,
+            estimate = %about(rewrite.estimate),
+            "migrating: {}",
+            rewrite.does
+        );
+    }
+
+    fn rewritten(&self, rewrite: &Rewrite, took: Duration) {
+        tracing::info!(version = rewrite.version, took = ?whole_seconds(took), "migrating: done");
+    }
+
     fn planned(&self, plan: &Plan) {
         tracing::info!(
             statements = plan.statements,
@@ -413,7 +442,8 @@ macro_rules! convert_statements {
            JOIN keyed k ON k.store_id = b.store_id AND k.term = b.term AND k.pair = (b.kind = 203)
            JOIN ids i ON i.store_id = k.store_id AND i.key = k.key
      ), written AS (
-         INSERT INTO statement_terms (seq, term, kind) SELECT seq, term, kind FROM rows
+         INSERT INTO statement_terms (term, entry)
+         SELECT term, seq * 256 + bit_or(commonplace_term_class(kind)) FROM rows GROUP BY seq, term
      ), packed AS (
          SELECT seq, array_agg(term * 256 + kind ORDER BY term * 256 + kind) AS terms
            FROM rows GROUP BY seq
@@ -460,7 +490,7 @@ const LOCK_WRITES: &str = "LOCK TABLE statements, statement_index IN EXCLUSIVE M
 /// The end of the conversion, in one transaction. Index builds get more memory than a
 /// query's sort (PostgreSQL's default is 64 MB).
 const FINISH: &str = "SET LOCAL maintenance_work_mem = '512MB';
-     CREATE INDEX IF NOT EXISTS statement_terms_term ON statement_terms (term, seq) INCLUDE (kind);
+     CREATE INDEX IF NOT EXISTS statement_terms_term ON statement_terms (term, entry);
      DROP TABLE IF EXISTS statement_index;
      ALTER TABLE statements ALTER COLUMN terms SET NOT NULL;
      UPDATE storage_conversion SET finished = true";

@@ -106,11 +106,11 @@ pub async fn statements_behind(
     // per store (`learning_events_day`), so a page is read from the latest day back.
     let sql = format!(
         "SELECT s.id, s.stored, l.label, s.body -> 'verb' ->> 'id',
-                (SELECT v FROM jsonb_each_text(s.body -> 'verb' -> 'display') AS d(k, v)
+                (SELECT v FROM json_each_text(s.body -> 'verb' -> 'display') AS d(k, v)
                   ORDER BY k LIMIT 1),
                 coalesce(s.body -> 'object' ->> 'id', s.body -> 'object' ->> 'mbox',
                          s.body -> 'object' ->> 'objectType'),
-                (SELECT v FROM jsonb_each_text(s.body -> 'object' -> 'definition' -> 'name')
+                (SELECT v FROM json_each_text(s.body -> 'object' -> 'definition' -> 'name')
                         AS n(k, v) ORDER BY k LIMIT 1),
                 s.mode, s.mode_rule
            FROM learning_events e

@@ -95,7 +95,7 @@ async fn erase_inherited(
     gone: &[i64],
 ) -> Result<(), Error> {
     tx.execute(
-        "DELETE FROM statement_terms WHERE term = ANY($1) AND seq = ANY($2)",
+        "DELETE FROM statement_terms WHERE term = ANY($1) AND entry >> 8 = ANY($2)",
         &[&gone, &referrers],
     )
     .await?;
@@ -142,7 +142,7 @@ pub async fn erase(
             .query(
                 "SELECT s.seq, s.body FROM statements s
                   WHERE s.store_id = $1 AND s.seq IN
-                        (SELECT i.seq FROM statement_terms i JOIN terms t ON t.id = i.term
+                        (SELECT i.entry >> 8 FROM statement_terms i JOIN terms t ON t.id = i.term
                           WHERE t.store_id = $1 AND t.key = $2)",
                 &[&store_id, &key],
             )
@@ -177,7 +177,8 @@ pub async fn erase(
         tx.execute(
             "DELETE FROM statement_terms i
               USING statements s, unnest(s.terms) AS x
-              WHERE s.store_id = $1 AND s.seq = ANY($2) AND i.term = x >> 8 AND i.seq = s.seq",
+              WHERE s.store_id = $1 AND s.seq = ANY($2) AND i.term = x >> 8
+                AND i.entry >= s.seq * 256 AND i.entry < (s.seq + 1) * 256",
             &[&store_id, &doomed],
         )
         .await?;
@@ -215,7 +216,7 @@ pub async fn erase(
                     AND NOT EXISTS (
                         SELECT 1 FROM statements s
                          WHERE s.store_id = a.store_id
-                           AND jsonb_path_exists(s.body, '$.**.sha2 ? (@ == $h)',
+                           AND jsonb_path_exists(s.body::jsonb, '$.**.sha2 ? (@ == $h)',
                                                  jsonb_build_object('h', a.sha2)))",
                 &[&store_id, &hashes],
             )

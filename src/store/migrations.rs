@@ -1,9 +1,11 @@
 //! Schema migrations: `migrations/*.sql`, embedded in the binary, applied in order
 //! under an advisory lock so that instances starting together never race.
 
+use std::time::{Duration, Instant};
+
 use deadpool_postgres::Client;
 
-use super::conversion::{self, Conversion};
+use super::conversion::{self, Conversion, Progress, Rewrite};
 use super::Error;
 
 /// Every migration, in the order it must be applied. A migration is never edited
@@ -101,6 +103,45 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0023_report_version",
         include_str!("../../migrations/0023_report_version.sql"),
     ),
+    (
+        "0024_statement_text",
+        include_str!("../../migrations/0024_statement_text.sql"),
+    ),
+    (
+        "0025_term_entries",
+        include_str!("../../migrations/0025_term_entries.sql"),
+    ),
+    (
+        "0026_settled_seq",
+        include_str!("../../migrations/0026_settled_seq.sql"),
+    ),
+];
+
+/// A migration that rewrites a table as large as the store: what it does, the store's
+/// size in the unit of its rate (one float8 from SQL), and the rate this project's
+/// 2-core machine measured (1.12 M Statements: 0024 rewrote 1.9 GB of `statements` in
+/// 22 s, 0025 rebuilt the entries of 1.12 M Statements in 55 s).
+struct Heavy {
+    version: &'static str,
+    does: &'static str,
+    size: &'static str,
+    per_second: f64,
+}
+
+const HEAVY: &[Heavy] = &[
+    Heavy {
+        version: "0024_statement_text",
+        does: "rewriting statements to keep each Statement's JSON as text",
+        size: "SELECT pg_total_relation_size('statements')::float8",
+        per_second: 85e6,
+    },
+    Heavy {
+        version: "0025_term_entries",
+        does: "rebuilding statement_terms with one entry per Statement and term",
+        size:
+            "SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'statements'::regclass",
+        per_second: 20_000.0,
+    },
 ];
 
 /// The advisory lock's identity, shared by every instance. Two int4 keys, because
@@ -120,7 +161,7 @@ pub async fn apply(
             &[&MIGRATION_LOCK.0, &MIGRATION_LOCK.1],
         )
         .await?;
-    let outcome = match apply_locked(client).await {
+    let outcome = match apply_locked(client, conversion.progress).await {
         Ok(applied) => conversion::run(client, conversion).await.map(|()| applied),
         Err(e) => Err(e),
     };
@@ -135,7 +176,10 @@ pub async fn apply(
     Ok(applied)
 }
 
-async fn apply_locked(client: &mut Client) -> Result<Vec<&'static str>, Error> {
+async fn apply_locked(
+    client: &mut Client,
+    progress: &dyn Progress,
+) -> Result<Vec<&'static str>, Error> {
     // Created under the lock too: two concurrent `CREATE TABLE IF NOT EXISTS` can both
     // find no table and the loser fails (on the table or on its row type).
     client
@@ -157,6 +201,28 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<&'static str>, Error> {
         if done.iter().any(|d| d == version) {
             continue;
         }
+        // Said of a store that holds Statements: on a new database it takes a moment.
+        let heavy = match HEAVY.iter().find(|heavy| heavy.version == *version) {
+            Some(heavy) => client
+                .query_one("SELECT EXISTS (SELECT FROM statements)", &[])
+                .await?
+                .get::<_, bool>(0)
+                .then_some(heavy),
+            None => None,
+        };
+        let rewrite = match heavy {
+            Some(heavy) => {
+                let size: f64 = client.query_one(heavy.size, &[]).await?.get(0);
+                let rewrite = Rewrite {
+                    version,
+                    does: heavy.does,
+                    estimate: Duration::from_secs_f64(size / heavy.per_second),
+                };
+                progress.rewriting(&rewrite);
+                Some((rewrite, Instant::now()))
+            }
+            None => None,
+        };
         let tx = client.transaction().await?;
         tx.batch_execute(sql).await?;
         tx.execute(
@@ -165,6 +231,9 @@ async fn apply_locked(client: &mut Client) -> Result<Vec<&'static str>, Error> {
         )
         .await?;
         tx.commit().await?;
+        if let Some((rewrite, started)) = rewrite {
+            progress.rewritten(&rewrite, started.elapsed());
+        }
         tracing::info!(%version, "applied migration");
         applied.push(*version);
     }

@@ -10,6 +10,7 @@ use tokio_postgres::types::{PgLsn, ToSql};
 use uuid::Uuid;
 
 use super::Error;
+use crate::xapi::ingest::kind_classes;
 
 /// One stored Statement as the client will see it.
 #[derive(Debug, Clone)]
@@ -159,36 +160,37 @@ fn page_query<'a>(
         params.len()
     });
     let (order, after) = if filter.ascending {
-        ("ASC", " > ?")
+        ("ASC", SeqBound::Above)
     } else {
-        ("DESC", " < ?")
+        ("DESC", SeqBound::Below)
     };
-    let walk = |sql: &mut String, params: &mut Vec<&'a (dyn ToSql + Sync)>, seq: &str| {
-        sql.push_str(&format!(" AND {seq} <= $2"));
+    let walk = |sql: &mut String, params: &mut Vec<&'a (dyn ToSql + Sync)>, walked: Walked| {
+        sql.push_str(&walked.bound(SeqBound::AtMost, "$2"));
         if let Some(since) = since {
-            let last_at_or_before = last_stored_at_or_before(since);
-            sql.push_str(&format!(" AND {seq} > {last_at_or_before}"));
+            sql.push_str(&walked.bound(SeqBound::Above, &last_stored_at_or_before(since)));
         }
         if let Some(until) = until {
-            let first_after = first_stored_after(until);
-            sql.push_str(&format!(" AND {seq} < {first_after}"));
+            sql.push_str(&walked.bound(SeqBound::Below, &first_stored_after(until)));
         }
         if let Some(position) = &position.after {
-            next(sql, &format!(" AND {seq}{after}"), params, position);
+            next(sql, &walked.bound(after, "?"), params, position);
         }
     };
     let mut terms: Vec<&(Uuid, Vec<i16>)> = filter.terms.iter().collect();
     terms.sort_by_key(|(_, kinds)| selectivity_rank(kinds));
     let mut sql = String::from("SELECT s.seq, s.body::text, s.stored FROM ");
-    if let Some(((term, kinds), others)) = terms.split_first() {
-        // Walk the rarest term's index entries in seq order, keep those every other
-        // term also indexes (index-only probes), and only then read the Statements:
-        // a page costs its own rows, not every row of its terms. Each key is looked
-        // up in the dictionary by the same SQL; a key it lacks matches nothing.
-        sql.push_str("(SELECT DISTINCT i.seq FROM statement_terms i WHERE");
+    let order_by = if let Some(((term, kinds), others)) = terms.split_first() {
+        // Walk the rarest term's entries in seq order, keep those every other term also
+        // indexes (index-only probes), and only then read the Statements: a page costs
+        // its own rows, not every row of its terms. Each key is looked up in the
+        // dictionary by the same SQL; a key it lacks matches nothing. An entry is
+        // seq * 256 + the classes of the term's kinds (migration 0025); the classes a
+        // filter accepts are constants of the server, written into the SQL.
+        sql.push_str("(SELECT i.entry FROM statement_terms i WHERE");
         next(&mut sql, &format!(" i.term = {TERM_ID}"), &mut params, term);
-        next(&mut sql, " AND i.kind = ANY(?)", &mut params, kinds);
-        walk(&mut sql, &mut params, "i.seq");
+        let classes = kind_classes(kinds);
+        sql.push_str(&format!(" AND i.entry & {classes} <> 0"));
+        walk(&mut sql, &mut params, Walked::Entries);
         // Each other term is one index probe per walked entry: OFFSET 0 keeps the
         // EXISTS a per-row probe. A term id comes out of the dictionary inside the
         // SQL, so the planner cannot tell a term with a hundred entries from one with
@@ -197,26 +199,29 @@ fn page_query<'a>(
         for (term, kinds) in others {
             next(
                 &mut sql,
-                &format!(
-                    " AND EXISTS (SELECT 1 FROM statement_terms j WHERE j.seq = i.seq AND j.term = {TERM_ID}"
-                ),
+                &format!(" AND EXISTS (SELECT 1 FROM statement_terms j WHERE j.term = {TERM_ID}"),
                 &mut params,
                 term,
             );
-            next(
-                &mut sql,
-                " AND j.kind = ANY(?) OFFSET 0)",
-                &mut params,
-                kinds,
-            );
+            let classes = kind_classes(kinds);
+            sql.push_str(&format!(
+                " AND j.entry >= (i.entry >> 8) * 256 AND j.entry < ((i.entry >> 8) + 1) * 256 \
+                 AND j.entry & {classes} <> 0 OFFSET 0)"
+            ));
         }
+        // OFFSET 0 keeps the walk a subquery in entry order, which the join keeps and
+        // the page's ORDER BY names: the planner cannot see that `entry >> 8` (the
+        // Statement's seq) is in the same order.
         sql.push_str(&format!(
-            " ORDER BY i.seq {order}) AS m JOIN statements s ON s.store_id = $1 AND s.seq = m.seq WHERE NOT s.voided"
+            " ORDER BY i.entry {order} OFFSET 0) AS m \
+             JOIN statements s ON s.store_id = $1 AND s.seq = m.entry >> 8 WHERE NOT s.voided"
         ));
+        "m.entry"
     } else {
         sql.push_str("statements s WHERE s.store_id = $1 AND NOT s.voided");
-        walk(&mut sql, &mut params, "s.seq");
-    }
+        walk(&mut sql, &mut params, Walked::Statements);
+        "s.seq"
+    };
     // The seq bounds choose the rows; the times only check them, written so that no
     // index on `stored` can serve them and tempt the planner into sorting the window
     // (as it did for the consistency time with the statistics of a store just loaded).
@@ -230,8 +235,42 @@ fn page_query<'a>(
     if let Some(credential) = &filter.credential {
         next(&mut sql, " AND s.credential = ?", &mut params, credential);
     }
-    sql.push_str(&format!(" ORDER BY s.seq {order} LIMIT $3"));
+    sql.push_str(&format!(" ORDER BY {order_by} {order} LIMIT $3"));
     PageQuery { sql, params }
+}
+
+/// What a page walks in seq order: the Statements, or one term's entries.
+#[derive(Clone, Copy)]
+enum Walked {
+    Statements,
+    Entries,
+}
+
+/// A bound on the walked seq.
+#[derive(Clone, Copy)]
+enum SeqBound {
+    AtMost,
+    Above,
+    Below,
+}
+
+impl Walked {
+    /// `AND seq <op> value`: on an entry (seq * 256 + classes) as a bound of the entry
+    /// itself, so that its index serves it.
+    fn bound(self, bound: SeqBound, value: &str) -> String {
+        match (self, bound) {
+            (Walked::Statements, SeqBound::AtMost) => format!(" AND s.seq <= {value}"),
+            (Walked::Statements, SeqBound::Above) => format!(" AND s.seq > {value}"),
+            (Walked::Statements, SeqBound::Below) => format!(" AND s.seq < {value}"),
+            (Walked::Entries, SeqBound::AtMost) => {
+                format!(" AND i.entry < (({value})::int8 + 1) * 256")
+            }
+            (Walked::Entries, SeqBound::Above) => {
+                format!(" AND i.entry >= (({value})::int8 + 1) * 256")
+            }
+            (Walked::Entries, SeqBound::Below) => format!(" AND i.entry < ({value})::int8 * 256"),
+        }
+    }
 }
 
 /// The seq of a Statement of the last millisecond of `stored` at or before the time

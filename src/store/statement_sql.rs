@@ -118,25 +118,53 @@ const INSERT_STATEMENTS: &str = "INSERT INTO statements
      SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, u.credential,
             u.body, u.mode, u.mode_rule, ($13::int8[])[u.first:u.last]
        FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[],
-                   $3::text[], $10::jsonb[], $11::text[], $12::text[], $14::int4[], $15::int4[])
+                   $3::text[], $10::json[], $11::text[], $12::text[], $14::int4[], $15::int4[])
             AS u(seq, id, registration, voided, voids, ref, credential, body, mode, mode_rule,
                  first, last)";
-const INSERT_TERMS: &str = "INSERT INTO statement_terms (seq, term, kind)
-     SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::int2[])";
+const INSERT_TERMS: &str = "INSERT INTO statement_terms (term, entry)
+     SELECT * FROM UNNEST($1::int8[], $2::int8[])";
+// The entries of the Statements gaining the rows `added (seq, x)` (x = term * 256 +
+// kind), for the terms gaining them: each such entry is replaced by one of all the
+// term's rows, those the Statement held (`terms`, read before the UPDATE that follows)
+// and the added ones (store::terms::entries).
+macro_rules! reindexed {
+    () => {
+        ", gaining AS MATERIALIZED (
+             SELECT DISTINCT seq, x >> 8 AS term FROM added
+         ), unindexed AS (
+             DELETE FROM statement_terms i USING gaining g
+              WHERE i.term = g.term AND i.entry >= g.seq * 256 AND i.entry < (g.seq + 1) * 256
+         ), indexed AS (
+             INSERT INTO statement_terms (term, entry)
+             SELECT g.term, g.seq * 256 + bit_or(commonplace_term_class((r.x & 255)::int4))
+               FROM gaining g
+               JOIN (SELECT seq, x FROM added
+                     UNION ALL
+                     SELECT s.seq, y FROM statements s, unnest(s.terms) AS y
+                      WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM gaining)) r
+                 ON r.seq = g.seq AND r.x >> 8 = g.term
+              GROUP BY g.seq, g.term
+         )"
+    };
+}
 // A Statement's rows are its `terms` (term * 256 + kind, sorted): inheriting adds the
 // rows it lacks to both, so `terms` stays the whole of its rows.
-const COPY_FROM_TARGET: &str = "WITH added AS (
-         SELECT x FROM statements t, unnest(t.terms) AS x WHERE t.store_id = $1 AND t.id = $3
-         EXCEPT
-         SELECT unnest(terms) FROM statements WHERE store_id = $1 AND seq = $2
-     ), indexed AS (
-         INSERT INTO statement_terms (seq, term, kind) SELECT $2, x >> 8, (x & 255)::int2 FROM added
-     )
+const COPY_FROM_TARGET: &str = concat!(
+    "WITH added AS (
+         SELECT $2::int8 AS seq, x FROM (
+             SELECT x FROM statements t, unnest(t.terms) AS x WHERE t.store_id = $1 AND t.id = $3
+             EXCEPT
+             SELECT unnest(terms) FROM statements WHERE store_id = $1 AND seq = $2) new
+     )",
+    reindexed!(),
+    "
      UPDATE statements s SET terms = ARRAY(SELECT unnest(s.terms) UNION SELECT x FROM added ORDER BY 1)
-      WHERE s.store_id = $1 AND s.seq = $2 AND EXISTS (SELECT FROM added)";
+      WHERE s.store_id = $1 AND s.seq = $2 AND EXISTS (SELECT FROM added)"
+);
 // The referrers' rows are locked in seq order before any is updated: two writers that
 // update some of the same ones take them in one order.
-const COPY_TO_REFERRERS: &str = "WITH RECURSIVE referrers (seq, id, origin) AS (
+const COPY_TO_REFERRERS: &str = concat!(
+    "WITH RECURSIVE referrers (seq, id, origin) AS (
          SELECT s.seq, s.id, t.seq
            FROM statements s JOIN statements t ON t.store_id = s.store_id AND t.id = s.statement_ref
           WHERE s.store_id = $1 AND s.statement_ref = ANY($2) AND NOT (s.id = ANY($2))
@@ -157,15 +185,15 @@ const COPY_TO_REFERRERS: &str = "WITH RECURSIVE referrers (seq, id, origin) AS (
          SELECT s.seq, y
            FROM statements s, unnest(s.terms) AS y
           WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM referrers)
-     ), indexed AS (
-         INSERT INTO statement_terms (seq, term, kind)
-         SELECT seq, x >> 8, (x & 255)::int2 FROM added
-     )
+     )",
+    reindexed!(),
+    "
      UPDATE statements s
         SET terms = ARRAY(SELECT unnest(s.terms) UNION SELECT a.x FROM added a WHERE a.seq = s.seq
                           ORDER BY 1)
       WHERE s.store_id = $1 AND s.seq IN (SELECT seq FROM added)
-     RETURNING s.seq";
+     RETURNING s.seq"
+);
 // A referring Statement matches `agent` + `verb` when its own terms or its target's
 // hold the agent and the verb, so once it has inherited terms its agent-verb pairs are
 // every pair of agent and verb it now holds: for the Statements $2, each verb ($4 is
@@ -207,9 +235,9 @@ const ADD_PAIRS: &str = concat!(
            FROM pairs p JOIN terms t ON t.store_id = $1 AND t.key = p.key
          EXCEPT
          SELECT seq, term * 256 + kind FROM held
-     ), indexed AS (
-         INSERT INTO statement_terms (seq, term, kind) SELECT seq, x >> 8, $5::int2 FROM added
-     )
+     )",
+    reindexed!(),
+    "
      UPDATE statements s
         SET terms = ARRAY(SELECT unnest(s.terms) UNION SELECT a.x FROM added a WHERE a.seq = s.seq
                           ORDER BY 1)

@@ -376,9 +376,10 @@ async fn write(
     let mode_rules: Vec<Option<&str>> = fresh.iter().map(|s| s.mode_rule.as_deref()).collect();
 
     // Each Statement's rows, packed and sorted, one slice of `packed` per Statement
-    // (1-based bounds, as SQL slices), and the same rows for `statement_terms`.
+    // (1-based bounds, as SQL slices), and its entries for `statement_terms`.
     let mut packed: Vec<i64> = Vec::new();
-    let mut term_seqs: Vec<i64> = Vec::new();
+    let mut entry_terms: Vec<i64> = Vec::new();
+    let mut entries: Vec<i64> = Vec::new();
     let mut firsts: Vec<i32> = Vec::with_capacity(fresh.len());
     let mut lasts: Vec<i32> = Vec::with_capacity(fresh.len());
     for (statement, seq) in fresh.iter().zip(&seqs) {
@@ -390,12 +391,13 @@ async fn write(
                 .map(|(kind, key)| terms::pack(known.term_ids.id(key), *kind)),
         );
         packed[first..].sort_unstable();
-        term_seqs.resize(packed.len(), *seq);
+        for (term, entry) in terms::entries(*seq, &packed[first..]) {
+            entry_terms.push(term);
+            entries.push(entry);
+        }
         firsts.push(first as i32 + 1);
         lasts.push(packed.len() as i32);
     }
-    let term_ids: Vec<i64> = packed.iter().map(|row| row >> 8).collect();
-    let term_kinds: Vec<i16> = packed.iter().map(|row| (row & 255) as i16).collect();
     let targets: Vec<Uuid> = fresh.iter().filter_map(|s| s.voids).collect();
     // Row locks are taken in one order by every writer — activities, then agents, each
     // sorted — and the server runs the pipeline in order, so upserts cannot deadlock.
@@ -425,7 +427,7 @@ async fn write(
         &firsts,
         &lasts,
     ];
-    let term_params: [&(dyn ToSql + Sync); 3] = [&term_seqs, &term_ids, &term_kinds];
+    let term_params: [&(dyn ToSql + Sync); 2] = [&entry_terms, &entries];
     let void_params: [&(dyn ToSql + Sync); 2] = [&store_id, &targets];
     let definition_params: [&(dyn ToSql + Sync); 3] =
         [&store_id, &definition_keys, &definition_values];
@@ -443,7 +445,7 @@ async fn write(
             &statement_params,
             ids.is_empty()
         ),
-        execute_unless_empty(db, &sql.insert_terms, &term_params, term_seqs.is_empty()),
+        execute_unless_empty(db, &sql.insert_terms, &term_params, entries.is_empty()),
         inherit_referenced_terms(db, sql, store_id, &fresh, &seqs, known.referred),
         execute_unless_empty(db, &sql.void_targets, &void_params, targets.is_empty()),
         execute_unless_empty(

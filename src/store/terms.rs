@@ -17,6 +17,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::Error;
+use crate::xapi::ingest::kind_class;
 
 /// Adds the keys `$2` of store `$1` that the dictionary lacks, in key order. Keys it
 /// holds already are skipped before the insert, so they take no identity value.
@@ -33,6 +34,18 @@ pub(super) const IDS: &str = "SELECT key, id FROM terms WHERE store_id = $1 AND 
 /// bigint (kinds are below 256).
 pub(super) fn pack(term: i64, kind: i16) -> i64 {
     term * 256 + i64::from(kind)
+}
+
+/// A Statement's `statement_terms` rows, (term, entry), from its packed rows, sorted:
+/// one per term, the entry its seq * 256 + the OR of the classes of the term's kinds
+/// (migration 0025).
+pub(super) fn entries(seq: i64, packed: &[i64]) -> impl Iterator<Item = (i64, i64)> + '_ {
+    packed.chunk_by(|a, b| a >> 8 == b >> 8).map(move |rows| {
+        let classes = rows
+            .iter()
+            .fold(0, |classes, row| classes | kind_class((row & 255) as i16));
+        (rows[0] >> 8, seq * 256 + classes)
+    })
 }
 
 /// The keys of `terms`, sorted and without repeats: the order [`INTERN`] inserts in.

@@ -30,6 +30,33 @@ pub fn activity_kind(role: ActivityRole) -> i16 {
     ACTIVITY_KIND_BASE + role.as_i16()
 }
 
+/// The class of an index kind: what a query filter asks of a Statement's entry for a
+/// term (`statement_terms`), which holds the OR of the classes of the term's kinds in
+/// that Statement. Migration 0025's `commonplace_term_class` is the same function.
+pub fn kind_class(kind: i16) -> i64 {
+    if kind < ACTIVITY_KIND_BASE {
+        let plain = AgentRole::from_i16(kind).is_some_and(AgentRole::counts_for_agent_filter);
+        return if plain { 1 } else { 2 };
+    }
+    if kind < VERB_KIND {
+        let plain = ActivityRole::from_i16(kind - ACTIVITY_KIND_BASE)
+            .is_some_and(ActivityRole::counts_for_activity_filter);
+        return if plain { 4 } else { 8 };
+    }
+    match kind {
+        VERB_KIND => 16,
+        REGISTRATION_KIND => 32,
+        _ => 64,
+    }
+}
+
+/// The classes of `kinds`, ORed: an entry matches a filter's kinds when it shares one.
+pub fn kind_classes(kinds: &[i16]) -> i64 {
+    kinds
+        .iter()
+        .fold(0, |classes, kind| classes | kind_class(*kind))
+}
+
 /// Index kinds the plain `agent` filter matches, or every agent kind for `related_agents`.
 pub fn agent_kinds(related: bool) -> Vec<i16> {
     (1..ACTIVITY_KIND_BASE)

@@ -473,3 +473,15 @@ pub async fn chromium(args: Vec<String>) -> std::process::Output {
     .await
     .unwrap()
 }
+
+/// The term entries that differ from those the Statements' `terms` make (one per
+/// Statement and term: seq * 256 + the classes of the term's kinds), counted both ways:
+/// 0 when `statement_terms` is exactly right.
+pub const MISFILED_ENTRIES: &str = "WITH made AS (
+         SELECT x >> 8 AS term, s.seq * 256 + bit_or(commonplace_term_class((x & 255)::int4)) AS entry
+           FROM statements s, unnest(s.terms) AS x GROUP BY s.seq, x >> 8
+     )
+     SELECT (SELECT count(*) FROM (SELECT * FROM made EXCEPT ALL
+                                   SELECT term, entry FROM statement_terms) missing)
+          + (SELECT count(*) FROM (SELECT term, entry FROM statement_terms EXCEPT ALL
+                                   SELECT * FROM made) extra)";

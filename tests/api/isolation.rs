@@ -35,8 +35,8 @@ async fn snapshot(app: &TestApp, store: i64) -> Vec<String> {
     let queries = [
         "SELECT id::text || voided::text || body::text FROM statements WHERE store_id = $1 ORDER BY seq",
         "SELECT s.seq::text || s.terms::text FROM statements s WHERE s.store_id = $1 ORDER BY 1",
-        "SELECT i.seq::text || i.kind::text || i.term::text FROM statement_terms i
-           JOIN statements s ON s.seq = i.seq WHERE s.store_id = $1 ORDER BY 1",
+        "SELECT i.entry::text || i.term::text FROM statement_terms i
+           JOIN statements s ON s.seq = i.entry >> 8 WHERE s.store_id = $1 ORDER BY 1",
         "SELECT id::text || key::text FROM terms WHERE store_id = $1 ORDER BY 1",
         "SELECT iri || definition::text FROM activities WHERE store_id = $1 ORDER BY 1",
         "SELECT ifi || array_to_string(names, ',') FROM agents WHERE store_id = $1 ORDER BY 1",

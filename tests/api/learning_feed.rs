@@ -319,7 +319,7 @@ async fn a_writer_that_commits_late_is_folded_in() {
     in_flight
         .execute(
             "INSERT INTO statements (store_id, seq, id, stored, credential, body, mode, mode_rule, terms)
-             SELECT store_id, $1, $2::uuid, stored, credential, jsonb_set(body, '{id}', to_jsonb($2::uuid::text)),
+             SELECT store_id, $1, $2::uuid, stored, credential, jsonb_set(body::jsonb, '{id}', to_jsonb($2::uuid::text)),
                     mode, mode_rule, terms
                FROM statements WHERE id = $3",
             &[

@@ -88,6 +88,77 @@ async fn a_later_statement_stays_hidden_while_an_earlier_writer_is_in_flight() {
     assert_eq!(after_commit, [first[0].clone(), second[0].clone()]);
 }
 
+/// A writer takes its seq and marks it in flight under the reservation lock; between
+/// the two the sequence already holds the seq and no mark says it is uncommitted. The
+/// settled seq, up to which the learning feed and forwarders move, is read under that
+/// lock too: it waits for the mark, then stops below the writer.
+#[tokio::test]
+async fn the_settled_seq_never_passes_a_writer_that_is_reserving() {
+    let app = spawn_app().await;
+    post(&app, &statement(1)).await;
+
+    // A writer between `nextval` and its mark, as in commonplace_reserve_statements.
+    let writer = app.dedicated_connection().await;
+    writer
+        .batch_execute("SELECT pg_advisory_lock(1398033748, 1)")
+        .await
+        .unwrap();
+    let seq: i64 = writer
+        .query_one("SELECT nextval('statements_seq_seq')", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let reader_connection = app.dedicated_connection().await;
+    let reader_pid: i32 = reader_connection
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let reader = tokio::spawn(async move {
+        reader_connection
+            .query_one("SELECT commonplace_settled_seq()", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let waiting: bool = writer
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_locks
+                                 WHERE pid = $1 AND locktype = 'advisory' AND NOT granted)",
+                &[&reader_pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting {
+            break;
+        }
+        if reader.is_finished() || std::time::Instant::now() > deadline {
+            let settled = reader.await.unwrap();
+            panic!("the settled seq ({settled}) was read while seq {seq} was being reserved");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    writer
+        .execute("SELECT pg_advisory_lock_shared($1)", &[&seq])
+        .await
+        .unwrap();
+    writer
+        .batch_execute("SELECT pg_advisory_unlock(1398033748, 1)")
+        .await
+        .unwrap();
+    let settled = reader.await.unwrap();
+    assert!(settled < seq, "settled {settled}, in flight {seq}");
+    writer
+        .execute("SELECT pg_advisory_unlock_shared($1)", &[&seq])
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn concurrent_writers_and_a_paging_reader_see_every_statement_once() {
     let app = spawn_app().await;

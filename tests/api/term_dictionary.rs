@@ -4,13 +4,16 @@
 //! target whichever arrives first, and erasure takes the inherited rows back and leaves
 //! no key of the person in the dictionary.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use commonplace::xapi::ingest::{AGENT_VERB_KIND, VERB_KIND};
+use commonplace::xapi::ingest::{
+    activity_kinds, agent_kinds, kind_class, kind_classes, AGENT_VERB_KIND, REGISTRATION_KIND,
+    VERB_KIND,
+};
 use commonplace::xapi::terms::{pair_key, term_key};
 use commonplace::xapi::{AgentRole, Ifi};
 
@@ -37,27 +40,43 @@ fn referrer(id: Uuid, target: Uuid) -> Value {
            "object": {"objectType": "StatementRef", "id": target}})
 }
 
-/// A Statement's index rows as (kind, key), checked to be exactly its `terms`.
+/// A Statement's index rows as (kind, key): its `terms`, checked to be what its entries
+/// in `statement_terms` hold: one per term, seq * 256 + the classes of the term's kinds.
 async fn rows_of(app: &TestApp, id: Uuid) -> BTreeSet<(i16, Uuid)> {
     let client = app.pool.get().await.unwrap();
-    let packed: Vec<i64> = client
-        .query_one("SELECT terms FROM statements WHERE id = $1", &[&id])
-        .await
-        .unwrap()
-        .get(0);
     let rows = client
         .query(
-            "SELECT i.term * 256 + i.kind, i.kind, t.key
-               FROM statements s JOIN statement_terms i ON i.seq = s.seq
-               JOIN terms t ON t.id = i.term
-              WHERE s.id = $1 ORDER BY 1",
+            "SELECT s.seq, x, t.key FROM statements s CROSS JOIN LATERAL unnest(s.terms) AS x
+               JOIN terms t ON t.id = x >> 8
+              WHERE s.id = $1 ORDER BY 2",
             &[&id],
         )
         .await
         .unwrap();
-    let indexed: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(packed, indexed, "`terms` is every index row, sorted");
-    rows.iter().map(|r| (r.get(1), r.get(2))).collect()
+    let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
+    for row in &rows {
+        let (seq, packed): (i64, i64) = (row.get(0), row.get(1));
+        let entry = expected.entry(packed >> 8).or_insert(seq * 256);
+        *entry |= kind_class((packed & 255) as i16);
+    }
+    let entries: BTreeMap<i64, i64> = client
+        .query(
+            "SELECT i.term, i.entry FROM statements s JOIN statement_terms i ON i.entry >> 8 = s.seq
+              WHERE s.id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        entries, expected,
+        "one entry per term, with its kinds' classes"
+    );
+    rows.iter()
+        .map(|r| ((r.get::<_, i64>(1) & 255) as i16, r.get(2)))
+        .collect()
 }
 
 fn has(rows: &BTreeSet<(i16, Uuid)>, kind: i16, key: Uuid) -> bool {
@@ -88,6 +107,32 @@ async fn the_server_and_the_database_key_terms_alike() {
             "{text:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_server_and_the_database_class_kinds_alike() {
+    let app = spawn_app().await;
+    let client = app.pool.get().await.unwrap();
+    let kinds: Vec<i16> = agent_kinds(true)
+        .into_iter()
+        .chain(activity_kinds(true))
+        .chain([VERB_KIND, REGISTRATION_KIND, AGENT_VERB_KIND])
+        .collect();
+    for kind in kinds {
+        let class: i64 = client
+            .query_one("SELECT commonplace_term_class($1)", &[&i32::from(kind)])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(class, kind_class(kind), "kind {kind}");
+    }
+    // A plain filter's classes are none of the related-only kinds'.
+    let related_only = |related: Vec<i16>, plain: Vec<i16>| {
+        let only: Vec<i16> = related.into_iter().filter(|k| !plain.contains(k)).collect();
+        kind_classes(&only) & kind_classes(&plain)
+    };
+    assert_eq!(related_only(agent_kinds(true), agent_kinds(false)), 0);
+    assert_eq!(related_only(activity_kinds(true), activity_kinds(false)), 0);
 }
 
 #[tokio::test]

@@ -30,9 +30,9 @@ fn cli(args: &[&str]) -> String {
 async fn contents(db: &tokio_postgres::Client) -> BTreeSet<String> {
     let mut all = BTreeSet::new();
     for sql in [
-        "SELECT id::text || voided::text || credential || (body - 'stored')::text FROM statements",
-        "SELECT s.id::text || i.kind::text || t.key::text FROM statement_terms i
-           JOIN statements s ON s.seq = i.seq JOIN terms t ON t.id = i.term",
+        "SELECT id::text || voided::text || credential || (body::jsonb - 'stored')::text FROM statements",
+        "SELECT s.id::text || (i.entry & 255)::text || t.key::text FROM statement_terms i
+           JOIN statements s ON s.seq = i.entry >> 8 JOIN terms t ON t.id = i.term",
         "SELECT sha2 || content_type || encode(content, 'hex') FROM attachments",
         "SELECT iri || definition::text FROM activities",
     ] {

@@ -57,7 +57,7 @@ async fn a_statement_that_commits_late_is_still_forwarded() {
             "INSERT INTO statements (store_id, seq, id, stored, credential, body, mode, mode_rule,
                                      terms)
              SELECT store_id, $1, $2::uuid, stored, credential,
-                    jsonb_set(body, '{id}', to_jsonb($2::uuid::text)), mode, mode_rule, terms
+                    jsonb_set(body::jsonb, '{id}', to_jsonb($2::uuid::text)), mode, mode_rule, terms
                FROM statements WHERE id = $3",
             &[&reserved, &late, &id_of(&first).parse::<Uuid>().unwrap()],
         )
