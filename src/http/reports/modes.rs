@@ -1,11 +1,14 @@
 //! `GET /reports/modes`: per bucket, group and mode, the statements, active learners,
 //! distinct activities, and reported and estimated time, as JSON or CSV.
 
+use std::convert::Infallible;
+
+use actix_web::body::SizedStream;
 use actix_web::http::header::ACCEPT;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 use crate::http::error::ApiError;
 use crate::http::params::query_pairs;
@@ -72,44 +75,68 @@ pub async fn modes(
     let served = read_report(&state, &req, reader.0.store_id, async |pool| {
         let figures = mode_figures(pool, store_id, first, until, bucket, grouping, privacy).await?;
         Ok(if csv {
-            Written::Csv(to_csv(&figures, grouping == Grouping::Learner))
+            Written::Csv(Bytes::from(to_csv(&figures, grouping == Grouping::Learner)))
         } else {
-            Written::Json(serde_json::value::to_raw_value(&figures).map_err(|e| {
+            let rows = serde_json::to_vec(&figures).map_err(|e| {
                 crate::store::Error::Misconfigured(format!("report rows as JSON: {e}"))
-            })?)
+            })?;
+            Written::Json(Bytes::from(rows))
         })
     })
     .await?;
     let mut response = report_response(&served);
+    // The kept rows are sent as they are, shared, not copied into each response: by
+    // learner and day they are 15 MB, and every request at once held a copy.
     Ok(match &*served.value {
         Written::Csv(text) => response
             .content_type("text/csv; charset=utf-8")
             .body(text.clone()),
-        Written::Json(rows) => response.json(ModesBody {
-            since: first,
-            until: last,
-            bucket: bucket.as_str(),
-            replayed_through: replayed_through(&served),
-            rows,
-        }),
+        Written::Json(rows) => {
+            let head = ModesHead {
+                since: first,
+                until: last,
+                bucket: bucket.as_str(),
+                replayed_through: replayed_through(&served),
+            };
+            let mut opening = serde_json::to_vec(&head).map_err(|e| {
+                crate::store::Error::Misconfigured(format!("report head as JSON: {e}"))
+            })?;
+            // `{...}` becomes `{...,"rows":`, then the rows and the closing brace.
+            opening.pop();
+            opening.extend_from_slice(b",\"rows\":");
+            let parts = [Bytes::from(opening), rows.clone(), Bytes::from_static(b"}")];
+            let length = parts.iter().map(|part| part.len() as u64).sum();
+            let stream = futures_util::stream::iter(parts.map(Ok::<_, Infallible>));
+            response
+                .content_type("application/json")
+                .body(SizedStream::new(length, stream))
+        }
     })
 }
 
-/// The report's rows as they are sent.
-#[derive(Serialize)]
+/// The report's rows as they are sent: a JSON array, or CSV with its header.
 enum Written {
-    Json(Box<RawValue>),
-    Csv(String),
+    Json(Bytes),
+    Csv(Bytes),
 }
 
+/// Kept answers are weighed by the length of their JSON (`report_cache`): the rows'
+/// text, as a JSON string, is about as long as they are.
+impl Serialize for Written {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (Written::Json(bytes) | Written::Csv(bytes)) = self;
+        serializer.serialize_str(std::str::from_utf8(bytes).unwrap_or_default())
+    }
+}
+
+/// The body's fields before `rows`, in the order they are sent.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ModesBody<'a> {
+struct ModesHead {
     since: NaiveDate,
     until: NaiveDate,
     bucket: &'static str,
     replayed_through: Option<String>,
-    rows: &'a RawValue,
 }
 
 pub(super) fn bad(name: &str, value: &str, allowed: &str) -> ApiError {
