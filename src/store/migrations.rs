@@ -201,28 +201,7 @@ async fn apply_locked(
         if done.iter().any(|d| d == version) {
             continue;
         }
-        // Said of a store that holds Statements: on a new database it takes a moment.
-        let heavy = match HEAVY.iter().find(|heavy| heavy.version == *version) {
-            Some(heavy) => client
-                .query_one("SELECT EXISTS (SELECT FROM statements)", &[])
-                .await?
-                .get::<_, bool>(0)
-                .then_some(heavy),
-            None => None,
-        };
-        let rewrite = match heavy {
-            Some(heavy) => {
-                let size: f64 = client.query_one(heavy.size, &[]).await?.get(0);
-                let rewrite = Rewrite {
-                    version,
-                    does: heavy.does,
-                    estimate: Duration::from_secs_f64(size / heavy.per_second),
-                };
-                progress.rewriting(&rewrite);
-                Some((rewrite, Instant::now()))
-            }
-            None => None,
-        };
+        let rewrite = announce(client, version, progress).await?;
         let tx = client.transaction().await?;
         tx.batch_execute(sql).await?;
         tx.execute(
@@ -238,4 +217,32 @@ async fn apply_locked(
         applied.push(*version);
     }
     Ok(applied)
+}
+
+/// Before a migration that rewrites a table as large as the store, says what it does and
+/// how long it should take, and returns what to report once it is done. Only on a store
+/// that holds Statements: on a new database it takes a moment.
+async fn announce(
+    client: &Client,
+    version: &'static str,
+    progress: &dyn Progress,
+) -> Result<Option<(Rewrite, Instant)>, Error> {
+    let Some(heavy) = HEAVY.iter().find(|heavy| heavy.version == version) else {
+        return Ok(None);
+    };
+    let holds_statements: bool = client
+        .query_one("SELECT EXISTS (SELECT FROM statements)", &[])
+        .await?
+        .get(0);
+    if !holds_statements {
+        return Ok(None);
+    }
+    let size: f64 = client.query_one(heavy.size, &[]).await?.get(0);
+    let rewrite = Rewrite {
+        version,
+        does: heavy.does,
+        estimate: Duration::from_secs_f64(size / heavy.per_second),
+    };
+    progress.rewriting(&rewrite);
+    Ok(Some((rewrite, Instant::now())))
 }
