@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::host_of;
 use crate::xapi::ingest::ifi_of;
@@ -41,6 +42,8 @@ pub struct LearningEvent {
     pub goal: Option<String>,
     /// `result.duration` in seconds.
     pub seconds: Option<f64>,
+    /// `context.registration`.
+    pub registration: Option<Uuid>,
 }
 
 impl LearningEvent {
@@ -107,6 +110,10 @@ impl LearningEvent {
                     .or_else(|| ifi_of(team).map(|ifi| ifi.into_string()))
             }),
             goal: goal_of(context),
+            registration: context
+                .and_then(|c| c.get("registration"))
+                .and_then(Value::as_str)
+                .and_then(|r| Uuid::parse_str(r).ok()),
             seconds: body
                 .pointer("/result/duration")
                 .and_then(Value::as_str)
@@ -234,7 +241,8 @@ mod tests {
                 "grouping": [{"id": "https://lms.example.org/course/1"}],
                 "other": {"id": "https://example.org/goals/sql",
                           "definition": {"type": GOAL_TYPE}}},
-                "team": {"objectType": "Group", "mbox": "mailto:ops@example.org"}},
+                "team": {"objectType": "Group", "mbox": "mailto:ops@example.org"},
+                "registration": "ec531277-b57b-4c15-8d91-d292c5b2b8f7"},
             "result": {"duration": "PT20M"},
             "timestamp": "2026-03-02T23:30:00-05:00",
         });
@@ -253,6 +261,10 @@ mod tests {
         assert_eq!(event.goal.as_deref(), Some("https://example.org/goals/sql"));
         assert_eq!(event.team.as_deref(), Some("mbox:mailto:ops@example.org"));
         assert_eq!(event.seconds, Some(1200.0));
+        assert_eq!(
+            event.registration,
+            Some(Uuid::parse_str("ec531277-b57b-4c15-8d91-d292c5b2b8f7").unwrap())
+        );
     }
 
     #[test]

@@ -144,12 +144,12 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
     }
     let read = tx
         .prepare_cached(
-            "SELECT n.store_id, n.seq, n.stored, n.mode, n.registration, n.body
+            "SELECT n.store_id, n.seq, n.stored, n.mode, n.body
                FROM stores s
                JOIN statements n ON n.store_id = s.id AND n.seq > $1 AND n.seq <= $2
               WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL
              UNION ALL
-             SELECT n.store_id, n.seq, n.stored, n.mode, n.registration, n.body
+             SELECT n.store_id, n.seq, n.stored, n.mode, n.body
                FROM unnest($3::int8[], $4::int8[]) AS r(store_id, seq)
                JOIN statements n ON n.store_id = r.store_id AND n.seq = r.seq
               WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL",
@@ -290,14 +290,14 @@ impl Events {
     fn of(rows: &[Row]) -> Events {
         let mut events = Events::default();
         for row in rows {
-            let body: Value = row.get(5);
+            let body: Value = row.get(4);
             let Some(event) = LearningEvent::of(&body, row.get(2)) else {
                 continue;
             };
             events.store.push(row.get(0));
             events.seq.push(row.get(1));
             events.mode.push(row.get(3));
-            events.registration.push(row.get(4));
+            events.registration.push(event.registration);
             events.learner.push(event.learner);
             events.day.push(event.day);
             events.at.push(event.at);

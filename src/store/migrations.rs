@@ -115,6 +115,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0026_settled_seq",
         include_str!("../../migrations/0026_settled_seq.sql"),
     ),
+    (
+        "0027_leaner_rows",
+        include_str!("../../migrations/0027_leaner_rows.sql"),
+    ),
 ];
 
 /// A migration that rewrites a table as large as the store: what it does, the store's

@@ -111,16 +111,15 @@ const RESERVE: &str = "SELECT first_seq, stored FROM commonplace_reserve_stateme
 const ACTIVITIES: &str =
     "SELECT iri, definition FROM activities WHERE store_id = $1 AND iri = ANY($2)";
 const AGENTS: &str = "SELECT ifi, names FROM agents WHERE store_id = $1 AND ifi = ANY($2)";
-// `terms` is the Statement's slice [$14, $15] of the packed rows in $13.
+// `terms` is the Statement's slice [$13, $14] of the packed rows in $12.
 const INSERT_STATEMENTS: &str = "INSERT INTO statements
-         (store_id, seq, id, stored, registration, voided, voids, statement_ref, credential, body,
-          mode, mode_rule, terms)
-     SELECT $1, u.seq, u.id, $2, u.registration, u.voided, u.voids, u.ref, u.credential,
-            u.body, u.mode, u.mode_rule, ($13::int8[])[u.first:u.last]
-       FROM UNNEST($4::int8[], $5::uuid[], $6::uuid[], $7::bool[], $8::uuid[], $9::uuid[],
-                   $3::text[], $10::json[], $11::text[], $12::text[], $14::int4[], $15::int4[])
-            AS u(seq, id, registration, voided, voids, ref, credential, body, mode, mode_rule,
-                 first, last)";
+         (store_id, seq, id, stored, voided, voids, statement_ref, credential, body, mode,
+          mode_rule, terms)
+     SELECT $1, u.seq, u.id, $2, u.voided, u.voids, u.ref, u.credential, u.body, u.mode,
+            u.mode_rule, ($12::int8[])[u.first:u.last]
+       FROM UNNEST($4::int8[], $5::uuid[], $6::bool[], $7::uuid[], $8::uuid[], $3::text[],
+                   $9::json[], $10::text[], $11::text[], $13::int4[], $14::int4[])
+            AS u(seq, id, voided, voids, ref, credential, body, mode, mode_rule, first, last)";
 const INSERT_TERMS: &str = "INSERT INTO statement_terms (term, entry)
      SELECT * FROM UNNEST($1::int8[], $2::int8[])";
 // The entries of the Statements gaining the rows `added (seq, x)` (x = term * 256 +

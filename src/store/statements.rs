@@ -40,7 +40,6 @@ pub struct NewStatement {
     pub body: Value,
     /// The credential that wrote it (its authority), for statements/read/mine.
     pub credential: String,
-    pub registration: Option<Uuid>,
     pub voids: Option<Uuid>,
     pub statement_ref: Option<Uuid>,
     /// Every (kind, term key) it is filed under (`ingest::index_terms`).
@@ -74,7 +73,6 @@ impl NewStatement {
             id: statement.id.unwrap_or_else(Uuid::new_v4),
             terms,
             agent_names,
-            registration: statement.registration,
             voids: statement.voids,
             statement_ref: statement.statement_ref,
             definitions: statement.activity_definitions,
@@ -367,7 +365,6 @@ async fn write(
         .iter()
         .map(|s| s.voids.is_none() && voided_targets.contains(&s.id))
         .collect();
-    let registrations: Vec<Option<Uuid>> = fresh.iter().map(|s| s.registration).collect();
     let voids: Vec<Option<Uuid>> = fresh.iter().map(|s| s.voids).collect();
     let refs: Vec<Option<Uuid>> = fresh.iter().map(|s| s.statement_ref).collect();
     let bodies: Vec<&Value> = fresh.iter().map(|s| &s.body).collect();
@@ -410,13 +407,12 @@ async fn write(
         .collect();
     let contents: Vec<&[u8]> = attachments.iter().map(|a| a.content.as_slice()).collect();
 
-    let statement_params: [&(dyn ToSql + Sync); 15] = [
+    let statement_params: [&(dyn ToSql + Sync); 14] = [
         &store_id,
         &known.stored,
         &credentials,
         &seqs,
         &ids,
-        &registrations,
         &voided,
         &voids,
         &refs,
