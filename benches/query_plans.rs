@@ -135,7 +135,8 @@ async fn main() {
         let client = pool.get().await.unwrap();
         client
             .query_one(
-                "SELECT registration::text FROM statements WHERE registration IS NOT NULL LIMIT 1",
+                "SELECT body->'context'->>'registration' FROM statements
+                  WHERE body->'context'->>'registration' IS NOT NULL LIMIT 1",
                 &[],
             )
             .await

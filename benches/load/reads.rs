@@ -80,8 +80,9 @@ impl Samples {
             ))
             .await,
             registrations: sample(format!(
-                "SELECT DISTINCT registration FROM statements TABLESAMPLE SYSTEM ({percent}) \
-                 WHERE registration IS NOT NULL LIMIT 1000"
+                "SELECT DISTINCT (body->'context'->>'registration')::uuid \
+                   FROM statements TABLESAMPLE SYSTEM ({percent}) \
+                  WHERE body->'context'->>'registration' IS NOT NULL LIMIT 1000"
             ))
             .await,
             stored: {
