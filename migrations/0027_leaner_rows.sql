@@ -13,5 +13,6 @@ ALTER TABLE learning_day_courses ADD PRIMARY KEY (store_id, learner, course, day
 -- A Statement's registration was kept beside its JSON for the learning feed alone,
 -- which parses the JSON anyway; filters find registrations among the term entries.
 -- Rows stored before this migration keep the dropped column's bytes until they are
--- rewritten (VACUUM FULL); rows stored after it are 16 bytes shorter.
+-- rewritten (VACUUM FULL); a row stored after it with a registration is 16 bytes
+-- shorter.
 ALTER TABLE statements DROP COLUMN registration;
