@@ -4,7 +4,7 @@
 # embedded PostgreSQL (target/bench-pg), store sizes 0 and 1,000,000.
 #
 #   bash benches/run.sh                 # the full run (about 40-50 minutes)
-#   BENCH_10M=1 bash benches/run.sh     # also at 10,000,000 (an hour more, 65 GB)
+#   BENCH_10M=1 bash benches/run.sh     # also at 10,000,000 (two hours more, 45 GB)
 #   BENCH_MERGE=benches/results-10m.json bash benches/run.sh
 #                                       # the committed RESULTS.md: 0 and 1,000,000
 #                                       # measured now, 10,000,000 carried over
