@@ -73,6 +73,40 @@ pub async fn preload(
     (note, Some(hold))
 }
 
+/// Tops up a database that holds `kept` of a preload stopped part way (BENCH_REUSE=1)
+/// to `size`, with the learning feed running. Each client's Workload first passes
+/// over as many Statements as it can have sent then, so the ones sent now are new.
+/// Says how it went.
+pub async fn top_up(http: &Http, kept: usize, size: usize) -> String {
+    // Client 0 also sends the remainder of an uneven split: no client sent more.
+    let passed = kept / PRELOAD_CLIENTS + kept % PRELOAD_CLIENTS;
+    let mut workloads = Vec::new();
+    for client in 0..PRELOAD_CLIENTS {
+        let workload = tokio::task::spawn_blocking(move || {
+            let mut workload = Workload::new(1000 + client as u64);
+            for _ in 0..passed {
+                workload.statement();
+            }
+            workload
+        });
+        workloads.push(workload);
+    }
+    let mut passed_over = Vec::new();
+    for workload in workloads {
+        passed_over.push(workload.await.unwrap());
+    }
+    let started = Instant::now();
+    load(http, passed_over, size - kept, kept).await;
+    let seconds = started.elapsed().as_secs_f64();
+    format!(
+        "Reused database holding {kept} statements of an earlier preload (BENCH_REUSE=1), \
+         topped up to {size} through the LRS (POST batches of {PRELOAD_BATCH}, \
+         {PRELOAD_CLIENTS} clients) in {seconds:.0} s ({:.0} statements/s) with the \
+         learning feed running.",
+        (size - kept) as f64 / seconds.max(1e-3),
+    )
+}
+
 /// Sends `count` more Statements of the preload, `PRELOAD_CLIENTS` clients each from its
 /// own Workload (`done` already sent); returns the Workloads to go on from.
 async fn load(http: &Http, workloads: Vec<Workload>, count: usize, done: usize) -> Vec<Workload> {

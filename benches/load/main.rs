@@ -26,7 +26,8 @@
 //!   for the commit-cost scenarios (set with ALTER SYSTEM on the bench cluster, reset
 //!   after).
 //! - `BENCH_REUSE=1`: keep a database `load_<size>` that already holds the size
-//!   (skips the preload; the ingest scenarios of earlier runs stay in it).
+//!   (skips the preload; the ingest scenarios of earlier runs stay in it), or tops up
+//!   one that holds part of it (a preload stopped part way), with the feed running.
 //! - `BENCH_OUT`: where RESULTS.md / results.json go (default `benches/`).
 //! - `BENCH_ONLY`: run only the scenarios whose names contain one of these
 //!   comma-separated parts (for a quick look at one figure; the results files then
@@ -259,7 +260,8 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
     let database = format!("load_{size}");
     println!("\n== store size {size} (database {database})");
     let existing = harness::database_statements(cluster, &database).await;
-    let reuse = config.reuse && existing.is_some_and(|n| n as usize >= size);
+    let kept = existing.filter(|_| config.reuse).unwrap_or(0) as usize;
+    let reuse = kept > 0;
     if !reuse {
         recreate(cluster, &database).await;
     }
@@ -283,12 +285,11 @@ async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<B
         size,
         server_pid: server.pid(),
     };
-    let (mut preload_note, hold) = if reuse {
-        let note = format!(
-            "Reused database {database} holding {} statements (BENCH_REUSE=1).",
-            existing.unwrap_or(0)
-        );
+    let (mut preload_note, hold) = if kept >= size {
+        let note = format!("Reused database {database} holding {kept} statements (BENCH_REUSE=1).");
         (note, None)
+    } else if reuse {
+        (ingest::top_up(&http, kept, size).await, None)
     } else {
         ingest::preload(&http, cluster, &database, size, config.backlog).await
     };
