@@ -142,12 +142,20 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
             redo_pending: false,
         }));
     }
+    // Each store's range is its own index scan (OFFSET 0 keeps the planner from joining
+    // it back into one): `stores` is too small for autovacuum to analyse, and with no
+    // statistics the generic plan merged it with a scan bounded by `seq` alone, which
+    // read the index from its start on every pass (455 ms for 2,000 rows at 10 M).
     let read = tx
         .prepare_cached(
             "SELECT n.store_id, n.seq, n.stored, n.mode, n.body
                FROM stores s
-               JOIN statements n ON n.store_id = s.id AND n.seq > $1 AND n.seq <= $2
-              WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL
+               CROSS JOIN LATERAL (
+                   SELECT n.store_id, n.seq, n.stored, n.mode, n.body
+                     FROM statements n
+                    WHERE n.store_id = s.id AND n.seq > $1 AND n.seq <= $2
+                      AND n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL
+                   OFFSET 0) n
              UNION ALL
              SELECT n.store_id, n.seq, n.stored, n.mode, n.body
                FROM unnest($3::int8[], $4::int8[]) AS r(store_id, seq)
