@@ -129,7 +129,8 @@ pub fn markdown(r: &Results) -> String {
          forwarder at work (resumed for the run, paused after) with the {alone_runs} runs alone \
          taken in turn with them, starting and ending alone: the machine's speed drifts over \
          minutes and ingest slows as the store grows, and taking turns spreads both over the \
-         two sides. Every run starts with the learning feed caught up.\n\n\
+         two sides. Every run starts with the learning feed caught up and from a checkpoint; \
+         the backlog from a vacuumed source.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
          | ingest, no forwarder (the first run, on an empty store) | {a:.0} | |\n\
          | ingest alone, in turn with the next line (runs: {b_alone}) | {b_a:.0} | |\n\

@@ -1,7 +1,8 @@
 //! Reads while the learning feed folds a backlog: the preload's last Statements wait
 //! for the feed as one backlog (`ingest::preload` holds it back); the queries run while
 //! it folds them, then again once it has caught up, so each read's figure during the
-//! fold stands beside its own caught-up figure on the same store.
+//! fold stands beside its own caught-up figure on the same store. Each set begins on a
+//! store at rest, so the two differ by the feed's work alone.
 
 use std::time::Instant;
 
@@ -24,6 +25,10 @@ pub async fn reads(run: &Run<'_>, http: &Http, hold: FeedHold) -> (Vec<Scenario>
     let qc = run.config.query_clients;
     let client = run.connect().await;
     let (backlog, _) = feed_backlog(&client).await;
+    // Both measurements on a store at rest, so they differ by the feed's work alone: the
+    // preload's rows vacuumed and every page written before the first, the feed's
+    // rollups the same before the second.
+    settle(run, &client).await;
     println!("  -- LRS queries while the learning feed folds {backlog} statements");
     hold.release().await;
     let started = Instant::now();
@@ -67,12 +72,14 @@ pub async fn reads(run: &Run<'_>, http: &Http, hold: FeedHold) -> (Vec<Scenario>
         "Reads while the learning feed folds: when they began, it had {backlog} statements \
          to fold (those the preload held back); during the {} read scenarios ({reading:.0} s) \
          it folded {folded} of them ({:.0} statements/s), so {:.0} % of the backlog; {end}. \
-         After them, {drain} The same reads were then measured again (`{CAUGHT_UP}`).",
+         After them, {drain} The same reads were then measured again (`{CAUGHT_UP}`). \
+         Each set of reads began on a store at rest (VACUUM ANALYZE, then a checkpoint).",
         scenarios.len(),
         folded as f64 / reading.max(1e-3),
         100.0 * folded as f64 / (backlog.max(1)) as f64,
     );
     println!("  {note}");
+    settle(run, &client).await;
     for (name, query) in &shapes {
         scenarios.extend(
             run.measure(&format!("{CAUGHT_UP}{name}"), "lrs", qc, |c| {
@@ -82,6 +89,11 @@ pub async fn reads(run: &Run<'_>, http: &Http, hold: FeedHold) -> (Vec<Scenario>
         );
     }
     (scenarios, note)
+}
+
+async fn settle(run: &Run<'_>, client: &tokio_postgres::Client) {
+    client.batch_execute("VACUUM ANALYZE").await.unwrap();
+    run.checkpoint().await;
 }
 
 async fn last_seq(client: &tokio_postgres::Client) -> i64 {

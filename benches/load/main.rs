@@ -245,8 +245,9 @@ impl Run<'_> {
         connect(self.cluster, &self.database).await
     }
 
-    /// Every scenario that writes starts from a checkpoint, so none pays for the dirty
-    /// pages of the one before.
+    /// Every scenario that writes, and each set of reads, starts from a checkpoint, so
+    /// none pays for the dirty pages of the one before (reads that waited on the disk
+    /// writing out the ingest before them measured that, not their plans).
     async fn checkpoint(&self) {
         self.connect()
             .await

@@ -197,6 +197,7 @@ pub async fn queries(
     skipped: &mut Vec<String>,
 ) -> Vec<Scenario> {
     println!("  -- LRS queries");
+    run.checkpoint().await;
     let qc = run.config.query_clients;
     let mut scenarios = Vec::new();
     for (name, query) in query_shapes(samples, skipped) {
@@ -493,6 +494,7 @@ pub async fn raw_counterparts(run: &Run<'_>, samples: &Samples) -> Vec<Scenario>
     }
     println!("  -- raw PostgreSQL reads");
     copy_store_to_raw(&run.connect().await).await;
+    run.checkpoint().await;
     let qc = run.config.query_clients;
     let mut connections = Vec::new();
     for _ in 0..qc {
