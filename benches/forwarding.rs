@@ -27,6 +27,8 @@
 //! - `FORWARD_BENCH_SECONDS` (default 10): how long each ingest scenario runs;
 //! - `FORWARD_BENCH_CLIENTS` (default 4): concurrent ingest clients;
 //! - `FORWARD_BENCH_BATCH`: the forwarders' `--batch-size` (default: the forwarder's);
+//! - `FORWARD_BENCH_IN_FLIGHT`: the forwarders' `--max-in-flight` (default: the
+//!   forwarder's);
 //! - `FORWARD_BENCH_LIVE_RATE` (default 1000): Statements a second of the live scenario;
 //! - `FORWARD_BENCH_ROUNDS` (default 3): runs with a forwarder at work in scenarios 2
 //!   and 5, each between two runs alone;
@@ -66,6 +68,7 @@ struct Config {
     live_rate: usize,
     rounds: usize,
     batch: Option<usize>,
+    in_flight: Option<usize>,
     out: PathBuf,
     work: PathBuf,
     server_bin: PathBuf,
@@ -93,6 +96,9 @@ impl Config {
             live_rate: env_or("FORWARD_BENCH_LIVE_RATE", 1000),
             rounds: env_or("FORWARD_BENCH_ROUNDS", 3usize).max(1),
             batch: std::env::var("FORWARD_BENCH_BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            in_flight: std::env::var("FORWARD_BENCH_IN_FLIGHT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
             out: std::env::var("FORWARD_BENCH_OUT")
@@ -165,6 +171,7 @@ async fn forwarders(config: &Config, url: &str, args: &[&str]) -> String {
 /// `more` flags.
 async fn create_forwarder(config: &Config, url: &str, name: &str, endpoint: &str, more: &[&str]) {
     let batch = config.batch.map(|b| b.to_string());
+    let in_flight = config.in_flight.map(|n| n.to_string());
     let mut args = vec!["create", "--name", name, "--kind", "xapi"];
     args.extend([
         "--endpoint",
@@ -176,6 +183,9 @@ async fn create_forwarder(config: &Config, url: &str, name: &str, endpoint: &str
     ]);
     if let Some(batch) = &batch {
         args.extend(["--batch-size", batch]);
+    }
+    if let Some(in_flight) = &in_flight {
+        args.extend(["--max-in-flight", in_flight]);
     }
     args.extend_from_slice(more);
     forwarders(config, url, &args).await;
@@ -364,10 +374,13 @@ async fn until_feed_caught_up(client: &tokio_postgres::Client) {
     }
 }
 
-/// Writes every dirty page out, so a run does not pay for the writes of the one before,
-/// and a checkpoint PostgreSQL starts on its own (every `max_wal_size` of WAL, a few
-/// seconds of this ingest) falls at the same point of every run.
-async fn checkpoint(client: &tokio_postgres::Client) {
+/// Brings the source to rest before a run: its new rows vacuumed and every dirty page
+/// written, so a run pays neither for the writes of the one before nor for an
+/// autovacuum of them: PostgreSQL starts one on a table once a fifth of its rows are
+/// new (a run or two here), and a checkpoint every `max_wal_size` of WAL, each in
+/// whichever run it happens to fall.
+async fn settle(client: &tokio_postgres::Client) {
+    client.batch_execute("VACUUM ANALYZE").await.unwrap();
     client.batch_execute("CHECKPOINT").await.unwrap();
 }
 
@@ -375,8 +388,8 @@ async fn checkpoint(client: &tokio_postgres::Client) {
 /// starting and ending alone, the forwarder (created paused) resumed for each run with
 /// it and paused after. The machine's speed drifts over minutes, and ingest slows as the
 /// store grows; taking turns spreads both over the two sides. Every run starts with the
-/// learning feed caught up and from a checkpoint, and posts Statements of a seed of its
-/// own.
+/// learning feed caught up and the source at rest ([`settle`]), and posts Statements of
+/// a seed of its own.
 async fn alternate(
     config: &Config,
     source: &Server,
@@ -390,7 +403,7 @@ async fn alternate(
     let mut forwarded = 0;
     for round in 0..=config.rounds as u64 {
         until_feed_caught_up(db).await;
-        checkpoint(db).await;
+        settle(db).await;
         let run = ingest(source, config.clients, config.seconds, seed + 20 * round).await;
         println!("   alone: {:.0} Statements/s", run.per_second);
         alone.push(run);
@@ -398,7 +411,7 @@ async fn alternate(
             break;
         }
         until_feed_caught_up(db).await;
-        checkpoint(db).await;
+        settle(db).await;
         let before = delivered(&listed(config, url, name).await);
         forwarders(config, url, &["resume", name]).await;
         let run = ingest(
@@ -461,7 +474,7 @@ async fn main() {
 
     let source_db = connect(&cluster, "forward_source").await;
     println!("1. ingest, no forwarder");
-    checkpoint(&source_db).await;
+    settle(&source_db).await;
     let ingest_alone = ingest(&source, config.clients, config.seconds, seed).await;
     println!("   {:.0} Statements/s", ingest_alone.per_second);
 
@@ -500,8 +513,7 @@ async fn main() {
     .await;
     // The stored Statements at rest, as a store is when a forwarder is added to it: the
     // top-up's rows vacuumed and its pages written, not left to run beside the forwarder.
-    source_db.batch_execute("VACUUM ANALYZE").await.unwrap();
-    checkpoint(&source_db).await;
+    settle(&source_db).await;
     let started = Instant::now();
     let endpoint = target.url("/xapi");
     create_forwarder(&config, &source_url, "bench", &endpoint, &["--from-start"]).await;

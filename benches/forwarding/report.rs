@@ -118,7 +118,7 @@ pub fn markdown(r: &Results) -> String {
          The source and the target are the release server, each on a database of its own in \
          one embedded PostgreSQL on this machine; {clients} clients POST Workload batches of \
          {batch} to the source for {seconds} s per ingest scenario. The backlog is forwarded \
-         from creating a `--from-start` xAPI forwarder (batches of {fwd_batch}) over every \
+         from creating a `--from-start` xAPI forwarder (batches of {fwd_batch}, {in_flight} in flight) over every \
          Statement the source then holds (at least {stored}: the ingest scenarios' and a \
          top-up) until `forwarders list` shows its lag at 0. Live, one client ingests \
          {live_rate} Statements/s (a batch of {batch} at a time) while a forwarder created at \
@@ -129,8 +129,8 @@ pub fn markdown(r: &Results) -> String {
          forwarder at work (resumed for the run, paused after) with the {alone_runs} runs alone \
          taken in turn with them, starting and ending alone: the machine's speed drifts over \
          minutes and ingest slows as the store grows, and taking turns spreads both over the \
-         two sides. Every run starts with the learning feed caught up and from a checkpoint; \
-         the backlog from a vacuumed source.\n\n\
+         two sides. Every run starts with the learning feed caught up and the source at rest \
+         (VACUUM ANALYZE, then a checkpoint), as does the backlog.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
          | ingest, no forwarder (the first run, on an empty store) | {a:.0} | |\n\
          | ingest alone, in turn with the next line (runs: {b_alone}) | {b_a:.0} | |\n\
@@ -155,6 +155,10 @@ pub fn markdown(r: &Results) -> String {
             .settings
             .get("FORWARD_BENCH_BATCH")
             .map_or("500, the default", String::as_str),
+        in_flight = r
+            .settings
+            .get("FORWARD_BENCH_IN_FLIGHT")
+            .map_or("4, the default", String::as_str),
         rounds = r.settings["rounds"],
         alone_runs = r.down.alone_runs.len(),
         a = r.ingest_alone.per_second,
