@@ -124,7 +124,7 @@ pub fn markdown(r: &Results) -> String {
          {live_rate} Statements/s (a batch of {batch} at a time) while a forwarder created at \
          the head sends what arrives. While it runs, a forwarder \
          gives way to the source's requests (up to 8 ms per Statement of a batch before it \
-         forms it), so under the {clients} clients' saturating ingest it trickles, builds \
+         forms it, unless none has run for 5 ms), so under the {clients} clients' saturating ingest it trickles, builds \
          lag, and catches up once ingest stops. Each slowdown compares {rounds} runs with a \
          forwarder at work (resumed for the run, paused after) with the {alone_runs} runs alone \
          taken in turn with them, starting and ending alone: the machine's speed drifts over \
