@@ -1,5 +1,5 @@
 //! A runner giving way to the server's own API requests before each batch it forms:
-//! at once once none has run for [`QUIET`]; otherwise only once it has waited
+//! at once when no request has run for [`QUIET`], and otherwise only once it has waited
 //! [`PER_STATEMENT`] for each Statement of the batch (or the requests paused meanwhile).
 //! Under a load that never lets up a forwarder thus sends about 125 Statements a second
 //! and builds lag, which it works off at full speed once the load eases.
@@ -17,10 +17,9 @@ use crate::request_load::RequestLoad;
 /// (the target's own ingest of them on the same machine included).
 pub const PER_STATEMENT: Duration = Duration::from_millis(8);
 /// How long no request must have run for a runner to go at once. Clients that never
-/// let up still leave the server without a request for a moment between theirs (a
-/// millisecond or two under the forwarding bench's four): a runner that went in those
-/// sent 232 Statements/s there, twice what its patience allows, and ingest ran 15 %
-/// slower with it. A client pausing between requests leaves longer gaps.
+/// let up still leave the server without a request for a moment between theirs: a
+/// runner going in those would not be giving way to them. A client that pauses between
+/// its requests leaves longer gaps than this.
 pub const QUIET: Duration = Duration::from_millis(5);
 /// How often a runner giving way looks whether the requests are done.
 const POLL: Duration = Duration::from_millis(2);
