@@ -154,11 +154,11 @@ pub fn markdown(r: &Results) -> String {
         fwd_batch = r
             .settings
             .get("FORWARD_BENCH_BATCH")
-            .map_or("500, the default", String::as_str),
+            .map_or("500 (the default)", String::as_str),
         in_flight = r
             .settings
             .get("FORWARD_BENCH_IN_FLIGHT")
-            .map_or("4, the default", String::as_str),
+            .map_or("4 (the default)", String::as_str),
         rounds = r.settings["rounds"],
         alone_runs = r.down.alone_runs.len(),
         a = r.ingest_alone.per_second,
