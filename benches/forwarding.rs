@@ -55,7 +55,7 @@ use commonplace::store::embedded::Cluster;
 use commonplace::workload::Workload;
 use serde_json::Value;
 
-use cluster::{connect, database_url, drop_database, recreate};
+use cluster::{connect, database_url, drop_database, recreate, settle};
 use report::{markdown, Alternation, Rate, Results};
 use server::{KEY, SECRET};
 
@@ -372,16 +372,6 @@ async fn until_feed_caught_up(client: &tokio_postgres::Client) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// Brings the source to rest before a run: its new rows vacuumed and every dirty page
-/// written, so a run pays neither for the writes of the one before nor for an
-/// autovacuum of them: PostgreSQL starts one on a table once a fifth of its rows are
-/// new (a run or two here), and a checkpoint every `max_wal_size` of WAL, each in
-/// whichever run it happens to fall.
-async fn settle(client: &tokio_postgres::Client) {
-    client.batch_execute("VACUUM ANALYZE").await.unwrap();
-    client.batch_execute("CHECKPOINT").await.unwrap();
 }
 
 /// Ingest runs alone and with forwarder `name` at work, in turn: `rounds` of each,

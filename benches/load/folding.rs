@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use crate::cluster::settle;
 use crate::harness::{drain_learning_feed, feed_backlog, FeedHold, Http};
 use crate::measure::Scenario;
 use crate::reads::{get_op, query_shapes, Samples};
@@ -28,7 +29,7 @@ pub async fn reads(run: &Run<'_>, http: &Http, hold: FeedHold) -> (Vec<Scenario>
     // Both measurements on a store at rest, so they differ by the feed's work alone: the
     // preload's rows vacuumed and every page written before the first, the feed's
     // rollups the same before the second.
-    settle(run, &client).await;
+    settle(&client).await;
     println!("  -- LRS queries while the learning feed folds {backlog} statements");
     hold.release().await;
     let started = Instant::now();
@@ -79,7 +80,7 @@ pub async fn reads(run: &Run<'_>, http: &Http, hold: FeedHold) -> (Vec<Scenario>
         100.0 * folded as f64 / (backlog.max(1)) as f64,
     );
     println!("  {note}");
-    settle(run, &client).await;
+    settle(&client).await;
     for (name, query) in &shapes {
         scenarios.extend(
             run.measure(&format!("{CAUGHT_UP}{name}"), "lrs", qc, |c| {
@@ -89,11 +90,6 @@ pub async fn reads(run: &Run<'_>, http: &Http, hold: FeedHold) -> (Vec<Scenario>
         );
     }
     (scenarios, note)
-}
-
-async fn settle(run: &Run<'_>, client: &tokio_postgres::Client) {
-    client.batch_execute("VACUUM ANALYZE").await.unwrap();
-    run.checkpoint().await;
 }
 
 async fn last_seq(client: &tokio_postgres::Client) -> i64 {

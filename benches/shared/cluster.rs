@@ -41,3 +41,14 @@ pub async fn drop_database(cluster: &Cluster, database: &str) {
         .await
         .unwrap();
 }
+
+/// Brings a database to rest before a measurement: its new rows vacuumed and every
+/// dirty page written, so the measurement pays neither for the writes before it nor
+/// for an autovacuum of them. PostgreSQL starts one on a table once a fifth of its rows
+/// are new, and a checkpoint every `max_wal_size` of WAL, each in whichever
+/// measurement it happens to fall.
+pub async fn settle(client: &tokio_postgres::Client) {
+    // Alone: VACUUM may not run inside the transaction a batch of statements is.
+    client.batch_execute("VACUUM ANALYZE").await.unwrap();
+    client.batch_execute("CHECKPOINT").await.unwrap();
+}
