@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use serde_json::Value;
-use tokio_postgres::Row;
+use tokio_postgres::{IsolationLevel, Row};
 use uuid::Uuid;
 
 use super::Error;
@@ -191,16 +191,24 @@ async fn find(client: &impl GenericClient, name: &str) -> Result<Option<Forwarde
 }
 
 /// One forwarder with its figures and its dead letters (the oldest
-/// [`DEAD_LETTERS_SHOWN`]).
+/// [`DEAD_LETTERS_SHOWN`]), read from one snapshot: a dead letter delivered on replay
+/// leaves the list and counts as delivered in one commit, and is never shown gone from
+/// the one and not yet in the other.
 pub async fn show(
     pool: &Pool,
     name: &str,
 ) -> Result<Option<(ForwarderInfo, Vec<DeadLetter>)>, Error> {
-    let client = pool.get().await?;
-    let Some(info) = find(&client, name).await? else {
+    let mut client = pool.get().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let Some(info) = find(&tx, name).await? else {
         return Ok(None);
     };
-    let rows = client
+    let rows = tx
         .query(
             "SELECT d.seq, d.statement_id, d.status, d.answer, d.at, d.replay
                FROM forwarder_dead_letters d JOIN forwarders f ON f.id = d.forwarder_id
