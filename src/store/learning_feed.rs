@@ -35,6 +35,27 @@ const PASS_SEQS: i64 = 2_000;
 /// How long the background feed rests once it has caught up.
 const IDLE: Duration = Duration::from_millis(500);
 
+/// A pass's read: the Statements with a learning mode in seqs ($1, $2], store by store,
+/// then those of the changed ones to redo (stores $3, seqs $4).
+///
+/// Each store's range is its own index scan (OFFSET 0 keeps the planner from joining it
+/// back into one): `stores` is too small for autovacuum to analyse, and with no
+/// statistics the planner merged it with a scan bounded by `seq` alone, which read the
+/// index from its start on every pass (313 ms for 2,000 rows at 10 M).
+pub const READ: &str = "SELECT n.store_id, n.seq, n.stored, n.mode, n.body
+       FROM stores s
+       CROSS JOIN LATERAL (
+           SELECT n.store_id, n.seq, n.stored, n.mode, n.body
+             FROM statements n
+            WHERE n.store_id = s.id AND n.seq > $1 AND n.seq <= $2
+              AND n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL
+           OFFSET 0) n
+     UNION ALL
+     SELECT n.store_id, n.seq, n.stored, n.mode, n.body
+       FROM unnest($3::int8[], $4::int8[]) AS r(store_id, seq)
+       JOIN statements n ON n.store_id = r.store_id AND n.seq = r.seq
+      WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL";
+
 /// Where the feed stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
@@ -142,27 +163,7 @@ pub async fn pass(pool: &Pool, rule: TimeRule) -> Result<Option<Position>, Error
             redo_pending: false,
         }));
     }
-    // Each store's range is its own index scan (OFFSET 0 keeps the planner from joining
-    // it back into one): `stores` is too small for autovacuum to analyse, and with no
-    // statistics the planner merged it with a scan bounded by `seq` alone, which read the
-    // index from its start on every pass (313 ms for 2,000 rows at 10 M).
-    let read = tx
-        .prepare_cached(
-            "SELECT n.store_id, n.seq, n.stored, n.mode, n.body
-               FROM stores s
-               CROSS JOIN LATERAL (
-                   SELECT n.store_id, n.seq, n.stored, n.mode, n.body
-                     FROM statements n
-                    WHERE n.store_id = s.id AND n.seq > $1 AND n.seq <= $2
-                      AND n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL
-                   OFFSET 0) n
-             UNION ALL
-             SELECT n.store_id, n.seq, n.stored, n.mode, n.body
-               FROM unnest($3::int8[], $4::int8[]) AS r(store_id, seq)
-               JOIN statements n ON n.store_id = r.store_id AND n.seq = r.seq
-              WHERE n.mode IS NOT NULL AND NOT n.voided AND n.voids IS NULL",
-        )
-        .await?;
+    let read = tx.prepare_cached(READ).await?;
     let rows = tx
         .query(&read, &[&last_seq, &upto, &redo_store, &redo_seq])
         .await?;
