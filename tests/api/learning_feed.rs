@@ -1,7 +1,8 @@
 //! The learning feed that folds stored Statements into the report rollups outside the
 //! write transaction: folded in pieces (out of time order, with voiding in between) it
 //! must reach exactly what a rebuild from scratch computes, it must never pass over
-//! a writer that commits late, and it gives way to requests without falling behind.
+//! a writer that commits late, it gives way to requests without falling behind, and it
+//! reads each store's new Statements through the index, however large the store.
 
 use std::time::{Duration, Instant};
 
