@@ -90,6 +90,7 @@ impl Application {
             ),
             replicas,
             report_cache: http::ReportCache::new(settings.report_cache_bytes),
+            consistency: http::RecentConsistency::default(),
             settings: settings.clone(),
         });
         // Every request counts, for the shutdown's drain and for the background work that

@@ -23,6 +23,7 @@ const REVIEWED: &[(&str, &str)] = &[
     ("statement_reads.rs", "{value}"),
     ("statement_reads.rs", "{classes}"),
     ("statement_reads.rs", "{TERM_ID}"),
+    ("statement_reads.rs", "{WAL_POSITION}"),
     ("reports.rs", "{group}"),
     ("reports.rs", "{learner_filter}"),
     ("reports.rs", "{activity_rollup}"),

@@ -34,6 +34,7 @@ pub use auth::CredentialCache;
 use error::ApiError;
 pub use gate::Caller;
 pub use report_cache::ReportCache;
+pub use statements::RecentConsistency;
 pub use throttle::Throttles;
 
 use crate::configuration::Settings;
@@ -55,6 +56,9 @@ pub struct AppState {
     pub replicas: Replicas,
     /// Report answers kept until the figures they come from change.
     pub report_cache: ReportCache,
+    /// The latest consistency time read, which a GET by id answers with while it is
+    /// recent.
+    pub consistency: RecentConsistency,
 }
 
 impl AppState {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio_postgres::types::{PgLsn, ToSql};
 use uuid::Uuid;
 
+use super::replicas::WAL_POSITION;
 use super::Error;
 use crate::xapi::ingest::kind_classes;
 
@@ -92,6 +93,15 @@ const SNAPSHOT: &str = "SELECT pin, consistent_through FROM commonplace_statemen
 const SNAPSHOT_WITH_POSITION: &str = "SELECT pin, consistent_through,
         CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END
    FROM commonplace_statement_watermark($1)";
+
+/// The primary's WAL position alone, as [`snapshot`] reads it.
+pub async fn wal_position(pool: &Pool) -> Result<PgLsn, Error> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!("SELECT {WAL_POSITION}"))
+        .await?;
+    Ok(client.query_one(&statement, &[]).await?.get(0))
+}
 
 /// What [`snapshot`] read: the highest seq and the consistency time of a result set,
 /// and the primary WAL position that holds them.

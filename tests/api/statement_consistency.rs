@@ -1,5 +1,8 @@
 //! Sequence order is not commit order: readers page only up to a watermark below every
-//! writer still in flight, and concurrent writers never lose each other's data.
+//! writer still in flight, concurrent writers never lose each other's data, and a GET by
+//! id answers with a consistency time read moments before.
+
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -31,10 +34,7 @@ async fn ids_in_order(app: &TestApp) -> (Vec<String>, String) {
         .send()
         .await
         .unwrap();
-    let consistent_through = response.headers()["x-experience-api-consistent-through"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let consistent_through = consistent_through(&response);
     let body: Value = response.json().await.unwrap();
     let ids = body["statements"]
         .as_array()
@@ -86,6 +86,46 @@ async fn a_later_statement_stays_hidden_while_an_earlier_writer_is_in_flight() {
     in_flight.commit().await.unwrap();
     let (after_commit, _) = ids_in_order(&app).await;
     assert_eq!(after_commit, [first[0].clone(), second[0].clone()]);
+}
+
+fn consistent_through(response: &reqwest::Response) -> String {
+    response.headers()["x-experience-api-consistent-through"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Reading the consistency time means a look at every writer in flight, which cost more
+/// than reading a Statement by id. So a GET by id answers with the time a request read
+/// moments before, and reads it afresh once that time is 500 ms old
+/// (`consistency::MAX_AGE`).
+#[tokio::test]
+async fn a_get_by_id_answers_with_a_consistency_time_read_moments_before() {
+    let app = spawn_app().await;
+    let id = post(&app, &statement(1)).await.remove(0);
+    let by_id = || {
+        app.xapi(Method::GET, &format!("/xapi/statements?statementId={id}"))
+            .send()
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (_, from_query) = ids_in_order(&app).await;
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let soon_after = by_id().await.unwrap();
+    assert_eq!(soon_after.status(), 200);
+    assert_eq!(
+        consistent_through(&soon_after),
+        from_query,
+        "the query's time, read 20 ms before"
+    );
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let later = by_id().await.unwrap();
+    assert!(
+        consistent_through(&later) > from_query,
+        "read afresh: {} after {from_query}",
+        consistent_through(&later)
+    );
 }
 
 /// A writer takes its seq and marks it in flight under the reservation lock; between

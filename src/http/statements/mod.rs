@@ -1,5 +1,6 @@
 //! The Statement resource: `/xapi/statements`.
 
+mod consistency;
 mod params;
 mod read;
 mod write;
@@ -8,6 +9,7 @@ use actix_web::dev::HttpServiceFactory;
 use actix_web::web;
 
 use super::{get_or_head, resource};
+pub use consistency::RecentConsistency;
 
 pub fn routes() -> impl HttpServiceFactory {
     resource("/statements")

@@ -1,12 +1,14 @@
 //! GET (and HEAD) of Statements (Communication §2.1.3).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use tokio_postgres::types::PgLsn;
+use uuid::Uuid;
 
 use super::params::{parse_get, query_pairs, Cursor, Format, Query, StatementGet};
 use crate::auth::{Access, ReadReach};
@@ -27,84 +29,150 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let reach = caller.require(Access::ReadStatements)?;
     let store_id = caller.principal.store_id;
-    // On the primary: the watermark says which Statements exist and who may still add
-    // some, and its WAL position which replicas hold them all.
-    let watermark =
-        statement_reads::snapshot(&state.pool, store_id, state.replicas.configured()).await?;
-    let consistent_through = watermark.consistent_through;
+    let own_only = (reach == ReadReach::OwnStatements).then(|| caller.principal.key.clone());
+    let request = query_pairs(req.query_string())
+        .and_then(|pairs| parse_get(pairs, caller.version, store_id));
     // Every response of the Statement resource carries the consistency time
     // (Communication §2.1.3), errors such as 404 and 400 included.
-    match answer(&caller, &req, &state, reach, watermark).await {
-        Ok(response) => Ok(response),
-        Err(error) => {
-            let mut response = actix_web::ResponseError::error_response(&error);
-            response.headers_mut().insert(
-                CONSISTENT_THROUGH,
-                HeaderValue::from_str(
-                    &consistent_through.to_rfc3339_opts(SecondsFormat::Millis, true),
-                )
-                .expect("a timestamp is a valid header value"),
-            );
-            Ok(response)
+    let (consistent_through, answered) = match request {
+        Ok(StatementGet::Query(mut query)) => {
+            // On the primary: the watermark says which Statements exist and who may
+            // still add some, and its WAL position which replicas hold them all.
+            let read_at = Instant::now();
+            let watermark =
+                statement_reads::snapshot(&state.pool, store_id, state.replicas.configured())
+                    .await?;
+            state
+                .consistency
+                .offer(read_at, watermark.consistent_through);
+            if let Some(credential) = own_only {
+                query.filter.credential = Some(credential);
+            }
+            let answered = query_page(&state, store_id, &req, query, watermark).await;
+            (watermark.consistent_through, answered)
         }
-    }
-}
-
-async fn answer(
-    caller: &Caller,
-    req: &HttpRequest,
-    state: &AppState,
-    reach: ReadReach,
-    watermark: Watermark,
-) -> Result<HttpResponse, ApiError> {
-    let store_id = caller.principal.store_id;
-    let own_only = (reach == ReadReach::OwnStatements).then(|| caller.principal.key.clone());
-    let pairs = query_pairs(req.query_string())?;
-    match parse_get(pairs, caller.version, store_id)? {
-        StatementGet::Single {
+        Ok(StatementGet::Single {
             id,
             voided,
             format,
             attachments,
-        } => {
-            // A replica that has replayed the watermark's position holds every Statement
-            // whose POST or PUT has been answered; one that has not leaves it to the
-            // primary, so a Statement is readable by id as soon as it is acknowledged.
-            let need = Need::Replayed(watermark.position);
-            let timer = state.metrics.database_timer("statement_by_id");
-            let found = state
-                .read(need, async |pool| {
-                    statement_reads::by_id(pool, store_id, id, voided, own_only.as_deref()).await
-                })
-                .await?
-                .value
-                .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
-            timer.observe_duration();
-            let last_modified = found.stored;
-            // The Statement is in this response, so the header covers it, although an
-            // older writer still in flight holds the time of queries back: the polling
-            // promise is the queries' (they never hold a Statement stored after it).
-            let covering = watermark.consistent_through.max(found.stored);
-            let statement = render(state, store_id, req, need, format, vec![found]).await?;
-            let body = statement.into_iter().next().unwrap_or_default();
-            respond(
-                state,
-                store_id,
-                need,
-                body,
+        }) => {
+            let recent = recent_consistency(&state, store_id).await?;
+            let single = Single {
+                id,
+                voided,
+                format,
                 attachments,
-                Some(last_modified),
-                covering,
-            )
-            .await
+                own_only,
+            };
+            let answered = by_id(&state, store_id, &req, single, recent).await;
+            (recent.consistent_through, answered)
         }
-        StatementGet::Query(mut query) => {
-            if let Some(credential) = own_only {
-                query.filter.credential = Some(credential);
-            }
-            query_page(state, store_id, req, query, watermark).await
-        }
+        Err(error) => (
+            recent_consistency(&state, store_id)
+                .await?
+                .consistent_through,
+            Err(error),
+        ),
+    };
+    answered.or_else(|error| {
+        let mut response = actix_web::ResponseError::error_response(&error);
+        response.headers_mut().insert(
+            CONSISTENT_THROUGH,
+            HeaderValue::from_str(&consistent_through.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .expect("a timestamp is a valid header value"),
+        );
+        Ok(response)
+    })
+}
+
+/// A consistency time, and the primary's WAL position: a replica that has replayed it
+/// holds every Statement whose POST or PUT had been answered when it was read.
+#[derive(Debug, Clone, Copy)]
+struct Recent {
+    consistent_through: DateTime<Utc>,
+    position: PgLsn,
+}
+
+/// A consistency time read less than `consistency::MAX_AGE` ago by any request, else a
+/// fresh one. The WAL position is always read now: a Statement acknowledged just before
+/// must be found by id on whichever database answers.
+async fn recent_consistency(state: &AppState, store_id: i64) -> Result<Recent, ApiError> {
+    let now = Instant::now();
+    if let Some(consistent_through) = state.consistency.fresh(now) {
+        let position = if state.replicas.configured() {
+            statement_reads::wal_position(&state.pool).await?
+        } else {
+            PgLsn::from(0)
+        };
+        return Ok(Recent {
+            consistent_through,
+            position,
+        });
     }
+    let watermark =
+        statement_reads::snapshot(&state.pool, store_id, state.replicas.configured()).await?;
+    state.consistency.offer(now, watermark.consistent_through);
+    Ok(Recent {
+        consistent_through: watermark.consistent_through,
+        position: watermark.position,
+    })
+}
+
+/// A GET of one Statement by `statementId` or `voidedStatementId`.
+struct Single {
+    id: Uuid,
+    voided: bool,
+    format: Format,
+    attachments: bool,
+    /// The credential whose Statements alone the caller may read, if so limited.
+    own_only: Option<String>,
+}
+
+async fn by_id(
+    state: &AppState,
+    store_id: i64,
+    req: &HttpRequest,
+    single: Single,
+    recent: Recent,
+) -> Result<HttpResponse, ApiError> {
+    let Single {
+        id,
+        voided,
+        format,
+        attachments,
+        own_only,
+    } = single;
+    // A replica that has replayed the position holds every Statement whose POST or PUT
+    // has been answered; one that has not leaves it to the primary, so a Statement is
+    // readable by id as soon as it is acknowledged.
+    let need = Need::Replayed(recent.position);
+    let timer = state.metrics.database_timer("statement_by_id");
+    let found = state
+        .read(need, async |pool| {
+            statement_reads::by_id(pool, store_id, id, voided, own_only.as_deref()).await
+        })
+        .await?
+        .value
+        .ok_or_else(|| ApiError::NotFound(format!("no statement with id {id}")))?;
+    timer.observe_duration();
+    let last_modified = found.stored;
+    // The Statement is in this response, so the header covers it, although an older
+    // writer still in flight holds the time of queries back: the polling promise is the
+    // queries' (they never hold a Statement stored after it).
+    let covering = recent.consistent_through.max(found.stored);
+    let statement = render(state, store_id, req, need, format, vec![found]).await?;
+    let body = statement.into_iter().next().unwrap_or_default();
+    respond(
+        state,
+        store_id,
+        need,
+        body,
+        attachments,
+        Some(last_modified),
+        covering,
+    )
+    .await
 }
 
 async fn query_page(
