@@ -26,13 +26,17 @@ pub enum Format {
 /// A GET of the Statement resource.
 #[derive(Debug, Clone)]
 pub enum StatementGet {
-    Single {
-        id: Uuid,
-        voided: bool,
-        format: Format,
-        attachments: bool,
-    },
+    Single(Single),
     Query(Query),
+}
+
+/// A GET of one Statement by `statementId` (or, `voided`, by `voidedStatementId`).
+#[derive(Debug, Clone)]
+pub struct Single {
+    pub id: Uuid,
+    pub voided: bool,
+    pub format: Format,
+    pub attachments: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +132,7 @@ pub fn parse_get(
         }
         let mut query = match parse_get(cursor.query.clone(), version, store_id)? {
             StatementGet::Query(query) => query,
-            StatementGet::Single { .. } => {
+            StatementGet::Single(_) => {
                 return Err(ApiError::InvalidParameter(
                     "more: not a valid continuation token".into(),
                 ))
@@ -169,12 +173,12 @@ pub fn parse_get(
         }
         let id = parse_uuid(raw)
             .ok_or_else(|| ApiError::InvalidParameter(format!("{name}: not a UUID: '{raw}'")))?;
-        return Ok(StatementGet::Single {
+        return Ok(StatementGet::Single(Single {
             id,
             voided,
             format,
             attachments,
-        });
+        }));
     }
     if let Some((unknown, _)) = pairs
         .iter()

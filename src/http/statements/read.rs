@@ -8,9 +8,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use tokio_postgres::types::PgLsn;
-use uuid::Uuid;
 
-use super::params::{parse_get, query_pairs, Cursor, Format, Query, StatementGet};
+use super::params::{parse_get, query_pairs, Cursor, Format, Query, Single, StatementGet};
 use crate::auth::{Access, ReadReach};
 use crate::http::error::ApiError;
 use crate::http::{AppState, Caller};
@@ -51,21 +50,9 @@ pub async fn get(
             let answered = query_page(&state, store_id, &req, query, watermark).await;
             (watermark.consistent_through, answered)
         }
-        Ok(StatementGet::Single {
-            id,
-            voided,
-            format,
-            attachments,
-        }) => {
+        Ok(StatementGet::Single(single)) => {
             let recent = recent_consistency(&state, store_id).await?;
-            let single = Single {
-                id,
-                voided,
-                format,
-                attachments,
-                own_only,
-            };
-            let answered = by_id(&state, store_id, &req, single, recent).await;
+            let answered = by_id(&state, store_id, &req, single, own_only, recent).await;
             (recent.consistent_through, answered)
         }
         Err(error) => (
@@ -119,21 +106,12 @@ async fn recent_consistency(state: &AppState, store_id: i64) -> Result<Recent, A
     })
 }
 
-/// A GET of one Statement by `statementId` or `voidedStatementId`.
-struct Single {
-    id: Uuid,
-    voided: bool,
-    format: Format,
-    attachments: bool,
-    /// The credential whose Statements alone the caller may read, if so limited.
-    own_only: Option<String>,
-}
-
 async fn by_id(
     state: &AppState,
     store_id: i64,
     req: &HttpRequest,
     single: Single,
+    own_only: Option<String>,
     recent: Recent,
 ) -> Result<HttpResponse, ApiError> {
     let Single {
@@ -141,7 +119,6 @@ async fn by_id(
         voided,
         format,
         attachments,
-        own_only,
     } = single;
     // A replica that has replayed the position holds every Statement whose POST or PUT
     // has been answered; one that has not leaves it to the primary, so a Statement is
