@@ -3,7 +3,7 @@
 //! Reading the time (`commonplace_statement_watermark`) means a look at every writer in
 //! flight through `pg_locks`. On the benchmark machine, with four clients at 1 M
 //! Statements, that look cost more than the read of the Statement itself: GETs by id
-//! ran at about 1,500/s with it and 3,000–4,000/s without it. A time read moments ago is
+//! ran at about 1,500/s with it and 2,900–3,000/s without it. A time read moments ago is
 //! still true, because every Statement stored before it stays readable. So a GET by id
 //! answers with the latest time any request of this server read, while that time is
 //! younger than [`MAX_AGE`], and reads it afresh only when it is older.

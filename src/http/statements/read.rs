@@ -37,13 +37,7 @@ pub async fn get(
         Ok(StatementGet::Query(mut query)) => {
             // On the primary: the watermark says which Statements exist and who may
             // still add some, and its WAL position which replicas hold them all.
-            let read_at = Instant::now();
-            let watermark =
-                statement_reads::snapshot(&state.pool, store_id, state.replicas.configured())
-                    .await?;
-            state
-                .consistency
-                .offer(read_at, watermark.consistent_through);
+            let watermark = read_watermark(&state, store_id).await?;
             if let Some(credential) = own_only {
                 query.filter.credential = Some(credential);
             }
@@ -85,8 +79,7 @@ struct Recent {
 /// fresh one. The WAL position is always read now: a Statement acknowledged just before
 /// must be found by id on whichever database answers.
 async fn recent_consistency(state: &AppState, store_id: i64) -> Result<Recent, ApiError> {
-    let now = Instant::now();
-    if let Some(consistent_through) = state.consistency.fresh(now) {
+    if let Some(consistent_through) = state.consistency.fresh(Instant::now()) {
         let position = if state.replicas.configured() {
             statement_reads::wal_position(&state.pool).await?
         } else {
@@ -97,13 +90,22 @@ async fn recent_consistency(state: &AppState, store_id: i64) -> Result<Recent, A
             position,
         });
     }
-    let watermark =
-        statement_reads::snapshot(&state.pool, store_id, state.replicas.configured()).await?;
-    state.consistency.offer(now, watermark.consistent_through);
+    let watermark = read_watermark(state, store_id).await?;
     Ok(Recent {
         consistent_through: watermark.consistent_through,
         position: watermark.position,
     })
+}
+
+/// The store's watermark read now, its consistency time kept for the GETs by id after.
+async fn read_watermark(state: &AppState, store_id: i64) -> Result<Watermark, ApiError> {
+    let read_at = Instant::now();
+    let watermark =
+        statement_reads::snapshot(&state.pool, store_id, state.replicas.configured()).await?;
+    state
+        .consistency
+        .offer(read_at, watermark.consistent_through);
+    Ok(watermark)
 }
 
 async fn by_id(
