@@ -40,6 +40,8 @@
 
 #[path = "shared/cluster.rs"]
 mod cluster;
+#[path = "forwarding/cpu.rs"]
+mod cpu;
 #[path = "forwarding/report.rs"]
 mod report;
 #[path = "shared/results.rs"]
@@ -49,6 +51,7 @@ mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commonplace::store::embedded::Cluster;
@@ -56,6 +59,7 @@ use commonplace::workload::Workload;
 use serde_json::Value;
 
 use cluster::{connect, database_url, drop_database, recreate, settle};
+use cpu::{Parts, Sampling};
 use report::{markdown, Alternation, Rate, Results};
 use server::{KEY, SECRET};
 
@@ -198,6 +202,17 @@ async fn listed(config: &Config, url: &str, name: &str) -> Value {
     all.into_iter()
         .find(|f| f["name"] == name)
         .unwrap_or_else(|| panic!("no forwarder {name}"))
+}
+
+/// Forwarder `name`'s delivered count, read from its row (at once, unlike a
+/// `forwarders list` process).
+async fn delivered_now(db: &tokio_postgres::Client, name: &str) -> u64 {
+    let delivered: i64 = db
+        .query_one("SELECT delivered FROM forwarders WHERE name = $1", &[&name])
+        .await
+        .unwrap()
+        .get(0);
+    delivered as u64
 }
 
 fn delivered(forwarder: &Value) -> u64 {
@@ -382,31 +397,45 @@ async fn until_feed_caught_up(client: &tokio_postgres::Client) {
 /// it and paused after. The machine's speed drifts over minutes, and ingest slows as the
 /// store grows; taking turns spreads both over the two sides. Every run starts with the
 /// learning feed caught up and the source at rest ([`settle`]), and posts Statements of
-/// a seed of its own.
+/// a seed of its own. The CPU each of `parts` took is read over every run
+/// ([`Sampling`], through `probe`).
+#[allow(clippy::too_many_arguments)]
 async fn alternate(
     config: &Config,
     source: &Server,
     url: &str,
     db: &tokio_postgres::Client,
+    probe: &Arc<tokio_postgres::Client>,
+    parts: &Parts,
     name: &str,
     seed: u64,
 ) -> Alternation {
     let mut alone = Vec::new();
     let mut with = Vec::new();
+    let mut alone_cores = Vec::new();
+    let mut with_cores = Vec::new();
     let mut forwarded = 0;
     for round in 0..=config.rounds as u64 {
         until_feed_caught_up(db).await;
         settle(db).await;
+        let sampling = Sampling::start(probe.clone(), parts.clone());
         let run = ingest(source, config.clients, config.seconds, seed + 20 * round).await;
-        println!("   alone: {:.0} Statements/s", run.per_second);
+        let cores = sampling.finish().await;
+        println!(
+            "   alone: {:.0} Statements/s, {:.2} cores",
+            run.per_second,
+            cores.total()
+        );
         alone.push(run);
+        alone_cores.push(cores);
         if round == config.rounds as u64 {
             break;
         }
         until_feed_caught_up(db).await;
         settle(db).await;
-        let before = delivered(&listed(config, url, name).await);
+        let before = delivered_now(probe, name).await;
         forwarders(config, url, &["resume", name]).await;
+        let sampling = Sampling::start(probe.clone(), parts.clone());
         let run = ingest(
             source,
             config.clients,
@@ -414,18 +443,24 @@ async fn alternate(
             seed + 20 * round + 10,
         )
         .await;
+        let cores = sampling.finish().await;
+        // What it delivered while ingest ran, not in the moment before it sees the pause.
+        let sent = delivered_now(probe, name).await - before;
         forwarders(config, url, &["pause", name]).await;
         // The runner sees the pause at its next lease renewal, within a second.
         tokio::time::sleep(Duration::from_millis(1_500)).await;
-        let sent = delivered(&listed(config, url, name).await) - before;
         println!(
-            "   with the forwarder: {:.0} Statements/s, {sent} forwarded",
-            run.per_second
+            "   with the forwarder: {:.0} Statements/s, {sent} forwarded, {:.2} cores \
+             ({:.2} the target's)",
+            run.per_second,
+            cores.total(),
+            cores.of(cpu::TARGET_SERVER) + cores.of(cpu::TARGET_DATABASE)
         );
         forwarded += sent;
         with.push(run);
+        with_cores.push(cores);
     }
-    Alternation::new(alone, with, forwarded)
+    Alternation::new(alone, with, forwarded, &alone_cores, &with_cores)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -466,6 +501,7 @@ async fn main() {
     let seed: u64 = rand::random::<u32>() as u64 * 1_000;
 
     let source_db = connect(&cluster, "forward_source").await;
+    let probe = Arc::new(connect(&cluster, "forward_source").await);
     println!("1. ingest, no forwarder");
     settle(&source_db).await;
     let ingest_alone = ingest(&source, config.clients, config.seconds, seed).await;
@@ -486,6 +522,13 @@ async fn main() {
         &source,
         &source_url,
         &source_db,
+        &probe,
+        &Parts {
+            source_server: source.child.id(),
+            target_server: target.child.id(),
+            source_database: "forward_source".into(),
+            target_database: "forward_target".into(),
+        },
         "down",
         seed + 1_000,
     )
@@ -556,6 +599,13 @@ async fn main() {
         &source,
         &source_url,
         &source_db,
+        &probe,
+        &Parts {
+            source_server: source.child.id(),
+            target_server: live_target.child.id(),
+            source_database: "forward_source".into(),
+            target_database: "forward_target_live".into(),
+        },
         "live",
         seed + 2_000,
     )

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::cpu::{self, Cores};
+
 /// Issue 20's goals.
 const GOAL_FORWARDING: f64 = 5_000.0;
 const GOAL_SLOWDOWN_PERCENT: f64 = 10.0;
@@ -46,10 +48,19 @@ pub struct Alternation {
     pub with_runs: Vec<f64>,
     /// What the forwarder delivered during the runs with it, over their seconds.
     pub forwarded: Rate,
+    /// Cores each part kept busy, on average over the runs alone and those with it.
+    pub alone_cores: Cores,
+    pub with_cores: Cores,
 }
 
 impl Alternation {
-    pub fn new(alone: Vec<Rate>, with: Vec<Rate>, forwarded: u64) -> Alternation {
+    pub fn new(
+        alone: Vec<Rate>,
+        with: Vec<Rate>,
+        forwarded: u64,
+        alone_cores: &[Cores],
+        with_cores: &[Cores],
+    ) -> Alternation {
         let with_total = Rate::total(&with);
         Alternation {
             forwarded: Rate::new(forwarded, Duration::from_secs_f64(with_total.seconds)),
@@ -57,7 +68,17 @@ impl Alternation {
             with: with_total,
             alone_runs: alone.iter().map(|r| r.per_second.round()).collect(),
             with_runs: with.iter().map(|r| r.per_second.round()).collect(),
+            alone_cores: Cores::mean(alone_cores),
+            with_cores: Cores::mean(with_cores),
         }
+    }
+
+    /// What the target's server and database took of all the CPU the parts used in
+    /// the runs with the forwarder, beyond what they took in the runs alone: the share
+    /// of the machine that forwarded Statements cost where they were stored again.
+    pub fn target_share_percent(&self) -> f64 {
+        let target = |cores: &Cores| cores.of(cpu::TARGET_SERVER) + cores.of(cpu::TARGET_DATABASE);
+        (target(&self.with_cores) - target(&self.alone_cores)) / self.with_cores.total() * 100.0
     }
 
     /// How much slower ingest ran with the forwarder at work than alone.
@@ -189,5 +210,46 @@ pub fn markdown(r: &Results) -> String {
         goal_s = GOAL_SLOWDOWN_PERCENT,
         sv = verdict(r.ingest_slowdown_forwarding_percent <= GOAL_SLOWDOWN_PERCENT),
         bv = verdict(r.ingest_slowdown_target_down_percent <= GOAL_SLOWDOWN_PERCENT),
+    ) + &cores_table(r)
+}
+
+/// Where the CPU went in the runs of both alternations, part by part.
+fn cores_table(r: &Results) -> String {
+    let columns = [
+        &r.down.alone_cores,
+        &r.down.with_cores,
+        &r.busy.alone_cores,
+        &r.busy.with_cores,
+    ];
+    let mut parts: Vec<&String> = columns.iter().flat_map(|c| c.0.keys()).collect();
+    parts.sort();
+    parts.dedup();
+    let mut rows = String::new();
+    for part in parts {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{:.2}", c.of(part)))
+            .collect();
+        rows += &format!("| {part} | {} |\n", cells.join(" | "));
+    }
+    let totals: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{:.2}", c.total()))
+        .collect();
+    format!(
+        "\n## Where the CPU went\n\n\
+         Cores each part of the bench kept busy, on average over the runs of scenarios 2 and \
+         5 (CPU seconds over wall seconds, read from `/proc` every 200 ms; a database's \
+         part is every PostgreSQL process working in it, its autovacuum included). Ingest \
+         keeps the machine's cores busy, so what a forwarder costs is CPU that ingest does \
+         without; the machine's own speed, which swings by a fifth between runs a minute \
+         apart, does not show here.\n\n\
+         | part | alone | with a forwarder to a down target | alone | with a forwarder \
+         through its backlog |\n|---|---:|---:|---:|---:|\n\
+         {rows}| all | {} |\n\n\
+         The forwarder through its backlog cost the target's server and database {share:.1} % \
+         of the CPU used in the runs with it, beyond what they used in the runs alone.\n",
+        totals.join(" | "),
+        share = r.busy.target_share_percent(),
     )
 }

@@ -1,8 +1,9 @@
-//! A runner giving way to the server's own API requests before each batch it forms:
-//! at once when no request has run for [`QUIET`], and otherwise only once it has waited
-//! [`PER_STATEMENT`] for each Statement of the batch (or the requests paused meanwhile).
-//! Under a load that never lets up a forwarder thus sends about 125 Statements a second
-//! and builds lag, which it works off at full speed once the load eases.
+//! A runner giving way to the server's own API requests before each batch it forms or
+//! takes up from the last owner: at once when no request has run for [`QUIET`], and
+//! otherwise only once it has waited [`PER_STATEMENT`] for each Statement of the batch
+//! (or the requests paused meanwhile). Under a load that never lets up a forwarder
+//! thus sends about 125 Statements a second and builds lag, which it works off at full
+//! speed once the load eases.
 
 use std::time::Duration;
 

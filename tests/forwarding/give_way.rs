@@ -1,6 +1,6 @@
-//! A forwarder gives way to the source's own API requests: while one runs it forms no
-//! batch until it has waited its patience (8 ms per Statement of the batch), and then
-//! delivers everything once, as it would have.
+//! A forwarder gives way to the source's own API requests: while one runs it sends no
+//! batch, new or taken up from a paused runner, until it has waited its patience (8 ms
+//! per Statement of the batch), and then delivers everything once, as it would have.
 
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::harness::{eventually, ids, statement, Source, EXPERIENCED};
-use crate::receiver::Receiver;
+use crate::receiver::{Fault, Receiver};
 use crate::server::{KEY, SECRET as SOURCE_SECRET};
 
 const SECRET: &str = "whsec-give-way-5d0c2b9e-forwarding-tests";
@@ -93,5 +93,74 @@ async fn a_forwarder_gives_way_to_running_requests_until_its_patience_runs_out()
     assert_eq!(delivered["delivered"], 1000);
     assert_eq!(receiver.received_once("/hook"), ids(&sent));
     assert_eq!(receiver.bad_signatures(), Vec::<String>::new());
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_taken_up_after_a_pause_gives_way_too() {
+    let source = Source::start().await;
+    let receiver = Receiver::start(SECRET);
+    let sent: Vec<Value> = (0..500)
+        .map(|i| {
+            statement(
+                &format!("learner{i}"),
+                EXPERIENCED,
+                &format!("http://example.com/posts/{i}"),
+            )
+        })
+        .collect();
+    source.post(&sent).await;
+
+    // The batch is taken but not answered; the forwarder is paused meanwhile, so its
+    // runner stops with the batch recorded and not finished.
+    receiver.script([Fault::Slow(Duration::from_secs(10))]);
+    source
+        .webhook(
+            "hook",
+            &receiver.url("/hook"),
+            SECRET,
+            &["--from-start", "--linger-ms", "0"],
+        )
+        .await;
+    eventually("the batch at the receiver", || async {
+        match receiver.requests().len() {
+            0 => Err("no request yet".to_string()),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    source.forwarders(&["pause", "hook"]).await.unwrap();
+    // The runner sees the pause at its lease renewal, within a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Resumed while a request runs: the batch of 500 waits its 4 s of patience.
+    let held = hold_a_request(source.port());
+    source.forwarders(&["resume", "hook"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(still_held(&held), "the held request was answered");
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "the batch taken up was sent again while a request ran, before its patience ran out"
+    );
+
+    let delivered = eventually("the batch sent again and finished", || async {
+        let hook = source.list().await["hook"].clone();
+        if hook["lag"] == 0 {
+            Ok(hook)
+        } else {
+            Err(hook.to_string())
+        }
+    })
+    .await;
+    assert!(still_held(&held), "the held request was answered");
+    assert_eq!(delivered["delivered"], 500);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(
+        requests[0].delivery, requests[1].delivery,
+        "the same delivery id"
+    );
+    assert_eq!(receiver.received_once("/hook"), ids(&sent));
     drop(held);
 }
