@@ -77,18 +77,7 @@ async fn a_forwarder_gives_way_to_running_requests_until_its_patience_runs_out()
     assert_eq!(source.list().await["hook"]["delivered"], 0);
 
     // The request still runs, but patience runs out: everything goes, once.
-    let delivered = eventually(
-        "the batch delivered despite the running request",
-        || async {
-            let hook = source.list().await["hook"].clone();
-            if hook["lag"] == 0 {
-                Ok(hook)
-            } else {
-                Err(hook.to_string())
-            }
-        },
-    )
-    .await;
+    let delivered = source.until_caught_up("hook").await;
     assert!(still_held(&held), "the held request was answered");
     assert_eq!(delivered["delivered"], 1000);
     assert_eq!(receiver.received_once("/hook"), ids(&sent));
@@ -144,15 +133,7 @@ async fn a_batch_taken_up_after_a_pause_gives_way_too() {
         "the batch taken up was sent again while a request ran, before its patience ran out"
     );
 
-    let delivered = eventually("the batch sent again and finished", || async {
-        let hook = source.list().await["hook"].clone();
-        if hook["lag"] == 0 {
-            Ok(hook)
-        } else {
-            Err(hook.to_string())
-        }
-    })
-    .await;
+    let delivered = source.until_caught_up("hook").await;
     assert!(still_held(&held), "the held request was answered");
     assert_eq!(delivered["delivered"], 500);
     let requests = receiver.requests();
