@@ -30,7 +30,7 @@
 //! - `FORWARD_BENCH_IN_FLIGHT`: the forwarders' `--max-in-flight` (default: the
 //!   forwarder's);
 //! - `FORWARD_BENCH_LIVE_RATE` (default 1000): Statements a second of the live scenario;
-//! - `FORWARD_BENCH_ROUNDS` (default 5): runs with a forwarder at work in scenarios 2
+//! - `FORWARD_BENCH_ROUNDS` (default 8): runs with a forwarder at work in scenarios 2
 //!   and 5, each between two runs alone;
 //! - `FORWARD_BENCH_OUT` (default `benches/`): where the results go;
 //! - `BENCH_SERVER_BIN`: another server binary than the one cargo built.
@@ -98,7 +98,7 @@ impl Config {
             seconds: env_or("FORWARD_BENCH_SECONDS", 10.0),
             clients: env_or("FORWARD_BENCH_CLIENTS", 4),
             live_rate: env_or("FORWARD_BENCH_LIVE_RATE", 1000),
-            rounds: env_or("FORWARD_BENCH_ROUNDS", 5usize).max(1),
+            rounds: env_or("FORWARD_BENCH_ROUNDS", 8usize).max(1),
             batch: std::env::var("FORWARD_BENCH_BATCH")
                 .ok()
                 .and_then(|v| v.parse().ok()),

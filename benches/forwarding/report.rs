@@ -46,6 +46,9 @@ pub struct Alternation {
     pub with: Rate,
     pub alone_runs: Vec<f64>,
     pub with_runs: Vec<f64>,
+    /// Each run with the forwarder against the mean of the runs alone just before and
+    /// after it: how much slower, in percent.
+    pub pair_slowdowns: Vec<f64>,
     /// What the forwarder delivered during the runs with it, over their seconds.
     pub forwarded: Rate,
     /// Cores each part kept busy, on average over the runs alone and those with it.
@@ -68,6 +71,13 @@ impl Alternation {
             with: with_total,
             alone_runs: alone.iter().map(|r| r.per_second.round()).collect(),
             with_runs: with.iter().map(|r| r.per_second.round()).collect(),
+            pair_slowdowns: with
+                .iter()
+                .zip(alone.windows(2))
+                .map(|(w, a)| {
+                    (1.0 - 2.0 * w.per_second / (a[0].per_second + a[1].per_second)) * 100.0
+                })
+                .collect(),
             alone_cores: Cores::mean(alone_cores),
             with_cores: Cores::mean(with_cores),
         }
@@ -81,8 +91,23 @@ impl Alternation {
         (target(&self.with_cores) - target(&self.alone_cores)) / self.with_cores.total() * 100.0
     }
 
-    /// How much slower ingest ran with the forwarder at work than alone.
+    /// How much slower ingest ran with the forwarder at work than alone: the median of
+    /// the pairs. Each run with it is compared with the runs alone on either side, so
+    /// the machine's speed, which moves by a fifth or more between runs a minute apart
+    /// while the cores are shared out alike (see `cpu`), weighs on both sides of a pair
+    /// alike; and one run far off moves the median less than the pooled figure.
     pub fn slowdown_percent(&self) -> f64 {
+        let mut pairs = self.pair_slowdowns.clone();
+        pairs.sort_by(f64::total_cmp);
+        match pairs.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => pairs[n / 2],
+            n => (pairs[n / 2 - 1] + pairs[n / 2]) / 2.0,
+        }
+    }
+
+    /// All the runs with it against all the runs alone, Statements over seconds.
+    pub fn pooled_slowdown_percent(&self) -> f64 {
         (1.0 - self.with.per_second / self.alone.per_second) * 100.0
     }
 }
@@ -117,6 +142,15 @@ pub struct Results {
     pub ingest_slowdown_target_down_percent: f64,
     pub ingest_slowdown_forwarding_percent: f64,
 }
+/// Per-pair slowdowns as changes, as "-3.4, +1.2, -0.8".
+fn pairs(slowdowns: &[f64]) -> String {
+    slowdowns
+        .iter()
+        .map(|s| format!("{:+.1}", -s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Per-run rates, as "5100, 4900, 5000".
 fn runs(rates: &[f64]) -> String {
     rates
@@ -150,17 +184,18 @@ pub fn markdown(r: &Results) -> String {
          forwarder at work (resumed for the run, paused after) with the {alone_runs} runs alone \
          taken in turn with them, starting and ending alone: the machine's speed drifts over \
          minutes and ingest slows as the store grows, and taking turns spreads both over the \
-         two sides. Every run starts with the learning feed caught up and the source at rest \
+         two sides. The slowdown given is the median of the pairs, each run with a forwarder \
+         against the mean of the runs alone on either side; all runs pooled are given too. Every run starts with the learning feed caught up and the source at rest \
          (VACUUM ANALYZE, then a checkpoint), as does the backlog.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
          | ingest, no forwarder (the first run, on an empty store) | {a:.0} | |\n\
          | ingest alone, in turn with the next line (runs: {b_alone}) | {b_a:.0} | |\n\
-         | ingest, a forwarder to a target that is down (runs: {b_with}; lag {lag} after) | {b:.0} | {bs:+.1} % |\n\
+         | ingest, a forwarder to a target that is down (runs: {b_with}; lag {lag} after; pairs: {b_pairs} %; pooled: {b_pooled:+.1} %) | {b:.0} | {bs:+.1} % |\n\
          | forwarding a backlog, source → target ({f_n} Statements in {f_s:.1} s) | {f:.0} | |\n\
          | ingest, 1 paced client, while a forwarder sends what arrives | {li:.0} | |\n\
          | forwarded live meanwhile (lag {ll} when the client stopped, 0 after {lc:.1} s) | {lf:.0} | |\n\
          | ingest alone, in turn with the next line (runs: {d_alone}) | {d_a:.0} | |\n\
-         | ingest while a forwarder works through its backlog (runs: {d_with}) | {d:.0} | {ds:+.1} % |\n\
+         | ingest while a forwarder works through its backlog (runs: {d_with}; pairs: {d_pairs} %; pooled: {d_pooled:+.1} %) | {d:.0} | {ds:+.1} % |\n\
          | forwarded meanwhile, giving way | {m:.0} | |\n\
          | catch-up once ingest stopped ({cu_lag} Statements left, caught up in {cu_s:.1} s) | {cu:.0} | |\n\n\
          Goals (issue 20): forwarding at least {goal_f:.0} Statements/s: {fv}; ingest slowed by \
@@ -188,6 +223,8 @@ pub fn markdown(r: &Results) -> String {
         b_with = runs(&r.down.with_runs),
         b = r.down.with.per_second,
         bs = -r.ingest_slowdown_target_down_percent,
+        b_pairs = pairs(&r.down.pair_slowdowns),
+        b_pooled = -r.down.pooled_slowdown_percent(),
         lag = r.lag_target_down,
         f_n = r.forwarding.statements,
         f_s = r.forwarding.seconds,
@@ -204,6 +241,8 @@ pub fn markdown(r: &Results) -> String {
         d_with = runs(&r.busy.with_runs),
         d = r.busy.with.per_second,
         ds = -r.ingest_slowdown_forwarding_percent,
+        d_pairs = pairs(&r.busy.pair_slowdowns),
+        d_pooled = -r.busy.pooled_slowdown_percent(),
         m = r.busy.forwarded.per_second,
         goal_f = GOAL_FORWARDING,
         fv = verdict(r.forwarding.per_second >= GOAL_FORWARDING),
