@@ -146,6 +146,10 @@ async function navigated(tabId, tab) {
       settle(state, entry, now);
     }
   });
+  // The page left may have sent its last report before this, and a page without the
+  // content script (about:blank, the browser's own) sends none: nothing else would
+  // send the visit before the delivery alarm.
+  deliver();
 }
 
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
@@ -182,6 +186,7 @@ chrome.tabs.onRemoved.addListener(async (tabId) => {
     await record(endVisit(state, tabId, now, s));
     delete state.tabs[tabId];
   });
+  deliver();
 });
 
 chrome.idle.onStateChanged.addListener(async (idle) => {

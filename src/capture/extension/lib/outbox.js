@@ -12,6 +12,9 @@ const BACKOFF_SECONDS = [1, 2, 4, 8, 15, 30];
 // Every change of the stored outbox goes through this, so none is lost to another.
 const changing = serial();
 let running = null;
+// Asked for while a pass was running: what was queued after that pass last looked
+// would otherwise wait for the next alarm, up to a minute.
+let again = false;
 let timer = null;
 // `unsettled` (stored, so it outlives the worker) lists the ids sent without a definite
 // answer yet: the LRS may have them, so changing them now could contradict what it
@@ -50,11 +53,17 @@ export function rewrite(id, replace) {
 
 /** Sends what waits, unless a wait after a failure is not over (`force` skips it). */
 export function deliver({ force = false } = {}) {
-  if (!running) {
-    running = send(force).finally(() => {
-      running = null;
-    });
+  if (running) {
+    again = true;
+    return running;
   }
+  running = send(force).finally(() => {
+    running = null;
+    if (again) {
+      again = false;
+      deliver();
+    }
+  });
   return running;
 }
 
