@@ -142,6 +142,7 @@ pub struct Results {
     pub ingest_slowdown_target_down_percent: f64,
     pub ingest_slowdown_forwarding_percent: f64,
 }
+
 /// Per-pair slowdowns as changes, as "-3.4, +1.2, -0.8".
 fn pairs(slowdowns: &[f64]) -> String {
     slowdowns
@@ -185,8 +186,9 @@ pub fn markdown(r: &Results) -> String {
          taken in turn with them, starting and ending alone: the machine's speed drifts over \
          minutes and ingest slows as the store grows, and taking turns spreads both over the \
          two sides. The slowdown given is the median of the pairs, each run with a forwarder \
-         against the mean of the runs alone on either side; all runs pooled are given too. Every run starts with the learning feed caught up and the source at rest \
-         (VACUUM ANALYZE, then a checkpoint), as does the backlog.\n\n\
+         against the mean of the runs alone on either side; all runs pooled are given too. \
+         Every run starts with the learning feed caught up and the source at rest (VACUUM \
+         ANALYZE, then a checkpoint), as does the backlog.\n\n\
          | scenario | Statements/s | beside ingest alone |\n|---|---:|---:|\n\
          | ingest, no forwarder (the first run, on an empty store) | {a:.0} | |\n\
          | ingest alone, in turn with the next line (runs: {b_alone}) | {b_a:.0} | |\n\
