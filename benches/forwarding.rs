@@ -42,6 +42,8 @@
 mod cluster;
 #[path = "forwarding/cpu.rs"]
 mod cpu;
+#[path = "forwarding/load.rs"]
+mod load;
 #[path = "forwarding/report.rs"]
 mod report;
 #[path = "shared/results.rs"]
@@ -55,15 +57,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commonplace::store::embedded::Cluster;
-use commonplace::workload::Workload;
 use serde_json::Value;
 
 use cluster::{connect, database_url, drop_database, recreate, settle};
 use cpu::{Parts, Sampling};
+use load::{ingest, ingest_paced, top_up, until_feed_caught_up, INGEST_BATCH};
 use report::{markdown, Alternation, Rate, Results};
 use server::{KEY, SECRET};
-
-const INGEST_BATCH: usize = 100;
 
 struct Config {
     statements: usize,
@@ -266,132 +266,6 @@ async fn held(cluster: &Cluster, database: &str) -> u64 {
     held as u64
 }
 
-/// `clients` loops POSTing Workload batches of 100 to `server` for `seconds`.
-async fn ingest(server: &Server, clients: usize, seconds: f64, seed: u64) -> Rate {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let url = server.url("/xapi/statements");
-    let started = Instant::now();
-    let until = started + Duration::from_secs_f64(seconds);
-    let loops: Vec<_> = (0..clients)
-        .map(|client| {
-            let (http, url) = (http.clone(), url.clone());
-            tokio::spawn(async move {
-                let mut workload = Workload::new(seed + client as u64);
-                let mut sent = 0u64;
-                while Instant::now() < until {
-                    let body = serde_json::to_vec(&workload.batch(INGEST_BATCH)).unwrap();
-                    post(&http, &url, body).await;
-                    sent += INGEST_BATCH as u64;
-                }
-                sent
-            })
-        })
-        .collect();
-    let mut sent = 0;
-    for client in loops {
-        sent += client.await.unwrap();
-    }
-    Rate::new(sent, started.elapsed())
-}
-
-/// One client POSTing a Workload batch of 100 to `server` every `100 / rate` s for
-/// `seconds` (fewer when a POST takes longer than that).
-async fn ingest_paced(server: &Server, rate: usize, seconds: f64, seed: u64) -> Rate {
-    let http = reqwest::Client::new();
-    let url = server.url("/xapi/statements");
-    let mut workload = Workload::new(seed);
-    let started = Instant::now();
-    let until = started + Duration::from_secs_f64(seconds);
-    let mut pace = tokio::time::interval(Duration::from_secs_f64(
-        INGEST_BATCH as f64 / rate.max(1) as f64,
-    ));
-    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut sent = 0u64;
-    while Instant::now() < until {
-        pace.tick().await;
-        let body = serde_json::to_vec(&workload.batch(INGEST_BATCH)).unwrap();
-        post(&http, &url, body).await;
-        sent += INGEST_BATCH as u64;
-    }
-    Rate::new(sent, started.elapsed())
-}
-
-async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) {
-    let response = http
-        .post(url)
-        .basic_auth(KEY, Some(SECRET))
-        .header("X-Experience-API-Version", "2.0.0")
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("POST statements");
-    let status = response.status();
-    assert_eq!(status, 200, "{}", response.text().await.unwrap_or_default());
-}
-
-/// Stores Workload Statements in `database` through `server` until it holds `total`.
-async fn top_up(server: &Server, cluster: &Cluster, database: &str, total: usize, seed: u64) {
-    let client = connect(cluster, database).await;
-    let held: i64 = client
-        .query_one("SELECT count(*) FROM statements", &[])
-        .await
-        .unwrap()
-        .get(0);
-    let missing = total.saturating_sub(held as usize);
-    println!("  storing {missing} more Statements (the source holds {held})");
-    let http = reqwest::Client::new();
-    let url = server.url("/xapi/statements");
-    let loaders: Vec<_> = (0..4u64)
-        .map(|n| {
-            let (http, url) = (http.clone(), url.clone());
-            let count = missing / 4 + if n == 0 { missing % 4 } else { 0 };
-            tokio::spawn(async move {
-                let mut workload = Workload::new(seed + n);
-                let mut sent = 0;
-                while sent < count {
-                    let size = 500.min(count - sent);
-                    post(
-                        &http,
-                        &url,
-                        serde_json::to_vec(&workload.batch(size)).unwrap(),
-                    )
-                    .await;
-                    sent += size;
-                }
-            })
-        })
-        .collect();
-    for loader in loaders {
-        loader.await.unwrap();
-    }
-    until_feed_caught_up(&client).await;
-}
-
-/// Waits until the learning feed has folded every stored Statement in: an ingest
-/// scenario that began with a backlog would pay for the one before it.
-async fn until_feed_caught_up(client: &tokio_postgres::Client) {
-    loop {
-        let behind: i64 = client
-            .query_one(
-                "SELECT commonplace_settled_seq() - last_seq FROM learning_feed",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if behind <= 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Ingest runs alone and with forwarder `name` at work, in turn: `rounds` of each,
 /// starting and ending alone, the forwarder (created paused) resumed for each run with
 /// it and paused after. The machine's speed drifts over minutes, and ingest slows as the
@@ -419,7 +293,13 @@ async fn alternate(
         until_feed_caught_up(db).await;
         settle(db).await;
         let sampling = Sampling::start(probe.clone(), parts.clone());
-        let run = ingest(source, config.clients, config.seconds, seed + 20 * round).await;
+        let run = ingest(
+            &source.url("/xapi/statements"),
+            config.clients,
+            config.seconds,
+            seed + 20 * round,
+        )
+        .await;
         let cores = sampling.finish().await;
         println!(
             "   alone: {:.0} Statements/s, {:.2} cores",
@@ -437,7 +317,7 @@ async fn alternate(
         forwarders(config, url, &["resume", name]).await;
         let sampling = Sampling::start(probe.clone(), parts.clone());
         let run = ingest(
-            source,
+            &source.url("/xapi/statements"),
             config.clients,
             config.seconds,
             seed + 20 * round + 10,
@@ -504,7 +384,13 @@ async fn main() {
     let probe = Arc::new(connect(&cluster, "forward_source").await);
     println!("1. ingest, no forwarder");
     settle(&source_db).await;
-    let ingest_alone = ingest(&source, config.clients, config.seconds, seed).await;
+    let ingest_alone = ingest(
+        &source.url("/xapi/statements"),
+        config.clients,
+        config.seconds,
+        seed,
+    )
+    .await;
     println!("   {:.0} Statements/s", ingest_alone.per_second);
 
     println!("2. ingest, a forwarder to a target that is down, in turn with ingest alone");
@@ -540,7 +426,7 @@ async fn main() {
 
     println!("3. forwarding, from the start, source to target");
     top_up(
-        &source,
+        &source.url("/xapi/statements"),
         &cluster,
         "forward_source",
         config.statements,
@@ -565,7 +451,13 @@ async fn main() {
     );
     create_forwarder(&config, &source_url, "head", &endpoint, &[]).await;
     let started = Instant::now();
-    let ingest_live = ingest_paced(&source, config.live_rate, config.seconds, seed + 400).await;
+    let ingest_live = ingest_paced(
+        &source.url("/xapi/statements"),
+        config.live_rate,
+        config.seconds,
+        seed + 400,
+    )
+    .await;
     let head = listed(&config, &source_url, "head").await;
     let forwarded_live = Rate::new(delivered(&head), started.elapsed());
     let lag_live = head["lag"].as_i64().unwrap();
