@@ -61,7 +61,7 @@ use serde_json::Value;
 
 use cluster::{connect, database_url, drop_database, recreate, settle};
 use cpu::{Parts, Sampling};
-use load::{ingest, ingest_paced, top_up, until_feed_caught_up, INGEST_BATCH};
+use load::{held, ingest, ingest_paced, top_up, until_feed_caught_up, INGEST_BATCH};
 use report::{markdown, Alternation, Rate, Results};
 use server::{KEY, SECRET};
 
@@ -252,18 +252,6 @@ async fn until_caught_up(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Statements the source holds (`lag` in `forwarders list` is counted up to 100,000
-/// only: the lag of a forwarder of every Statement is this less what it delivered).
-async fn held(cluster: &Cluster, database: &str) -> u64 {
-    let client = connect(cluster, database).await;
-    let held: i64 = client
-        .query_one("SELECT count(*) FROM statements", &[])
-        .await
-        .unwrap()
-        .get(0);
-    held as u64
 }
 
 /// Ingest runs alone and with forwarder `name` at work, in turn: `rounds` of each,

@@ -79,13 +79,15 @@ impl Sampling {
                 .await
                 .unwrap()
                 .get(0);
+            let ticks_per_second =
+                sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
             let start = Instant::now();
             // Per process: its part, and its CPU seconds at the first and the last look.
             let mut seen: HashMap<u32, (&'static str, f64, f64)> = HashMap::new();
             let mut first = true;
             loop {
                 for (pid, part) in processes(&db, own, &parts).await {
-                    let Some(now) = cpu_seconds(pid) else {
+                    let Some(now) = cpu_seconds(pid, ticks_per_second) else {
                         continue;
                     };
                     // One that started during the run did all its work in it.
@@ -152,12 +154,11 @@ async fn processes(
 }
 
 /// The CPU seconds (user and system) process `pid` has taken; `None` once it is gone.
-fn cpu_seconds(pid: u32) -> Option<f64> {
+fn cpu_seconds(pid: u32, ticks_per_second: f64) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command's closing parenthesis: utime and stime are the 12th
     // and 13th of them.
     let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let per_second = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100);
-    Some(ticks as f64 / per_second as f64)
+    Some(ticks as f64 / ticks_per_second)
 }

@@ -85,12 +85,7 @@ async fn post(http: &reqwest::Client, url: &str, body: Vec<u8>) {
 /// Stores Workload Statements in `database` through `statements` until it holds
 /// `total`.
 pub async fn top_up(statements: &str, cluster: &Cluster, database: &str, total: usize, seed: u64) {
-    let client = connect(cluster, database).await;
-    let held: i64 = client
-        .query_one("SELECT count(*) FROM statements", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let held = held(cluster, database).await;
     let missing = total.saturating_sub(held as usize);
     println!("  storing {missing} more Statements (the source holds {held})");
     let http = reqwest::Client::new();
@@ -118,7 +113,19 @@ pub async fn top_up(statements: &str, cluster: &Cluster, database: &str, total: 
     for loader in loaders {
         loader.await.unwrap();
     }
-    until_feed_caught_up(&client).await;
+    until_feed_caught_up(&connect(cluster, database).await).await;
+}
+
+/// Statements `database` holds (`lag` in `forwarders list` is counted up to 100,000
+/// only: the lag of a forwarder of every Statement is this less what it delivered).
+pub async fn held(cluster: &Cluster, database: &str) -> u64 {
+    let client = connect(cluster, database).await;
+    let held: i64 = client
+        .query_one("SELECT count(*) FROM statements", &[])
+        .await
+        .unwrap()
+        .get(0);
+    held as u64
 }
 
 /// Waits until the learning feed has folded every stored Statement in: an ingest
