@@ -37,6 +37,8 @@ pub(super) enum CredentialsCommand {
     },
     /// Revoke a credential by key.
     Revoke {
+        // Keys may begin with `-`.
+        #[arg(allow_hyphen_values = true)]
         key: String,
         #[command(flatten)]
         database: DatabaseArgs,

@@ -128,10 +128,10 @@ struct DemoArgs {
         default_value = "http://127.0.0.1:8080/xapi/"
     )]
     endpoint: String,
-    /// A credential allowed to write Statements.
-    #[arg(long, env = "COMMONPLACE_DEMO_KEY")]
+    /// A credential allowed to write Statements. Keys and secrets may begin with `-`.
+    #[arg(long, env = "COMMONPLACE_DEMO_KEY", allow_hyphen_values = true)]
     key: String,
-    #[arg(long, env = "COMMONPLACE_DEMO_SECRET")]
+    #[arg(long, env = "COMMONPLACE_DEMO_SECRET", allow_hyphen_values = true)]
     secret: String,
     #[arg(long, env = "COMMONPLACE_DEMO_LEARNERS", default_value_t = 200)]
     learners: usize,
@@ -310,6 +310,7 @@ struct ServeArgs {
     #[arg(
         long,
         env = "COMMONPLACE_OIDC_CLIENT_ID",
+        allow_hyphen_values = true,
         requires = "oidc_client_secret"
     )]
     oidc_client_id: Option<String>,
@@ -318,6 +319,7 @@ struct ServeArgs {
         long,
         env = "COMMONPLACE_OIDC_CLIENT_SECRET",
         hide_env_values = true,
+        allow_hyphen_values = true,
         requires = "oidc_client_id"
     )]
     oidc_client_secret: Option<String>,

@@ -8,6 +8,9 @@ use commonplace::demo::DemoOptions;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
+use commonplace::auth::{NewSecret, Scope};
+use commonplace::store::credentials::{self, NewCredential};
+
 use crate::helpers::{spawn_app_with, TestApp};
 
 #[tokio::test]
@@ -202,13 +205,35 @@ async fn an_unreachable_endpoint_is_named_with_the_reason() {
     );
 }
 
-/// The real command, posting to `app`.
-fn demo_command(app: &TestApp) -> std::process::Command {
+/// A credential whose key and secret begin with `-`, as a generated one (base64url)
+/// does now and then: the command line must take them as values, not as flags.
+async fn hyphenated_credential(app: &TestApp) -> NewSecret {
+    let chosen = NewSecret {
+        key: "-demo-writer".into(),
+        secret: "-Ia-secret-that-looks-like-a-flag-0123456789".into(),
+    };
+    credentials::create(
+        &app.pool,
+        NewCredential {
+            name: "demo",
+            store: "default",
+            scopes: &[Scope::StatementsWrite],
+            tags: &Default::default(),
+            fixed: Some(chosen.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    chosen
+}
+
+/// The real command, posting to `app` with `credential`.
+fn demo_command(app: &TestApp, credential: &NewSecret) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"));
     command
         .args(["demo", "--endpoint", &app.url("/xapi/")])
         .args(["--learners", "8", "--weeks", "2"])
-        .args(["--key", &app.key, "--secret", &app.secret])
+        .args(["--key", &credential.key, "--secret", &credential.secret])
         .env("TERM", "xterm")
         .stdin(std::process::Stdio::null());
     command
@@ -219,10 +244,11 @@ async fn the_demo_draws_progress_on_a_terminal_and_ends_with_a_summary_either_wa
     use std::io::Read;
 
     let app = spawn_app_with(|_| {}).await;
+    let credential = hyphenated_credential(&app).await;
 
     // stderr a pipe (a log file, CI): no progress drawn, only the summary on stdout.
     let piped = tokio::task::spawn_blocking({
-        let mut command = demo_command(&app);
+        let mut command = demo_command(&app, &credential);
         move || command.output().unwrap()
     })
     .await
@@ -243,7 +269,7 @@ async fn the_demo_draws_progress_on_a_terminal_and_ends_with_a_summary_either_wa
     // stderr a terminal: the bar counts the Statements posted, then the same summary.
     let terminal = nix::pty::openpty(None, None).unwrap();
     let child = {
-        let mut command = demo_command(&app);
+        let mut command = demo_command(&app, &credential);
         command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::from(terminal.slave));
