@@ -18,7 +18,11 @@ fn a_restart_logs_plainly_and_says_how_to_create_a_credential() {
     assert!(first.wait(Duration::from_secs(30)).success());
 
     let mut again = start(&["--data-dir", data_dir_arg], &envs);
-    let log = again.log();
+    // The hint is printed after the line `start` waits for.
+    let log = again.until_line(
+        |line| line.contains("credentials create"),
+        Duration::from_secs(10),
+    );
     assert!(!log.contains("NOTICE"), "{log}");
     assert!(!log.contains('\x1b'), "colour codes in a pipe: {log:?}");
     assert!(!log.contains("secret:"), "{log}");

@@ -71,30 +71,13 @@ pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
     let output = Arc::new(Mutex::new(Vec::new()));
     capture(child.stdout.take().unwrap(), output.clone());
     capture(child.stderr.take().unwrap(), output.clone());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if output
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.starts_with(READY_LINE))
-        {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "server exited during start: {status}\n{}",
-                output.lock().unwrap().join("\n")
-            );
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
+    let mut server = Server {
         child,
         port,
         output,
-    }
+    };
+    server.until_line(|line| line.starts_with(READY_LINE), Duration::from_secs(90));
+    server
 }
 
 /// Runs `commonplace serve` that is expected to refuse to start: its exit status and
@@ -144,6 +127,23 @@ impl Server {
 
     pub fn log(&self) -> String {
         self.output.lock().unwrap().join("\n")
+    }
+
+    /// Waits until the server has printed a line that `wanted` accepts, and returns the
+    /// log so far: the lines printed with it may still be on their way.
+    pub fn until_line(&mut self, wanted: impl Fn(&str) -> bool, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let log = self.log();
+            if log.lines().any(&wanted) {
+                return log;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("server exited: {status}\n{log}");
+            }
+            assert!(Instant::now() < deadline, "the line never came:\n{log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
