@@ -22,6 +22,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub output: Arc<Mutex<Vec<String>>>,
+    /// The threads reading its stdout and stderr into `output`, until each ends.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 pub fn free_port() -> u16 {
@@ -66,16 +68,7 @@ fn serve(port: u16, args: &[&str], envs: &[(&str, &str)]) -> Command {
 
 /// Starts `commonplace serve` with `args` (after `--listen`) and waits until it serves.
 pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let mut child = serve(port, args, envs).spawn().unwrap();
-    let output = Arc::new(Mutex::new(Vec::new()));
-    capture(child.stdout.take().unwrap(), output.clone());
-    capture(child.stderr.take().unwrap(), output.clone());
-    let mut server = Server {
-        child,
-        port,
-        output,
-    };
+    let mut server = spawn(args, envs);
     server.until_line(|line| line.starts_with(READY_LINE), Duration::from_secs(90));
     server
 }
@@ -83,21 +76,25 @@ pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
 /// Runs `commonplace serve` that is expected to refuse to start: its exit status and
 /// output, once it has exited.
 pub fn refused(args: &[&str], envs: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
-    let port = free_port();
-    let mut server = Server {
-        child: serve(port, args, envs).spawn().unwrap(),
-        port,
-        output: Arc::new(Mutex::new(Vec::new())),
-    };
-    let readers = [
-        capture(server.child.stdout.take().unwrap(), server.output.clone()),
-        capture(server.child.stderr.take().unwrap(), server.output.clone()),
-    ];
+    let mut server = spawn(args, envs);
     let status = server.wait(Duration::from_secs(90));
-    for reader in readers {
-        reader.join().unwrap();
-    }
     (status, server.log())
+}
+
+fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let mut child = serve(port, args, envs).spawn().unwrap();
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let readers = vec![
+        capture(child.stdout.take().unwrap(), output.clone()),
+        capture(child.stderr.take().unwrap(), output.clone()),
+    ];
+    Server {
+        child,
+        port,
+        output,
+        readers,
+    }
 }
 
 impl Server {
@@ -113,11 +110,16 @@ impl Server {
         kill(self.pid(), signal).unwrap();
     }
 
-    /// Waits for the process to exit and returns its status.
+    /// Waits for the process to exit, and for its last lines to be read into the log,
+    /// and returns its status.
     pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The pipes end once it has exited (PostgreSQL writes to its own log).
+                for reader in self.readers.drain(..) {
+                    reader.join().unwrap();
+                }
                 return status;
             }
             assert!(Instant::now() < deadline, "server did not exit in time");
