@@ -9,7 +9,6 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
 use commonplace::auth::{NewSecret, Scope};
-use commonplace::store::credentials::{self, NewCredential};
 
 use crate::helpers::{spawn_app_with, TestApp};
 
@@ -205,28 +204,6 @@ async fn an_unreachable_endpoint_is_named_with_the_reason() {
     );
 }
 
-/// A credential whose key and secret begin with `-`, as a generated one (base64url)
-/// does now and then: the command line must take them as values, not as flags.
-async fn hyphenated_credential(app: &TestApp) -> NewSecret {
-    let chosen = NewSecret {
-        key: "-demo-writer".into(),
-        secret: "-Ia-secret-that-looks-like-a-flag-0123456789".into(),
-    };
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name: "demo",
-            store: "default",
-            scopes: &[Scope::StatementsWrite],
-            tags: &Default::default(),
-            fixed: Some(chosen.clone()),
-        },
-    )
-    .await
-    .unwrap();
-    chosen
-}
-
 /// The real command, posting to `app` with `credential`.
 fn demo_command(app: &TestApp, credential: &NewSecret) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commonplace"));
@@ -244,7 +221,15 @@ async fn the_demo_draws_progress_on_a_terminal_and_ends_with_a_summary_either_wa
     use std::io::Read;
 
     let app = spawn_app_with(|_| {}).await;
-    let credential = hyphenated_credential(&app).await;
+    // A key and secret beginning with `-`, as a generated (base64url) one now and then
+    // does: the command line must take them as values, not as flags.
+    let credential = app
+        .chosen_credential(
+            "-demo-writer",
+            "-Ia-secret-that-looks-like-a-flag-0123456789",
+            &[Scope::StatementsWrite],
+        )
+        .await;
 
     // stderr a pipe (a log file, CI): no progress drawn, only the summary on stdout.
     let piped = tokio::task::spawn_blocking({

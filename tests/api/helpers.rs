@@ -101,6 +101,28 @@ impl TestApp {
         .expect("create credential")
     }
 
+    /// A credential of the default store with this key and secret (rather than
+    /// generated ones) and these scopes.
+    pub async fn chosen_credential(&self, key: &str, secret: &str, scopes: &[Scope]) -> NewSecret {
+        let chosen = NewSecret {
+            key: key.into(),
+            secret: secret.into(),
+        };
+        credentials::create(
+            &self.pool,
+            NewCredential {
+                name: "chosen",
+                store: "default",
+                scopes,
+                tags: &Default::default(),
+                fixed: Some(chosen.clone()),
+            },
+        )
+        .await
+        .expect("create credential");
+        chosen
+    }
+
     /// A `statements/write` credential of the default store with these tags (e.g.
     /// `source=browser`), as the learning-mode rules and the privacy rules read them.
     pub async fn tagged_writer(&self, name: &str, tags: &[(&str, &str)]) -> NewSecret {

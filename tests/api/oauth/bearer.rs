@@ -6,7 +6,6 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use commonplace::auth::{NewSecret, Scope};
-use commonplace::store::credentials::{self, NewCredential};
 use reqwest::header::HeaderValue;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -96,22 +95,13 @@ async fn revoking_the_credential_invalidates_its_tokens() {
     let app = spawn_app_with(|s| s.credential_cache_ttl = Duration::from_millis(0)).await;
     // A key beginning with `-`, as a generated (base64url) one now and then does: the
     // command takes it as the key, not as a flag.
-    let credential = NewSecret {
-        key: "-Irevocable".into(),
-        secret: "a secret chosen for this test, long enough".into(),
-    };
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name: "revocable",
-            store: "default",
-            scopes: &[Scope::All],
-            tags: &Default::default(),
-            fixed: Some(credential.clone()),
-        },
-    )
-    .await
-    .unwrap();
+    let credential = app
+        .chosen_credential(
+            "-Irevocable",
+            "a secret chosen for this test, long enough",
+            &[Scope::All],
+        )
+        .await;
     let token = access_token(&token_for(&app, &credential, None).await);
     let get = || with_token(&app, &token, Method::GET, "/xapi/statements").send();
     assert_eq!(get().await.unwrap().status(), 200);

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use commonplace::auth::{NewSecret, Scope};
-use commonplace::store::credentials::{self, NewCredential};
+use commonplace::auth::Scope;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -186,22 +185,13 @@ async fn failed_client_authentications_count_toward_the_throttle() {
 #[tokio::test]
 async fn basic_client_credentials_are_form_urlencoded_as_rfc_6749_says() {
     let app = spawn_app().await;
-    let chosen = NewSecret {
-        key: "tool one".into(),
-        secret: "a chosen secret with % and + and : in it".into(),
-    };
-    credentials::create(
-        &app.pool,
-        NewCredential {
-            name: "rfc client",
-            store: "default",
-            scopes: &[Scope::All],
-            tags: &Default::default(),
-            fixed: Some(chosen.clone()),
-        },
-    )
-    .await
-    .unwrap();
+    let chosen = app
+        .chosen_credential(
+            "tool one",
+            "a chosen secret with % and + and : in it",
+            &[Scope::All],
+        )
+        .await;
     let form_encoded = |text: &str| {
         let pair = serde_urlencoded::to_string([("x", text)]).unwrap();
         pair.trim_start_matches("x=").to_string()
