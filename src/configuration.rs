@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::modes::Ruleset;
+use crate::request_load::Patience;
 
 use crate::store::replicas::ReplicaOptions;
 use crate::store::{PoolOptions, Source};
@@ -34,8 +35,9 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after SIGINT or SIGTERM.
     pub shutdown_grace: Duration,
     /// How long the learning feed waits at most for running requests to end before
-    /// each pass over a backlog (`store::learning_feed::run`).
-    pub feed_patience: Duration,
+    /// each pass over a backlog (`store::learning_feed::run`), while Statements may be
+    /// arriving and while only reads run.
+    pub feed_patience: Patience,
     /// How long a verified credential is trusted before it is looked up again.
     pub credential_cache_ttl: Duration,
     /// The learning-mode rules applied to every Statement as it is stored.
@@ -156,7 +158,10 @@ impl Settings {
             workers: None,
             statement_writers: None,
             shutdown_grace: Duration::from_secs(30),
-            feed_patience: Duration::from_millis(100),
+            feed_patience: Patience {
+                writes: Duration::from_millis(100),
+                reads: Duration::from_millis(700),
+            },
             request_timeout: Duration::from_secs(60),
             credential_cache_ttl: Duration::from_secs(10),
             modes: Arc::new(Ruleset::default_rules()),

@@ -13,6 +13,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::auth::NewSecret;
 use crate::configuration::{Limits, OidcSettings, Settings, SignInSettings};
+use crate::request_load::Patience;
 use crate::startup::{bootstrap_credential, Application};
 use crate::store::replicas::ReplicaOptions;
 use crate::store::{Database, PoolOptions, Source};
@@ -269,10 +270,14 @@ struct ServeArgs {
     #[arg(long, env = "COMMONPLACE_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
     /// How long the learning feed waits at most for running requests to end before
-    /// each pass over a backlog (e.g. 100ms, 1s): longer keeps reads faster while it
-    /// folds, shorter folds a backlog sooner under steady traffic.
+    /// each pass over a backlog while Statements are arriving (e.g. 100ms, 1s): longer
+    /// keeps requests faster while it folds, shorter keeps up with more ingest.
     #[arg(long, env = "COMMONPLACE_FEED_PATIENCE", default_value = "100ms", value_parser = parse_patience)]
     feed_patience: Duration,
+    /// The same while only reads run (none has stored anything for a second): longer
+    /// keeps reads faster while a bulk load or import is folded, shorter folds it sooner.
+    #[arg(long, env = "COMMONPLACE_FEED_READ_PATIENCE", default_value = "700ms", value_parser = parse_patience)]
+    feed_read_patience: Duration,
     #[command(flatten)]
     rules: ModesArgs,
     /// Team figures of fewer active learners than this are hidden in reports.
@@ -423,7 +428,10 @@ impl ServeArgs {
         settings.workers = self.workers;
         settings.statement_writers = self.statement_writers;
         settings.shutdown_grace = Duration::from_secs(self.shutdown_grace);
-        settings.feed_patience = self.feed_patience;
+        settings.feed_patience = Patience {
+            writes: self.feed_patience,
+            reads: self.feed_read_patience,
+        };
         settings.modes = Arc::new(self.rules.load()?);
         settings.min_team_size = self.min_team_size.max(1);
         settings.report_cache_bytes = self.report_cache_mb << 20;

@@ -66,6 +66,7 @@ impl GiveWay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request_load::RequestKind;
 
     #[test]
     fn a_batch_waits_while_requests_run_and_goes_at_once_when_none_has_for_a_while() {
@@ -73,7 +74,7 @@ mod tests {
         let mut give_way = GiveWay::new(load.clone());
         std::thread::sleep(QUIET);
         assert!(give_way.may_go(5000), "no request for a while: at once");
-        let running = load.start();
+        let running = load.start(RequestKind::Writes);
         // 20 s of patience for 5000 Statements: not yet.
         assert!(!give_way.may_go(5000));
         let later = Instant::now() + Duration::from_secs(60);

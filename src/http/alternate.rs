@@ -38,6 +38,28 @@ pub fn is_alternate(req: &ServiceRequest) -> bool {
             .unwrap_or(false)
 }
 
+/// The method an alternate-syntax request stands for, read from its query alone (the
+/// form is not read yet): `None` for an ordinary request or a method xAPI has not.
+pub fn stands_for(req: &ServiceRequest) -> Option<Method> {
+    if req.method() != Method::POST {
+        return None;
+    }
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).ok()?;
+    let (_, name) = query.iter().find(|(k, _)| k == "method")?;
+    method_named(name)
+}
+
+fn method_named(name: &str) -> Option<Method> {
+    Some(match name {
+        "GET" => Method::GET,
+        "PUT" => Method::PUT,
+        "POST" => Method::POST,
+        "DELETE" => Method::DELETE,
+        "HEAD" => Method::HEAD,
+        _ => return None,
+    })
+}
+
 pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), ApiError> {
     let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::InvalidParameter(format!("malformed query string: {e}")))?;
@@ -46,18 +68,9 @@ pub async fn rewrite(req: &mut ServiceRequest, max_body: usize) -> Result<(), Ap
             "alternate request syntax allows only 'method' in the query string, found '{name}'"
         )));
     }
-    let method = match query[0].1.as_str() {
-        "GET" => Method::GET,
-        "PUT" => Method::PUT,
-        "POST" => Method::POST,
-        "DELETE" => Method::DELETE,
-        "HEAD" => Method::HEAD,
-        other => {
-            return Err(ApiError::InvalidParameter(format!(
-                "method '{other}' is not an xAPI method"
-            )))
-        }
-    };
+    let method = method_named(&query[0].1).ok_or_else(|| {
+        ApiError::InvalidParameter(format!("method '{}' is not an xAPI method", query[0].1))
+    })?;
     let form_type = req
         .headers()
         .get(CONTENT_TYPE)

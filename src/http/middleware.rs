@@ -8,13 +8,14 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use tracing::Instrument;
 
-use super::AppState;
+use super::{alternate, AppState};
 use crate::auth::Principal;
-use crate::request_load::{self, RequestLoad};
+use crate::request_load::{self, RequestKind, RequestLoad};
 use crate::xapi::version::Version;
 
 pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-experience-api-version");
@@ -123,7 +124,7 @@ pub async fn count_in_flight(
         .app_data::<web::Data<InFlight>>()
         .cloned()
         .map(|in_flight| Running {
-            _counted: in_flight.running.start(),
+            _counted: in_flight.running.start(kind_of(&req)),
             in_flight,
             answered: false,
         });
@@ -132,6 +133,18 @@ pub async fn count_in_flight(
         running.answered = true;
     }
     outcome
+}
+
+/// A GET, HEAD or OPTIONS request only reads, also when it comes in alternate request
+/// syntax (a POST whose query names the method it stands for); any other may store
+/// Statements.
+fn kind_of(req: &ServiceRequest) -> RequestKind {
+    let method = alternate::stands_for(req).unwrap_or_else(|| req.method().clone());
+    if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        RequestKind::Reads
+    } else {
+        RequestKind::Writes
+    }
 }
 
 struct Running {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::learning::{TimeRule, COMPLETION_VERBS, SHARE_VERBS};
 use super::Error;
 use crate::modes::event::LearningEvent;
-use crate::request_load::RequestLoad;
+use crate::request_load::{Patience, RequestLoad};
 
 /// The feed's advisory lock (two int4 keys: "comm", "feed").
 const FEED_LOCK: (i32, i32) = (0x636f_6d6d, 0x6665_6564);
@@ -384,11 +384,13 @@ pub async fn catch_up(pool: &Pool, rule: TimeRule, patience: Duration) -> Result
 ///
 /// Before each pass it gives way to the server's requests: it waits while any run, so
 /// a backlog (after a bulk load or import) is folded in the gaps between them and reads
-/// keep their latency, but never longer than `patience`, so under a load that never
-/// pauses it still folds one pass per `patience` and cannot fall behind for good. It
-/// waits outside the pass, holding no lock: a report's [`catch_up`], which runs passes
+/// keep their latency, but never longer than its patience, so under a load that never
+/// pauses it still folds one pass per patience and cannot fall behind for good. The
+/// patience is longer while only reads run: they add nothing to fold, and the reads
+/// measured while the feed folded a bulk load kept closer to their caught-up latency
+/// with fewer passes (`benches/ANALYSIS.md`, session 40). It waits outside the pass, holding no lock: a report's [`catch_up`], which runs passes
 /// of its own and never gives way, does not wait for it.
-pub async fn run(pool: Pool, rule: TimeRule, requests: RequestLoad, patience: Duration) {
+pub async fn run(pool: Pool, rule: TimeRule, requests: RequestLoad, patience: Patience) {
     loop {
         requests.give_way(patience).await;
         match pass(&pool, rule).await {

@@ -414,8 +414,8 @@ async fn a_learner_known_by_several_ifis_is_one_learner() {
     );
 }
 
-/// A POST of Statements whose body is held back after the headers: the server has
-/// answered `100 Continue` and runs the request, which stays in flight until
+/// A POST whose body is held back after the headers: the server has answered
+/// `100 Continue` and runs the request, which stays in flight until
 /// [`HeldRequest::finish`] sends the body.
 struct HeldRequest {
     stream: TcpStream,
@@ -423,12 +423,31 @@ struct HeldRequest {
 }
 
 impl HeldRequest {
+    /// A POST of Statements: a request that writes.
     async fn start(app: &TestApp, statements: &Value) -> HeldRequest {
         let body = serde_json::to_vec(statements).unwrap();
+        HeldRequest::post(app, "/xapi/statements", "2.0.0", "application/json", body).await
+    }
+
+    /// A GET of Statements in alternate request syntax (xAPI 1.0.3): a request that
+    /// only reads, though it comes as a POST with a body.
+    async fn start_reading(app: &TestApp) -> HeldRequest {
+        let form = b"limit=1".to_vec();
+        let form_type = "application/x-www-form-urlencoded";
+        HeldRequest::post(app, "/xapi/statements?method=GET", "1.0.3", form_type, form).await
+    }
+
+    async fn post(
+        app: &TestApp,
+        target: &str,
+        version: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> HeldRequest {
         let mut stream = TcpStream::connect(app.address).await.unwrap();
         let head = format!(
-            "POST /xapi/statements HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
-             X-Experience-API-Version: 2.0.0\r\nContent-Type: application/json\r\n\
+            "POST {target} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\
+             X-Experience-API-Version: {version}\r\nContent-Type: {content_type}\r\n\
              Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
             app.address,
             basic_authorization(&app.key, &app.secret),
@@ -464,7 +483,8 @@ async fn caught_up_within(app: &TestApp, patience: Duration) -> bool {
 
 #[tokio::test]
 async fn the_feed_waits_while_requests_run_and_folds_once_they_end() {
-    let app = spawn_app_with(|settings| settings.feed_patience = Duration::from_secs(3600)).await;
+    let app =
+        spawn_app_with(|settings| settings.feed_patience.writes = Duration::from_secs(3600)).await;
     post_statements(&app, &dated(1)).await;
     assert!(caught_up_within(&app, Duration::from_secs(30)).await);
 
@@ -489,7 +509,8 @@ async fn the_feed_waits_while_requests_run_and_folds_once_they_end() {
 
 #[tokio::test]
 async fn a_backlog_drains_while_requests_never_stop() {
-    let app = spawn_app_with(|settings| settings.feed_patience = Duration::from_millis(200)).await;
+    let app =
+        spawn_app_with(|settings| settings.feed_patience.writes = Duration::from_millis(200)).await;
     let held = HeldRequest::start(&app, &dated(100)).await;
     post_statements(&app, &json!([dated(1), dated(2), dated(3)])).await;
     assert!(
@@ -503,9 +524,32 @@ async fn a_backlog_drains_while_requests_never_stop() {
     );
 }
 
+/// Reads add nothing to fold, so while only reads run the feed waits for them no longer
+/// than its read patience, however long it would wait for writes.
+#[tokio::test]
+async fn while_only_reads_run_the_feed_waits_no_longer_than_its_read_patience() {
+    let app = spawn_app_with(|settings| {
+        settings.feed_patience.writes = Duration::from_secs(3600);
+        settings.feed_patience.reads = Duration::from_millis(200);
+    })
+    .await;
+    let held = HeldRequest::start_reading(&app).await;
+    post_statements(&app, &json!([dated(1), dated(2), dated(3)])).await;
+    assert!(
+        caught_up_within(&app, Duration::from_secs(30)).await,
+        "a read in flight holds the feed back no longer than the read patience"
+    );
+    assert_eq!(
+        held.finish().await,
+        "HTTP/1.1 200 OK",
+        "it was in flight throughout"
+    );
+}
+
 #[tokio::test]
 async fn a_report_folds_in_what_was_stored_before_it_while_the_feed_waits() {
-    let app = spawn_app_with(|settings| settings.feed_patience = Duration::from_secs(3600)).await;
+    let app =
+        spawn_app_with(|settings| settings.feed_patience.writes = Duration::from_secs(3600)).await;
     let held = HeldRequest::start(&app, &dated(100)).await;
     post_statements(&app, &json!([dated(1), dated(2)])).await;
     // The report brings the feed up to date itself, giving way neither to the request
