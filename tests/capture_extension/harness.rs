@@ -131,8 +131,10 @@ impl Lrs {
             }
             assert!(
                 Instant::now() < deadline,
-                "no {verb} of {object} reached the server; it holds {:#}",
-                Value::from(self.statements().await)
+                "no {verb} of {object} reached the server; it holds {:#}\n\
+                 the POSTs of Statements it answered, by status:\n{}",
+                Value::from(self.statements().await),
+                self.statement_posts_by_status().await
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -140,6 +142,20 @@ impl Lrs {
 
     /// Statement-writing requests (POST) this server has answered since it started.
     pub async fn statement_requests(&self) -> f64 {
+        self.statement_post_counts()
+            .await
+            .iter()
+            .map(|line| line.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+            .sum()
+    }
+
+    /// The same, one `/metrics` line per status: what a test that waited in vain shows,
+    /// so that one can tell a Statement never sent from one the server refused.
+    async fn statement_posts_by_status(&self) -> String {
+        self.statement_post_counts().await.join("\n")
+    }
+
+    async fn statement_post_counts(&self) -> Vec<String> {
         let text = self
             .http
             .get(self.url("/metrics"))
@@ -155,8 +171,8 @@ impl Lrs {
                     r#"commonplace_http_requests_total{method="POST",route="/xapi/statements","#,
                 )
             })
-            .map(|line| line.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
-            .sum()
+            .map(str::to_string)
+            .collect()
     }
 
     /// The dashboard as a reports reader sees it with `learner` picked (an IFI as the
