@@ -388,8 +388,9 @@ pub async fn catch_up(pool: &Pool, rule: TimeRule, patience: Duration) -> Result
 /// pauses it still folds one pass per patience and cannot fall behind for good. The
 /// patience is longer while only reads run: they add nothing to fold, and the reads
 /// measured while the feed folded a bulk load kept closer to their caught-up latency
-/// with fewer passes (`benches/ANALYSIS.md`, session 40). It waits outside the pass, holding no lock: a report's [`catch_up`], which runs passes
-/// of its own and never gives way, does not wait for it.
+/// with fewer passes (`benches/ANALYSIS.md`, session 40). It waits outside the pass,
+/// holding no lock: a report's [`catch_up`], which runs passes of its own and never
+/// gives way, does not wait for it.
 pub async fn run(pool: Pool, rule: TimeRule, requests: RequestLoad, patience: Patience) {
     loop {
         requests.give_way(patience).await;

@@ -134,7 +134,7 @@ impl Lrs {
                 "no {verb} of {object} reached the server; it holds {:#}\n\
                  the POSTs of Statements it answered, by status:\n{}",
                 Value::from(self.statements().await),
-                self.statement_posts_by_status().await
+                self.statement_posts().await.join("\n")
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -142,7 +142,7 @@ impl Lrs {
 
     /// Statement-writing requests (POST) this server has answered since it started.
     pub async fn statement_requests(&self) -> f64 {
-        self.statement_post_counts()
+        self.statement_posts()
             .await
             .iter()
             .map(|line| line.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
@@ -151,11 +151,7 @@ impl Lrs {
 
     /// The same, one `/metrics` line per status: what a test that waited in vain shows,
     /// so that one can tell a Statement never sent from one the server refused.
-    async fn statement_posts_by_status(&self) -> String {
-        self.statement_post_counts().await.join("\n")
-    }
-
-    async fn statement_post_counts(&self) -> Vec<String> {
+    async fn statement_posts(&self) -> Vec<String> {
         let text = self
             .http
             .get(self.url("/metrics"))
