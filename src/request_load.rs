@@ -1,8 +1,8 @@
 //! How many API requests this server is handling right now, whether any may be storing
 //! Statements, and since when none has been, for the background work that gives way to
-//! them (the learning feed, forwarders): a backlog is folded or forwarded while requests are few, so reads keep
-//! their latency, yet the work never waits longer than its patience, so it still keeps
-//! up with a steady load.
+//! them (the learning feed, forwarders): a backlog is folded or forwarded while requests
+//! are few, so reads keep their latency, yet the work never waits longer than its
+//! patience, so it still keeps up with a steady load.
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;

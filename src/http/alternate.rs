@@ -32,21 +32,25 @@ const HEADER_FIELDS: [&str; 6] = [
 ];
 
 pub fn is_alternate(req: &ServiceRequest) -> bool {
-    req.method() == Method::POST
-        && serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .map(|pairs| pairs.iter().any(|(k, _)| k == "method"))
-            .unwrap_or(false)
+    method_in_query(req).is_some()
 }
 
 /// The method an alternate-syntax request stands for, read from its query alone (the
 /// form is not read yet): `None` for an ordinary request or a method xAPI has not.
 pub fn stands_for(req: &ServiceRequest) -> Option<Method> {
+    method_named(&method_in_query(req)?)
+}
+
+/// The `method` a POST's query names, as given.
+fn method_in_query(req: &ServiceRequest) -> Option<String> {
     if req.method() != Method::POST {
         return None;
     }
     let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).ok()?;
-    let (_, name) = query.iter().find(|(k, _)| k == "method")?;
-    method_named(name)
+    query
+        .into_iter()
+        .find(|(k, _)| k == "method")
+        .map(|(_, name)| name)
 }
 
 fn method_named(name: &str) -> Option<Method> {
