@@ -119,6 +119,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0027_leaner_rows",
         include_str!("../../migrations/0027_leaner_rows.sql"),
     ),
+    (
+        "0028_gathered_statements",
+        include_str!("../../migrations/0028_gathered_statements.sql"),
+    ),
 ];
 
 /// A migration that rewrites a table as large as the store: what it does, the store's

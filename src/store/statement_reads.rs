@@ -153,11 +153,17 @@ struct PageQuery<'a> {
 /// shares one `stored`), so the walk may pass the rest of that millisecond, which the
 /// `stored` conditions drop. Reading the window by `stored` and sorting it instead
 /// would cost every Statement in it.
+///
+/// With `gather`, a page with term filters takes that many entries of the walk first
+/// and reads their Statements together (`commonplace_statements_at`, migration 0028),
+/// in one bitmap heap scan that prefetches its blocks; each row then also carries how
+/// many entries the walk took. Without, it reads each Statement as the walk reaches it.
 fn page_query<'a>(
     store_id: &'a i64,
     filter: &'a StatementFilter,
     position: &'a PagePosition,
     fetch: &'a i64,
+    gather: Option<&'a i64>,
 ) -> PageQuery<'a> {
     let mut params: Vec<&(dyn ToSql + Sync)> =
         vec![store_id, &position.pin, fetch, &position.consistent_through];
@@ -188,7 +194,12 @@ fn page_query<'a>(
     };
     let mut terms: Vec<&(Uuid, Vec<i16>)> = filter.terms.iter().collect();
     terms.sort_by_key(|(_, kinds)| selectivity_rank(kinds));
-    let mut sql = String::from("SELECT s.seq, s.body::text, s.stored FROM ");
+    let gathered = gather.filter(|_| !terms.is_empty());
+    let mut sql = String::from(if gathered.is_some() {
+        "WITH c AS MATERIALIZED "
+    } else {
+        "SELECT s.seq, s.body::text, s.stored FROM "
+    });
     let order_by = if let Some(((term, kinds), others)) = terms.split_first() {
         // Walk the rarest term's entries in seq order, keep those every other term also
         // indexes (index-only probes), and only then read the Statements: a page costs
@@ -219,14 +230,31 @@ fn page_query<'a>(
                  AND j.entry & {classes} <> 0 OFFSET 0)"
             ));
         }
-        // OFFSET 0 keeps the walk a subquery in entry order, which the join keeps and
-        // the page's ORDER BY names: the planner cannot see that `entry >> 8` (the
-        // Statement's seq) is in the same order.
-        sql.push_str(&format!(
-            " ORDER BY i.entry {order} OFFSET 0) AS m \
-             JOIN statements s ON s.store_id = $1 AND s.seq = m.entry >> 8 WHERE NOT s.voided"
-        ));
-        "m.entry"
+        if let Some(gather) = gathered {
+            next(
+                &mut sql,
+                &format!(" ORDER BY i.entry {order} LIMIT ?) "),
+                &mut params,
+                gather,
+            );
+            sql.push_str(
+                "SELECT s.seq, s.body, s.stored, w.walked \
+                   FROM (SELECT count(*) AS walked FROM c) w \
+                   LEFT JOIN LATERAL (SELECT s.seq, s.body, s.stored \
+                   FROM commonplace_statements_at($1, ARRAY(SELECT entry >> 8 FROM c)) s \
+                  WHERE NOT s.voided",
+            );
+            "s.seq"
+        } else {
+            // OFFSET 0 keeps the walk a subquery in entry order, which the join keeps
+            // and the page's ORDER BY names: the planner cannot see that `entry >> 8`
+            // (the Statement's seq) is in the same order.
+            sql.push_str(&format!(
+                " ORDER BY i.entry {order} OFFSET 0) AS m \
+                 JOIN statements s ON s.store_id = $1 AND s.seq = m.entry >> 8 WHERE NOT s.voided"
+            ));
+            "m.entry"
+        }
     } else {
         sql.push_str("statements s WHERE s.store_id = $1 AND NOT s.voided");
         walk(&mut sql, &mut params, Walked::Statements);
@@ -246,6 +274,9 @@ fn page_query<'a>(
         next(&mut sql, " AND s.credential = ?", &mut params, credential);
     }
     sql.push_str(&format!(" ORDER BY {order_by} {order} LIMIT $3"));
+    if gathered.is_some() {
+        sql.push_str(&format!(") s ON true ORDER BY s.seq {order}"));
+    }
     PageQuery { sql, params }
 }
 
@@ -325,11 +356,35 @@ pub async fn page(
     limit: usize,
 ) -> Result<Page, Error> {
     let fetch = limit as i64 + 1;
-    let query = page_query(&store_id, filter, &position, &fetch);
+    let gather = gathered_entries(filter, fetch);
     let client = pool.get().await?;
+    if let Some(gather) = &gather {
+        let query = page_query(&store_id, filter, &position, &fetch, Some(gather));
+        let statement = client.prepare_cached(&query.sql).await?;
+        let rows = client.query(&statement, &query.params).await?;
+        let walked: i64 = rows.first().map_or(0, |r| r.get(3));
+        let statements: Vec<StoredStatement> = rows
+            .iter()
+            .filter_map(|r| {
+                Some(StoredStatement {
+                    seq: r.get::<_, Option<i64>>(0)?,
+                    body: r.get(1),
+                    stored: r.get(2),
+                })
+            })
+            .collect();
+        // The entries taken are the walk's first: the page is exact when it filled
+        // from them, or when they were all the walk had.
+        if statements.len() as i64 == fetch || walked < *gather {
+            return Ok(Page::of(statements, limit));
+        }
+        // More of the entries taken were voided (or past the page's times) than the
+        // extra ones cover: the walk reads on, row by row.
+    }
+    let query = page_query(&store_id, filter, &position, &fetch, None);
     let statement = client.prepare_cached(&query.sql).await?;
     let rows = client.query(&statement, &query.params).await?;
-    let mut statements: Vec<StoredStatement> = rows
+    let statements = rows
         .iter()
         .map(|r| StoredStatement {
             seq: r.get(0),
@@ -337,13 +392,32 @@ pub async fn page(
             stored: r.get(2),
         })
         .collect();
-    let more = statements.len() > limit;
-    statements.truncate(limit);
-    Ok(Page { statements, more })
+    Ok(Page::of(statements, limit))
 }
 
-/// The executed plan of the query `page` runs, for benchmarks and operators: proof
-/// that each filter is served by an index.
+/// How many entries a page with term filters takes from its walk before reading their
+/// Statements together: an eighth more than the page needs (and 4), so that a few
+/// voided Statements among them still leave a full page; each extra entry is a row
+/// read for nothing when none is voided. `None` where that does not pay: no term to
+/// walk, or `statements/read/mine`, whose credential may have written few of them.
+fn gathered_entries(filter: &StatementFilter, fetch: i64) -> Option<i64> {
+    (!filter.terms.is_empty() && filter.credential.is_none()).then_some(fetch + fetch / 8 + 4)
+}
+
+impl Page {
+    /// The first `limit` of `fetched` (up to `limit` + 1, the one past saying more follow).
+    fn of(mut fetched: Vec<StoredStatement>, limit: usize) -> Page {
+        let more = fetched.len() > limit;
+        fetched.truncate(limit);
+        Page {
+            statements: fetched,
+            more,
+        }
+    }
+}
+
+/// The executed plan of the query `page` runs first, for benchmarks and operators:
+/// proof that each filter is served by an index.
 pub async fn explain_page(
     pool: &Pool,
     store_id: i64,
@@ -352,7 +426,8 @@ pub async fn explain_page(
     limit: usize,
 ) -> Result<String, Error> {
     let fetch = limit as i64 + 1;
-    let query = page_query(&store_id, filter, &position, &fetch);
+    let gather = gathered_entries(filter, fetch);
+    let query = page_query(&store_id, filter, &position, &fetch, gather.as_ref());
     let client = pool.get().await?;
     let rows = client
         .query(

@@ -27,6 +27,7 @@ mod report_cache;
 mod report_periods;
 mod reports;
 mod statement_consistency;
+mod statement_pages;
 mod statement_time_bounds;
 mod support;
 mod term_dictionary;
