@@ -14,6 +14,7 @@ use commonplace::configuration::Settings;
 use commonplace::startup::Application;
 use commonplace::store::credentials::{self, NewCredential};
 use commonplace::store::embedded::Cluster;
+use commonplace::store::statement_reads::{self, PagePosition};
 use commonplace::store::Source;
 use deadpool_postgres::Pool;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -152,6 +153,21 @@ impl TestApp {
             .await
             .unwrap()
             .get(0)
+    }
+
+    /// The default store's id, and where a first page of it starts now: the result
+    /// set's pin and consistency time, as `GET /statements` takes them.
+    pub async fn first_page_position(&self) -> (i64, PagePosition) {
+        let store_id = self.default_store_id().await;
+        let watermark = statement_reads::snapshot(&self.pool, store_id, false)
+            .await
+            .unwrap();
+        let position = PagePosition {
+            after: None,
+            pin: watermark.pin,
+            consistent_through: watermark.consistent_through,
+        };
+        (store_id, position)
     }
 
     /// `GET /metrics`, checked to be Prometheus text.

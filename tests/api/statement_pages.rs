@@ -1,11 +1,12 @@
 //! A filtered page of `GET /statements` (Communication §2.1.3) takes its first entries
 //! from the filter's index and reads their Statements together, so that on a store
 //! larger than memory their rows are read from disk at once rather than one after
-//! another. A voided Statement matches no filter (Data §2.3.2), so entries of voided
-//! Statements are passed over: however many of them crowd the walk, a page still holds
-//! the next Statements that match, and `more` pages hold every one of them once.
+//! another. A voided Statement is returned only for `voidedStatementId` (Communication
+//! §2.1.4), so entries of voided Statements are passed over: however many of them crowd
+//! the walk, a page still holds the next Statements that match, and `more` pages hold
+//! every one of them once.
 
-use commonplace::store::statement_reads::{self, PagePosition, StatementFilter};
+use commonplace::store::statement_reads::{self, StatementFilter};
 use commonplace::xapi::ingest::VERB_KIND;
 use commonplace::xapi::terms::term_key;
 use reqwest::Method;
@@ -61,17 +62,10 @@ async fn ids_over_pages(app: &TestApp, query: &[(&str, &str)], limit: usize) -> 
     let limit_text = limit.to_string();
     let mut query = query.to_vec();
     query.push(("limit", &limit_text));
-    let mut body: Value = app
-        .xapi(Method::GET, "/xapi/statements")
-        .query(&query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut request = app.xapi(Method::GET, "/xapi/statements").query(&query);
     let mut ids = Vec::new();
     loop {
+        let body: Value = request.send().await.unwrap().json().await.unwrap();
         let page = body["statements"].as_array().unwrap();
         ids.extend(
             page.iter()
@@ -83,14 +77,7 @@ async fn ids_over_pages(app: &TestApp, query: &[(&str, &str)], limit: usize) -> 
             return ids;
         }
         assert_eq!(page.len(), limit, "a page before the last is full: {body}");
-        body = app
-            .xapi(Method::GET, more)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        request = app.xapi(Method::GET, more);
     }
 }
 
@@ -128,13 +115,16 @@ async fn pages_hold_the_next_matching_statements_however_many_voided_ones_the_wa
         );
     }
     // The voided ones are still there for `voidedStatementId`.
-    let response = app
+    let voided: Value = app
         .xapi(Method::GET, "/xapi/statements")
         .query(&[("voidedStatementId", ids[79].to_string())])
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(voided["id"], ids[79].to_string());
 }
 
 /// What is read together is the page's Statements alone: a page with a term filter
@@ -145,15 +135,7 @@ async fn pages_hold_the_next_matching_statements_however_many_voided_ones_the_wa
 async fn a_filtered_page_reads_its_statements_together() {
     let app = spawn_app().await;
     read_pages(&app, 30).await;
-    let store_id = app.default_store_id().await;
-    let watermark = statement_reads::snapshot(&app.pool, store_id, false)
-        .await
-        .unwrap();
-    let position = PagePosition {
-        after: None,
-        pin: watermark.pin,
-        consistent_through: watermark.consistent_through,
-    };
+    let (store_id, position) = app.first_page_position().await;
     let by_verb = StatementFilter {
         terms: vec![(term_key(READ), vec![VERB_KIND])],
         ..Default::default()

@@ -206,15 +206,7 @@ async fn statements_since_or_until_read_a_page_not_the_window() {
         .batch_execute("VACUUM ANALYZE statements, statement_terms, terms")
         .await
         .unwrap();
-    let store_id = app.default_store_id().await;
-    let watermark = statement_reads::snapshot(&app.pool, store_id, false)
-        .await
-        .unwrap();
-    let position = PagePosition {
-        after: None,
-        pin: watermark.pin,
-        consistent_through: watermark.consistent_through,
-    };
+    let (store_id, position) = app.first_page_position().await;
     // 3,800 Statements newer than `early` and 200 older, the reverse for `late`: a walk
     // from either end of the store meets the bound only after thousands of rows.
     let early = everything[199].stored;
@@ -319,14 +311,10 @@ async fn stored_never_goes_back_when_the_clock_does() {
     assert_eq!(body["statements"].as_array().unwrap().len(), 3);
 
     // Once it has (a consistency time at their `stored`), each bound finds each once.
-    let store_id = app.default_store_id().await;
-    let watermark = statement_reads::snapshot(&app.pool, store_id, false)
-        .await
-        .unwrap();
+    let (store_id, position) = app.first_page_position().await;
     let position = PagePosition {
-        after: None,
-        pin: watermark.pin,
         consistent_through: ahead,
+        ..position
     };
     let millisecond = Duration::milliseconds(1);
     for ascending in [true, false] {
