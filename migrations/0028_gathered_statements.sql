@@ -6,7 +6,8 @@
 -- test machine, where a row cached takes microseconds). Asked for all the page's seqs
 -- at once, a bitmap heap scan tells the kernel every block it will read before it reads
 -- the first (`effective_io_concurrency`, posix_fadvise), so the reads overlap: about
--- 2.7 ms for the same pages cold, and as fast as the walk when they are cached.
+-- 2.7 ms for the same pages cold, and about 0.3 ms more than the walk when they are
+-- cached.
 --
 -- The planner picks a plain index scan for `seq = ANY (...)` (seqs follow the table's
 -- physical order, so it expects adjacent rows), which never prefetches; plain index
