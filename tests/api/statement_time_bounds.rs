@@ -236,10 +236,10 @@ async fn statements_since_or_until_read_a_page_not_the_window() {
                         .await
                         .unwrap();
                 let context = format!("{filter:?}\n{plan}");
-                // A page with terms sorts the Statements it read together (up to 134
+                // A page with terms sorts the Statements it read together (up to 117
                 // for a page of 100), never the window.
                 assert!(
-                    largest_sort(&plan) <= 134,
+                    largest_sort(&plan) <= 117,
                     "a sort of the window: {context}"
                 );
                 assert!(rows_read(&plan) <= 400, "too many rows read: {context}");
