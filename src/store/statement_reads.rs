@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Client, Pool};
 use serde_json::Value;
 use tokio_postgres::types::{PgLsn, ToSql};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::replicas::WAL_POSITION;
@@ -141,6 +142,8 @@ pub async fn by_id(
 struct PageQuery<'a> {
     sql: String,
     params: Vec<&'a (dyn ToSql + Sync)>,
+    /// Whether it reads the walk's first entries together (`gather`, with terms).
+    gathered: bool,
 }
 
 /// A page walks `seq`, in either order, between bounds that make it cost its own rows
@@ -157,7 +160,8 @@ struct PageQuery<'a> {
 /// With `gather`, a page with term filters takes that many entries of the walk first
 /// and reads their Statements together (`commonplace_statements_at`, migration 0028),
 /// in one bitmap heap scan that prefetches its blocks; each row then also carries how
-/// many entries the walk took. Without, it reads each Statement as the walk reaches it.
+/// many entries the walk took (one row of nulls but that when none is left). Without
+/// `gather` or terms, it reads each Statement as the walk reaches it.
 fn page_query<'a>(
     store_id: &'a i64,
     filter: &'a StatementFilter,
@@ -277,7 +281,11 @@ fn page_query<'a>(
     if gathered.is_some() {
         sql.push_str(&format!(") s ON true ORDER BY s.seq {order}"));
     }
-    PageQuery { sql, params }
+    PageQuery {
+        sql,
+        params,
+        gathered: gathered.is_some(),
+    }
 }
 
 /// What a page walks in seq order: the Statements, or one term's entries.
@@ -358,50 +366,53 @@ pub async fn page(
     let fetch = limit as i64 + 1;
     let gather = gathered_entries(filter, fetch);
     let client = pool.get().await?;
-    if let Some(gather) = &gather {
-        let query = page_query(&store_id, filter, &position, &fetch, Some(gather));
-        let statement = client.prepare_cached(&query.sql).await?;
-        let rows = client.query(&statement, &query.params).await?;
-        let walked: i64 = rows.first().map_or(0, |r| r.get(3));
-        let statements: Vec<StoredStatement> = rows
-            .iter()
-            .filter_map(|r| {
-                Some(StoredStatement {
-                    seq: r.get::<_, Option<i64>>(0)?,
-                    body: r.get(1),
-                    stored: r.get(2),
-                })
-            })
-            .collect();
-        // The entries taken are the walk's first: the page is exact when it filled
-        // from them, or when they were all the walk had.
-        if statements.len() as i64 == fetch || walked < *gather {
-            return Ok(Page::of(statements, limit));
-        }
-        // More of the entries taken were voided (or past the page's times) than the
-        // extra ones cover: the walk reads on, row by row.
-    }
-    let query = page_query(&store_id, filter, &position, &fetch, None);
-    let statement = client.prepare_cached(&query.sql).await?;
-    let rows = client.query(&statement, &query.params).await?;
-    let statements = rows
-        .iter()
-        .map(|r| StoredStatement {
-            seq: r.get(0),
-            body: r.get(1),
-            stored: r.get(2),
-        })
-        .collect();
+    let query = page_query(&store_id, filter, &position, &fetch, gather.as_ref());
+    let rows = page_rows(&client, &query).await?;
+    let statements = statements_of(&rows);
+    // The entries taken are the walk's first: the page is exact when it filled from
+    // them, or when they were all the walk had. Otherwise more of them were voided (or
+    // past the page's times) than the extra ones cover, and the walk reads on, row by
+    // row.
+    let read_on = query.gathered
+        && statements.len() < fetch as usize
+        && rows
+            .first()
+            .is_some_and(|r| Some(r.get::<_, i64>(3)) == gather);
+    let statements = if read_on {
+        let query = page_query(&store_id, filter, &position, &fetch, None);
+        statements_of(&page_rows(&client, &query).await?)
+    } else {
+        statements
+    };
     Ok(Page::of(statements, limit))
+}
+
+async fn page_rows(client: &Client, query: &PageQuery<'_>) -> Result<Vec<Row>, Error> {
+    let statement = client.prepare_cached(&query.sql).await?;
+    Ok(client.query(&statement, &query.params).await?)
+}
+
+/// The Statements of a page's rows: a gathered page that found none is one row of
+/// nulls beside its walk count.
+fn statements_of(rows: &[Row]) -> Vec<StoredStatement> {
+    rows.iter()
+        .filter_map(|r| {
+            Some(StoredStatement {
+                seq: r.get::<_, Option<i64>>(0)?,
+                body: r.get(1),
+                stored: r.get(2),
+            })
+        })
+        .collect()
 }
 
 /// How many entries a page with term filters takes from its walk before reading their
 /// Statements together: an eighth more than the page needs (and 4), so that a few
 /// voided Statements among them still leave a full page; each extra entry is a row
-/// read for nothing when none is voided. `None` where that does not pay: no term to
-/// walk, or `statements/read/mine`, whose credential may have written few of them.
+/// read for nothing when none is voided. `None` for `statements/read/mine`, whose
+/// credential may have written few of them: it reads each as the walk reaches it.
 fn gathered_entries(filter: &StatementFilter, fetch: i64) -> Option<i64> {
-    (!filter.terms.is_empty() && filter.credential.is_none()).then_some(fetch + fetch / 8 + 4)
+    filter.credential.is_none().then_some(fetch + fetch / 8 + 4)
 }
 
 impl Page {
