@@ -255,6 +255,13 @@ impl Run<'_> {
             .await
             .unwrap();
     }
+
+    /// A checkpoint after VACUUM ANALYZE: reads measured right after the ingest
+    /// scenarios otherwise run beside autovacuum of the rows those wrote (session 42's
+    /// 0-stored activity read did, at a third of its rate).
+    async fn settle(&self) {
+        cluster::settle(&self.connect().await).await;
+    }
 }
 
 async fn run_size(config: &Config, cluster: &Cluster, size: usize, bodies: Arc<Bodies>) -> SizeRun {

@@ -197,7 +197,7 @@ pub async fn queries(
     skipped: &mut Vec<String>,
 ) -> Vec<Scenario> {
     println!("  -- LRS queries");
-    run.checkpoint().await;
+    run.settle().await;
     let qc = run.config.query_clients;
     let mut scenarios = Vec::new();
     for (name, query) in query_shapes(samples, skipped) {
