@@ -350,8 +350,6 @@ async fn stored_never_goes_back_when_the_clock_does() {
     }
 }
 
-/// The most rows any node of an executed plan produced or discarded: rows and those its
-/// filter removed, times its loops.
 /// The most rows any Sort node of an executed plan sorted (0 without one).
 fn largest_sort(plan: &str) -> u64 {
     plan.lines()
@@ -360,31 +358,17 @@ fn largest_sort(plan: &str) -> u64 {
                 .trim_start_matches("->  ")
                 .starts_with("Sort ")
         })
-        .filter_map(|line| {
-            let rest = &line[line.find("(actual ")?..];
-            let rows = &rest[rest.find("rows=")? + 5..];
-            rows.split(|c: char| !c.is_ascii_digit())
-                .next()?
-                .parse()
-                .ok()
-        })
+        .filter_map(rows_of)
         .max()
         .unwrap_or(0)
 }
 
+/// The most rows any node of an executed plan produced or discarded: rows and those its
+/// filter removed, times its loops.
 fn rows_read(plan: &str) -> u64 {
-    let number_after = |line: &str, label: &str| -> Option<u64> {
-        let rest = &line[line.find(label)? + label.len()..];
-        rest.split(|c: char| !c.is_ascii_digit())
-            .next()
-            .and_then(|n| n.parse().ok())
-    };
     let (mut most, mut last, mut loops) = (0, 0, 1);
     for line in plan.lines() {
-        if let Some(rows) = line
-            .find("(actual ")
-            .and_then(|at| number_after(&line[at..], "rows="))
-        {
+        if let Some(rows) = rows_of(line) {
             loops = number_after(line, "loops=").unwrap_or(1);
             last = rows * loops;
         } else if let Some(removed) = number_after(line, "Rows Removed by Filter: ") {
@@ -394,4 +378,17 @@ fn rows_read(plan: &str) -> u64 {
         most = most.max(last);
     }
     most
+}
+
+/// The rows a plan line's node produced per loop, when the line is a node's.
+fn rows_of(line: &str) -> Option<u64> {
+    number_after(&line[line.find("(actual ")?..], "rows=")
+}
+
+/// The number written just after `label` in `line`.
+fn number_after(line: &str, label: &str) -> Option<u64> {
+    let rest = &line[line.find(label)? + label.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
 }
