@@ -35,9 +35,10 @@ const HOST_EXTENSION: &str = "https://commonplace.dev/xapi/extensions/host";
 const TOLERANCE_SECONDS: f64 = 2.0;
 /// How long the test reads a page that the extension would record: the store's dwell
 /// (2 s, `store_inviting_ada`) and the tolerance again. The driver's time starts before
-/// the navigation, the extension's clock once its worker has seen the tab change, and on
-/// a busy machine (CI runs these browsers beside other suites) that once took more than
-/// the one second past the dwell the reads had, so a page read 3 s went unrecorded.
+/// the navigation, the extension's clock once its worker has seen the tab change. On a
+/// busy CI machine a page read one second past the dwell once went unrecorded, most
+/// likely because that took longer than the second (the extension's state was not
+/// captured).
 const PAST_THE_DWELL: f64 = 4.0;
 
 /// Seconds of an ISO 8601 duration as the extension writes it (`PT1M2.5S`).
